@@ -1,0 +1,177 @@
+//! Identifiers, each parsed once at the edge so the rest of the code can trust it.
+
+use std::fmt;
+
+/// Why an identifier was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdError {
+    Empty,
+    TooLong { max: usize },
+    BadCharacter,
+}
+
+impl fmt::Display for IdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdError::Empty => write!(f, "must not be empty"),
+            IdError::TooLong { max } => write!(f, "must be at most {max} characters"),
+            IdError::BadCharacter => {
+                write!(f, "may contain only letters, digits, '-', '_' and '.'")
+            }
+        }
+    }
+}
+
+fn check_token(raw: &str, max: usize, lowercase_only: bool) -> Result<(), IdError> {
+    if raw.is_empty() {
+        return Err(IdError::Empty);
+    }
+    if raw.len() > max {
+        return Err(IdError::TooLong { max });
+    }
+    let ok = raw.bytes().all(|b| {
+        let letter = if lowercase_only {
+            b.is_ascii_lowercase()
+        } else {
+            b.is_ascii_alphabetic()
+        };
+        letter || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+    });
+    if ok { Ok(()) } else { Err(IdError::BadCharacter) }
+}
+
+macro_rules! token_type {
+    ($(#[$doc:meta])* $name:ident, $max:expr, $lower:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX_LEN: usize = $max;
+
+            pub fn parse(raw: &str) -> Result<$name, IdError> {
+                check_token(raw, $max, $lower)?;
+                Ok($name(raw.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+token_type!(
+    /// A site's id from configuration, e.g. `shop`. Lowercase, at most 64 characters.
+    SiteId,
+    64,
+    true
+);
+token_type!(
+    /// A cookie category's id, e.g. `analytics`. Lowercase, at most 32 characters.
+    CategoryId,
+    32,
+    true
+);
+token_type!(
+    /// The operator's name for a policy version, e.g. `2026-11-01` or `v3`.
+    PolicyVersion,
+    64,
+    false
+);
+
+impl CategoryId {
+    /// The category every site has, always granted.
+    pub fn necessary() -> CategoryId {
+        CategoryId("necessary".to_owned())
+    }
+
+    pub fn is_necessary(&self) -> bool {
+        self.0 == "necessary"
+    }
+}
+
+/// A pseudonymous consent id: 26 characters of Crockford base32 (128 random bits).
+///
+/// It identifies a browser's consent on one site, never a person, and is minted by the server.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConsentId(String);
+
+const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+impl ConsentId {
+    pub const LEN: usize = 26;
+
+    /// Builds an id from 16 random bytes.
+    pub fn from_random(bytes: [u8; 16]) -> ConsentId {
+        let mut value = u128::from_be_bytes(bytes);
+        let mut out = [0u8; Self::LEN];
+        for slot in out.iter_mut().rev() {
+            *slot = CROCKFORD[(value & 31) as usize];
+            value >>= 5;
+        }
+        ConsentId(out.iter().map(|&b| b as char).collect())
+    }
+
+    pub fn parse(raw: &str) -> Result<ConsentId, IdError> {
+        if raw.is_empty() {
+            return Err(IdError::Empty);
+        }
+        if raw.len() != Self::LEN {
+            return Err(IdError::TooLong { max: Self::LEN });
+        }
+        if !raw.bytes().all(|b| CROCKFORD.contains(&b)) {
+            return Err(IdError::BadCharacter);
+        }
+        // 26 base32 digits hold 130 bits; the first digit carries only the top 3 of 128.
+        if !matches!(raw.as_bytes()[0], b'0'..=b'7') {
+            return Err(IdError::BadCharacter);
+        }
+        Ok(ConsentId(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConsentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minted_consent_id_parses_back() {
+        for seed in [[0u8; 16], [255u8; 16], [7u8; 16]] {
+            let id = ConsentId::from_random(seed);
+            assert_eq!(ConsentId::parse(id.as_str()), Ok(id));
+        }
+    }
+
+    #[test]
+    fn consent_ids_of_the_wrong_shape_are_refused() {
+        assert!(ConsentId::parse("").is_err());
+        assert!(ConsentId::parse("short").is_err());
+        assert!(ConsentId::parse("zzzzzzzzzzzzzzzzzzzzzzzzzz").is_err());
+        assert!(ConsentId::parse("0000000000000000000000000u").is_err());
+    }
+
+    #[test]
+    fn site_ids_are_lowercase_tokens() {
+        assert!(SiteId::parse("shop-2").is_ok());
+        assert_eq!(SiteId::parse("Shop"), Err(IdError::BadCharacter));
+        assert_eq!(SiteId::parse("a b"), Err(IdError::BadCharacter));
+        assert_eq!(SiteId::parse(&"a".repeat(65)), Err(IdError::TooLong { max: 64 }));
+    }
+}

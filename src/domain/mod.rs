@@ -1,0 +1,22 @@
+//! The consent domain: sites, categories, decisions, jurisdictions and the ledger's hash chain.
+//!
+//! Invariants, written as absences:
+//! - `domain` imports no actix, sled, serde or maxminddb: it knows nothing of HTTP, JSON,
+//!   storage or the geo database.
+//! - No type here holds an IP address or a User-Agent string.
+//! - Every value that crosses into `domain` is parsed into a type that cannot hold an invalid
+//!   value (`SiteId`, `CategoryId`, `ConsentId`, `PolicyVersion`, `Choices`).
+
+pub mod clock;
+pub mod consent;
+pub mod ids;
+pub mod jurisdiction;
+pub mod ledger;
+pub mod site;
+
+pub use clock::{Clock, SystemClock, Timestamp};
+pub use consent::{Action, Choices, ConsentRecord, Decision, DecisionError, DecisionRequest};
+pub use ids::{CategoryId, ConsentId, IdError, PolicyVersion, SiteId};
+pub use jurisdiction::{Jurisdiction, Location, Regime};
+pub use ledger::{EntryHash, EntryHeader, EntryKind, GENESIS};
+pub use site::{Category, CookieDecl, Service, Site};

@@ -1,0 +1,114 @@
+//! A site as the operator configured it: its categories, the services in each, and its policy.
+
+use std::collections::BTreeMap;
+
+use super::ids::{CategoryId, PolicyVersion, SiteId};
+use super::jurisdiction::Regime;
+
+/// Text in several languages, with English as the fallback every site must provide.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Localized(BTreeMap<String, String>);
+
+impl Localized {
+    pub fn new(by_language: BTreeMap<String, String>) -> Localized {
+        Localized(by_language)
+    }
+
+    pub fn english(text: &str) -> Localized {
+        Localized(BTreeMap::from([("en".to_owned(), text.to_owned())]))
+    }
+
+    /// The text in `language`, else English, else any.
+    pub fn get(&self, language: &str) -> &str {
+        self.0
+            .get(language)
+            .or_else(|| self.0.get("en"))
+            .or_else(|| self.0.values().next())
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
+    pub fn languages(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// A cookie (or a family of cookies, when the name ends in `*`) that a service sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieDecl {
+    pub name: String,
+    pub duration: String,
+    pub purpose: String,
+}
+
+/// A third party (or first-party tool) that processes data under a category.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    pub provider: String,
+    pub purpose: String,
+    pub privacy_url: Option<String>,
+    pub cookies: Vec<CookieDecl>,
+}
+
+/// A purpose the visitor can grant or refuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Category {
+    pub id: CategoryId,
+    /// Always granted and not refusable (`necessary`).
+    pub required: bool,
+    /// Whether an opt-out preference signal (GPC) turns it off: sale, sharing, targeted ads.
+    pub sale_or_sharing: bool,
+    pub title: Localized,
+    pub description: Localized,
+    pub services: Vec<Service>,
+}
+
+/// The privacy policy a site publishes, versioned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub version: PolicyVersion,
+    /// `YYYY-MM-DD`.
+    pub last_updated: String,
+    pub controller: String,
+    pub address: String,
+    pub contact_email: String,
+    pub dpo_email: Option<String>,
+    pub log_retention_days: u32,
+    pub inactivity_deletion_months: u32,
+    pub event_retention_days: u32,
+}
+
+/// One configured site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub id: SiteId,
+    pub name: String,
+    /// Exact origins (`scheme://host[:port]`) allowed to call the browser-facing API.
+    pub origins: Vec<String>,
+    /// The regime where no privacy law is known to apply.
+    pub regime_without_law: Regime,
+    pub consent_max_age_days: u32,
+    pub reject_max_age_days: u32,
+    pub policy: Policy,
+    pub categories: Vec<Category>,
+    /// Event names whose category is fixed by the site, e.g. `purchase` → `marketing`.
+    pub event_categories: BTreeMap<String, CategoryId>,
+}
+
+impl Site {
+    /// The longest a consent may last: 13 months (CNIL), 395 days.
+    pub const MAX_CONSENT_DAYS: u32 = 395;
+
+    pub fn category(&self, id: &str) -> Option<&Category> {
+        self.categories.iter().find(|c| c.id.as_str() == id)
+    }
+
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.origins.iter().any(|o| o == origin)
+    }
+}
