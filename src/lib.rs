@@ -4,3 +4,12 @@
 
 pub mod domain;
 pub mod geo;
+pub mod errors;
+pub mod settings;
+pub mod store;
+pub mod telemetry;
+pub mod http;
+pub mod i18n;
+pub mod notices;
+pub mod startup;
+pub mod cli;

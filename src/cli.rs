@@ -1,0 +1,146 @@
+//! The command line: `serve` (the default) and `ledger verify`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::settings::{Overrides, Settings, SettingsError};
+use crate::startup::Application;
+use crate::store::ConsentStore;
+use crate::store::sled::SledStore;
+use crate::telemetry::Metrics;
+
+#[derive(Debug, Parser)]
+#[command(name = "consentry", version, about = "Self-hosted cookie consent and privacy-first analytics")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Settings every command reads. Each flag overrides its `CONSENTRY_*` variable, which
+/// overrides the configuration file.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Common {
+    /// A TOML configuration file.
+    #[arg(long, env = "CONSENTRY_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long, env = "CONSENTRY_LISTEN", global = true)]
+    pub listen: Option<String>,
+    /// Folder for the database.
+    #[arg(long, env = "CONSENTRY_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// A MaxMind DB (Country or City) to locate visitors.
+    #[arg(long, env = "CONSENTRY_GEOIP", global = true)]
+    pub geoip: Option<PathBuf>,
+    /// Comma-separated CIDRs of proxies whose X-Forwarded-For is believed.
+    #[arg(long, env = "CONSENTRY_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Work with the consent ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Check the hash chain of the consent ledger and report the first broken entry.
+    Verify,
+}
+
+impl Common {
+    pub fn settings(&self) -> Result<Settings, SettingsError> {
+        let text = match &self.config {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                SettingsError(format!("cannot read the configuration file {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
+        Settings::load(
+            text.as_deref(),
+            &Overrides {
+                listen: self.listen.clone(),
+                data_dir: self.data_dir.clone(),
+                geoip: self.geoip.clone(),
+                trusted_proxies: self.trusted_proxies.clone(),
+            },
+        )
+    }
+}
+
+/// Runs the parsed command; the exit code is 0 on success, 1 on a failure, 2 on bad settings.
+pub fn run(cli: Cli) -> i32 {
+    let settings = match cli.common.settings() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("consentry: {e}");
+            return 2;
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Ledger {
+            command: LedgerCommand::Verify,
+        } => verify(settings),
+    }
+}
+
+fn serve(settings: Settings) -> i32 {
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let app = match Application::build(settings.clone()).await {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("consentry: {e}");
+                return 1;
+            }
+        };
+        let host = settings.listen.ip();
+        println!("consentry: listening on http://{host}:{}", app.port());
+        println!("consentry: data in {}", settings.data_dir.display());
+        match app.run_until_stopped().await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("consentry: the server stopped with an error: {e}");
+                1
+            }
+        }
+    })
+}
+
+fn verify(settings: Settings) -> i32 {
+    let store = match SledStore::open(&settings.data_dir, settings.cache_capacity_mb, Arc::new(Metrics::default())) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("consentry: {e}");
+            return 1;
+        }
+    };
+    match store.verify_ledger() {
+        Ok(report) => match report.fault {
+            None => {
+                let head = report.head.map(|h| h.hex()).unwrap_or_else(|| "(empty)".into());
+                println!("ledger ok: {} entries verified; head {head}", report.entries);
+                0
+            }
+            Some(fault) => {
+                println!("ledger BROKEN: {fault}");
+                1
+            }
+        },
+        Err(e) => {
+            eprintln!("consentry: {e}");
+            1
+        }
+    }
+}

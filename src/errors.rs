@@ -1,0 +1,150 @@
+//! The one place where failures become HTTP responses.
+//!
+//! Policy:
+//! - Every error a client sees is `{"error": {"code": "snake_case", "message": "sentence"}}`.
+//! - The status says whose fault it is: 4xx when the request can be fixed by its sender, 503
+//!   when storage cannot be trusted right now. There is no 500 for bad input: input failures are
+//!   parsed into a 4xx before any work is done.
+//! - Messages name the field or value at fault, never internal detail: no paths, no sled errors,
+//!   no stack traces. Storage failures are logged here, once, with their cause.
+//! - Nothing here logs an IP address, a User-Agent or a consent id.
+//!
+//! The mapping, explicit and exhaustive:
+//!
+//! | variant              | status | code                     |
+//! |----------------------|--------|--------------------------|
+//! | `BadRequest`         | 400    | `invalid_request` or own |
+//! | `Unauthorized`       | 401    | `unauthorized`           |
+//! | `OriginNotAllowed`   | 403    | `origin_not_allowed`     |
+//! | `Forbidden`          | 403    | `forbidden`              |
+//! | `UnknownSite`        | 404    | `unknown_site`           |
+//! | `NotFound`           | 404    | own code                 |
+//! | `MethodNotAllowed`   | 405    | `method_not_allowed`     |
+//! | `StalePolicy`        | 409    | `stale_policy_version`   |
+//! | `PayloadTooLarge`    | 413    | `payload_too_large`      |
+//! | `UnsupportedMedia`   | 415    | `unsupported_media_type` |
+//! | `RateLimited`        | 429    | `rate_limited`           |
+//! | `Storage`            | 503    | `storage_unavailable`    |
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// An error answered to an HTTP client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("requests from origin `{0}` are not allowed for this site")]
+    OriginNotAllowed(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("there is no site `{0}`")]
+    UnknownSite(String),
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+    #[error("policy version `{sent}` is not current; the current version is `{current}`")]
+    StalePolicy { sent: String, current: String },
+    #[error("the request body is larger than the {limit} bytes this endpoint accepts")]
+    PayloadTooLarge { limit: usize },
+    #[error("the request body must be sent as `Content-Type: application/json`")]
+    UnsupportedMedia,
+    #[error("too many requests; try again in {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
+    #[error("storage is unavailable; the request was not recorded")]
+    Storage(#[source] StoreError),
+}
+
+impl ApiError {
+    /// A 400 naming the field at fault.
+    pub fn invalid(field: &str, problem: impl std::fmt::Display) -> ApiError {
+        ApiError::BadRequest {
+            code: "invalid_request",
+            message: format!("`{field}` {problem}"),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. } | ApiError::NotFound { code, .. } => code,
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::OriginNotAllowed(_) => "origin_not_allowed",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::UnknownSite(_) => "unknown_site",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::StalePolicy { .. } => "stale_policy_version",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMedia => "unsupported_media_type",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Storage(_) => "storage_unavailable",
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::Storage(e)
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_policy_version: Option<&'a str>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::OriginNotAllowed(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::UnknownSite(_) | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::StalePolicy { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMedia => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Storage(cause) = self {
+            log::error!("storage failure answered with 503: {cause}");
+        }
+        let current = match self {
+            ApiError::StalePolicy { current, .. } => Some(current.as_str()),
+            _ => None,
+        };
+        let body = Body {
+            error: Inner {
+                code: self.code(),
+                message: self.to_string(),
+                current_policy_version: current,
+            },
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        if let ApiError::RateLimited { retry_after } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
+        if let ApiError::Storage(_) = self {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+        }
+        response.json(body)
+    }
+}

@@ -1,0 +1,97 @@
+//! `GET /api/v1/sites/{site}/banner`: what the banner needs for this visitor.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use serde::{Deserialize, Serialize};
+
+use super::state::AppState;
+use super::visitor::Visitor;
+use crate::domain::Regime;
+use crate::errors::ApiError;
+use crate::i18n;
+use crate::notices::CategoryDoc;
+
+#[derive(Debug, Deserialize)]
+pub struct BannerQuery {
+    lang: Option<String>,
+    gpc: Option<String>,
+}
+
+#[derive(Serialize)]
+struct BannerCategory<'a> {
+    #[serde(flatten)]
+    doc: &'a CategoryDoc,
+    default: bool,
+}
+
+#[derive(Serialize)]
+struct BannerJson<'a> {
+    site: &'a str,
+    site_name: &'a str,
+    policy_version: &'a str,
+    policy_url: String,
+    regime: &'static str,
+    jurisdiction: String,
+    country: Option<&'a str>,
+    gpc: bool,
+    language: &'static str,
+    texts: &'a BTreeMap<&'static str, &'static str>,
+    categories: Vec<BannerCategory<'a>>,
+    consent_max_age_days: u32,
+    reject_max_age_days: u32,
+    banner_hash: String,
+}
+
+#[get("/banner")]
+pub async fn banner(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<BannerQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let entry = state.site(&path)?;
+    let site = &entry.site;
+    let visitor = Visitor::of(&state, &req, site);
+    let gpc = visitor.gpc_header || query.gpc.as_deref() == Some("1");
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let language = i18n::choose(query.lang.as_deref(), accept);
+    let Some(banner) = entry.notices.banner(language) else {
+        return Err(ApiError::UnknownSite(site.id.to_string()));
+    };
+    let categories = banner
+        .doc
+        .categories
+        .iter()
+        .map(|doc| BannerCategory {
+            doc,
+            default: doc.required
+                || (visitor.regime != Regime::OptIn && !(gpc && doc.sale_or_sharing)),
+        })
+        .collect();
+    let policy_hash = entry.notices.policy.hash.hex();
+    let body = BannerJson {
+        site: site.id.as_str(),
+        site_name: &site.name,
+        policy_version: site.policy.version.as_str(),
+        policy_url: format!("/sites/{}/policy?v={}", site.id, &policy_hash[..12]),
+        regime: visitor.regime.as_str(),
+        jurisdiction: visitor.jurisdiction.code(),
+        country: visitor.location.country.as_deref(),
+        gpc,
+        language: banner.doc.language,
+        texts: &banner.doc.texts,
+        categories,
+        consent_max_age_days: site.consent_max_age_days,
+        reject_max_age_days: site.reject_max_age_days,
+        banner_hash: banner.hash.hex(),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::VARY, "Accept-Language, Sec-GPC"))
+        .json(body))
+}

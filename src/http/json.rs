@@ -1,0 +1,89 @@
+//! Strict JSON bodies: the right content type, a size limit per route, unknown fields refused.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web::BytesMut};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::errors::ApiError;
+
+/// A JSON body of at most `LIMIT` bytes, sent as `application/json`, parsed into `T` (whose
+/// serde derive must say `deny_unknown_fields`).
+pub struct StrictJson<T, const LIMIT: usize>(pub T);
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// serde's message, without the position suffix that means nothing to a client.
+fn describe(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.find(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// Reads a body of at most `limit` bytes.
+pub async fn read_limited(mut payload: Payload, limit: usize) -> Result<BytesMut, ApiError> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::BadRequest {
+            code: "invalid_body",
+            message: "the request body could not be read".into(),
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for StrictJson<T, LIMIT> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let declared = declared_length(req);
+        let payload = payload.take();
+        let _type: PhantomData<T> = PhantomData;
+        Box::pin(async move {
+            if declared.is_some_and(|n| n > LIMIT) {
+                return Err(ApiError::PayloadTooLarge { limit: LIMIT });
+            }
+            if !json {
+                return Err(ApiError::UnsupportedMedia);
+            }
+            let body = read_limited(payload, LIMIT).await?;
+            if body.is_empty() {
+                return Err(ApiError::BadRequest {
+                    code: "invalid_json",
+                    message: "the request body is empty; a JSON object is expected".into(),
+                });
+            }
+            serde_json::from_slice(&body)
+                .map(StrictJson)
+                .map_err(|e| ApiError::BadRequest {
+                    code: "invalid_json",
+                    message: format!("the JSON body is invalid: {}", describe(&e)),
+                })
+        })
+    }
+}

@@ -1,0 +1,58 @@
+//! HTTP: routes, extractors and middleware. Handlers parse, call the domain and the store, and
+//! answer; they hold no business rules of their own.
+
+pub mod banner;
+pub mod consents;
+pub mod guard;
+pub mod json;
+pub mod observe;
+pub mod ops;
+pub mod pages;
+pub mod rate_limit;
+pub mod script;
+pub mod script_bundle;
+pub mod state;
+pub mod views;
+pub mod visitor;
+pub mod wire;
+
+use actix_web::middleware::from_fn;
+use actix_web::{HttpResponse, ResponseError, web};
+
+use crate::errors::ApiError;
+
+/// Every route, for `startup`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(pages::home)
+        .service(pages::policy)
+        .service(pages::save_preferences)
+        .service(pages::asset)
+        .service(pages::openapi)
+        .service(script::consent_js)
+        .service(ops::healthz)
+        .service(ops::metrics)
+        .service(ops::gpc_json)
+        .service(
+            web::scope("/api/v1/sites/{site}")
+                .wrap(from_fn(guard::site_api_gate))
+                .service(banner::banner)
+                .service(consents::create)
+                .service(consents::read)
+                .service(consents::notice)
+                .default_service(web::to(not_found)),
+        )
+        .default_service(web::to(not_found));
+}
+
+async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    use actix_web::http::Method;
+    if matches!(*req.method(), Method::PUT | Method::PATCH) {
+        // Nothing here is ever edited in place: consent records are append-only.
+        return ApiError::MethodNotAllowed.error_response();
+    }
+    ApiError::NotFound {
+        code: "not_found",
+        message: "there is nothing at this path".into(),
+    }
+    .error_response()
+}

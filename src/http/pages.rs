@@ -1,0 +1,337 @@
+//! HTML pages: the demo site, the privacy policy and its preferences form, static assets.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::consents::{Ask, record};
+use super::guard::is_own_origin;
+use super::state::{AppState, SiteEntry};
+use super::views::{
+    CategoryView, CookieView, DemoPage, IndexPage, PolicyPage, PreferencesForm, ServiceView,
+};
+use super::visitor::{Visitor, gpc_header};
+use crate::domain::{Action, ConsentId, ConsentRecord, Decision};
+use crate::errors::ApiError;
+use crate::i18n;
+
+/// The consent cookie the banner script writes on a site: `id.version.granted+granted`.
+pub const CONSENT_COOKIE: &str = "consentry";
+const CSRF_COOKIE: &str = "consentry_csrf";
+
+/// The Content-Security-Policy of every page: nothing inline, nothing from elsewhere.
+const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+fn html(body: Result<String, askama::Error>) -> HttpResponse {
+    match body {
+        Ok(body) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body),
+        Err(e) => {
+            log::error!("a page template failed to render: {e}");
+            HttpResponse::ServiceUnavailable().finish()
+        }
+    }
+}
+
+#[get("/")]
+pub async fn home(state: web::Data<AppState>) -> HttpResponse {
+    match state.sites.get("demo") {
+        Some(entry) => html(
+            DemoPage {
+                site_id: entry.site.id.to_string(),
+                site_name: entry.site.name.clone(),
+                policy_url: format!("/sites/{}/policy", entry.site.id),
+            }
+            .render(),
+        ),
+        None => html(
+            IndexPage {
+                sites: state
+                    .sites
+                    .values()
+                    .map(|e| (e.site.id.to_string(), e.site.name.clone()))
+                    .collect(),
+            }
+            .render(),
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PolicyQuery {
+    lang: Option<String>,
+    saved: Option<String>,
+}
+
+/// The consent id in the first-party consent cookie, when the site is served from here.
+fn cookie_consent_id(req: &HttpRequest) -> Option<ConsentId> {
+    let cookie = req.cookie(CONSENT_COOKIE)?;
+    let first = cookie.value().split('.').next()?;
+    ConsentId::parse(first).ok()
+}
+
+fn random_token() -> String {
+    let bytes: [u8; 16] = rand::random();
+    ConsentId::from_random(bytes).to_string()
+}
+
+fn view(entry: &SiteEntry, language: &str, current: Option<&ConsentRecord>) -> Vec<CategoryView> {
+    entry
+        .site
+        .categories
+        .iter()
+        .map(|c| CategoryView {
+            id: c.id.to_string(),
+            title: c.title.get(language).to_owned(),
+            description: c.description.get(language).to_owned(),
+            required: c.required,
+            sale_or_sharing: c.sale_or_sharing,
+            checked: c.required || current.is_some_and(|r| r.decision.choices.granted(&c.id)),
+            services: c
+                .services
+                .iter()
+                .map(|s| ServiceView {
+                    name: s.name.clone(),
+                    provider: s.provider.clone(),
+                    purpose: s.purpose.clone(),
+                    privacy_url: s.privacy_url.clone(),
+                    cookies: s
+                        .cookies
+                        .iter()
+                        .map(|k| CookieView {
+                            name: k.name.clone(),
+                            duration: k.duration.clone(),
+                            purpose: k.purpose.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[get("/sites/{site}/policy")]
+pub async fn policy(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<PolicyQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let entry = state.site(&path)?;
+    let site = &entry.site;
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let language = i18n::choose(query.lang.as_deref(), accept);
+    let now = state.clock.now();
+    let current = match cookie_consent_id(&req) {
+        Some(id) => state
+            .store
+            .current(site.id.clone(), id)
+            .await?
+            .filter(|r| !r.expired_at(now) && r.decision.policy_version == site.policy.version),
+        None => None,
+    };
+    let saved = query.saved.is_some() && current.is_some();
+    let token = random_token();
+    let p = &site.policy;
+    let page = PolicyPage {
+        site_id: site.id.to_string(),
+        site_name: site.name.clone(),
+        language: language.to_owned(),
+        version: p.version.to_string(),
+        last_updated: p.last_updated.clone(),
+        policy_hash: entry.notices.policy.hash.hex(),
+        controller: p.controller.clone(),
+        address: p.address.clone(),
+        contact_email: p.contact_email.clone(),
+        dpo_email: p.dpo_email.clone(),
+        log_retention_days: p.log_retention_days,
+        event_retention_days: p.event_retention_days,
+        inactivity_deletion_months: p.inactivity_deletion_months,
+        consent_max_age_days: site.consent_max_age_days,
+        reject_max_age_days: site.reject_max_age_days,
+        categories: view(entry, language, current.as_ref()),
+        form: PreferencesForm {
+            action_url: format!("/sites/{}/policy/preferences", site.id),
+            csrf_token: token.clone(),
+            saved_message: saved.then(|| {
+                i18n::texts(language)
+                    .find(|(k, _)| *k == "saved")
+                    .map(|(_, t)| t.to_owned())
+                    .unwrap_or_default()
+            }),
+            receipt: current.filter(|_| saved).map(|r| r.receipt),
+        },
+        gpc: gpc_header(&req),
+    };
+    let mut response = html(page.render());
+    let csrf = Cookie::build(CSRF_COOKIE, token)
+        .path(format!("/sites/{}/policy", site.id))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.is_https(&req))
+        .finish();
+    let _ = response.add_cookie(&csrf);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LANGUAGE, header::HeaderValue::from_static(language));
+    Ok(response)
+}
+
+/// The no-JavaScript preferences form: `csrf`, `action`, and one `category` per ticked box.
+#[post("/sites/{site}/policy/preferences")]
+pub async fn save_preferences(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, ApiError> {
+    let entry = state.site(&path)?;
+    let site = &entry.site;
+    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+    if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        if !is_own_origin(origin, host) {
+            return Err(ApiError::OriginNotAllowed(origin.chars().take(200).collect()));
+        }
+    }
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let sent = field("csrf").unwrap_or("");
+    let expected = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    if expected.is_empty() || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
+        return Err(ApiError::Forbidden(
+            "the form has expired or was not sent from the policy page; reload the page and try again".into(),
+        ));
+    }
+    let if_client = state.limiter.check(super::visitor::client_address(&state, &req));
+    if let Err(retry_after) = if_client {
+        return Err(ApiError::RateLimited { retry_after });
+    }
+    let ticked: Vec<&str> = form
+        .iter()
+        .filter(|(k, _)| k == "category")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let (action, do_not_sell) = match field("action") {
+        Some("accept_all") => (Action::AcceptAll, false),
+        Some("reject_all") => (Action::RejectAll, false),
+        Some("save") => (Action::Save, false),
+        Some("do_not_sell") => (Action::Save, true),
+        _ => {
+            return Err(ApiError::invalid(
+                "action",
+                "must be accept_all, reject_all, save or do_not_sell",
+            ));
+        }
+    };
+    let now = state.clock.now();
+    let existing = match cookie_consent_id(&req) {
+        Some(id) => state.store.current(site.id.clone(), id).await?,
+        None => None,
+    };
+    let choices = site
+        .categories
+        .iter()
+        .filter(|c| !c.required)
+        .map(|c| {
+            let on = if do_not_sell {
+                !c.sale_or_sharing
+                    && existing
+                        .as_ref()
+                        .filter(|r| !r.expired_at(now))
+                        .is_some_and(|r| r.decision.choices.granted(&c.id))
+            } else {
+                ticked.contains(&c.id.as_str())
+            };
+            (c.id.to_string(), on)
+        })
+        .collect();
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let ask = Ask {
+        action,
+        choices,
+        policy_version: site.policy.version.to_string(),
+        consent_id: existing.map(|r| r.decision.consent_id),
+        url: None,
+        language: i18n::choose(None, accept),
+        gpc_signal: false,
+    };
+    let visitor = Visitor::of(&state, &req, site);
+    let saved = record(&state, entry, &visitor, ask).await?;
+    let granted: Vec<&str> = saved
+        .decision
+        .choices
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(c, _)| c.as_str())
+        .collect();
+    let value = format!(
+        "{}.{}.{}",
+        saved.decision.consent_id,
+        saved.decision.policy_version,
+        granted.join("+")
+    );
+    let days = Decision::lifetime_days(site, &saved.decision.choices);
+    let cookie = Cookie::build(CONSENT_COOKIE, value)
+        .path("/")
+        .same_site(SameSite::Lax)
+        .secure(state.is_https(&req))
+        .max_age(CookieDuration::days(i64::from(days)))
+        .finish();
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/sites/{}/policy?saved=1#preferences", site.id),
+        ))
+        .cookie(cookie)
+        .finish())
+}
+
+/// Files under `/static/`, embedded in the binary.
+const ASSETS: [(&str, &str, &str); 5] = [
+    ("pages.css", "text/css; charset=utf-8", include_str!("../../static/pages.css")),
+    ("demo-analytics.js", "text/javascript; charset=utf-8", include_str!("../../static/demo-analytics.js")),
+    ("demo-marketing.js", "text/javascript; charset=utf-8", include_str!("../../static/demo-marketing.js")),
+    ("demo-ad.html", "text/html; charset=utf-8", include_str!("../../static/demo-ad.html")),
+    ("openapi.json", "application/json; charset=utf-8", include_str!("../../static/openapi.json")),
+];
+
+#[get("/static/{file}")]
+pub async fn asset(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (_, content_type, body) = ASSETS
+        .iter()
+        .find(|(name, _, _)| *name == path.as_str())
+        .ok_or_else(|| ApiError::NotFound {
+            code: "not_found",
+            message: "there is no such file".into(),
+        })?;
+    let frame_ok = path.as_str() == "demo-ad.html";
+    let mut response = HttpResponse::Ok();
+    response
+        .content_type(*content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"));
+    if frame_ok {
+        response.insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
+        ));
+    }
+    Ok(response.body(*body))
+}
+
+#[get("/openapi.json")]
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json; charset=utf-8")
+        .body(ASSETS[4].2)
+}

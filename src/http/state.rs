@@ -1,0 +1,55 @@
+//! What every handler can reach: the sites, the store, the geo database, the clock, metrics.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+
+use super::rate_limit::RateLimiter;
+use super::script::ScriptBundle;
+use crate::domain::{Clock, Site};
+use crate::errors::ApiError;
+use crate::geo::{GeoLocator, TrustedProxies};
+use crate::notices::SiteNotices;
+use crate::store::ConsentStore;
+use crate::telemetry::Metrics;
+
+/// A configured site and its archived notices.
+pub struct SiteEntry {
+    pub site: Site,
+    pub notices: SiteNotices,
+}
+
+/// Shared by every worker.
+pub struct AppState {
+    pub sites: BTreeMap<String, SiteEntry>,
+    pub store: Arc<dyn ConsentStore>,
+    pub geo: GeoLocator,
+    pub trusted: TrustedProxies,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    pub script: ScriptBundle,
+    pub limiter: RateLimiter,
+}
+
+impl AppState {
+    /// The site named in the path, or 404 `unknown_site`.
+    pub fn site(&self, id: &str) -> Result<&SiteEntry, ApiError> {
+        self.sites
+            .get(id)
+            .ok_or_else(|| ApiError::UnknownSite(id.chars().take(64).collect()))
+    }
+
+    /// Whether the request reached us over HTTPS: only a trusted proxy's word counts.
+    pub fn is_https(&self, req: &HttpRequest) -> bool {
+        let Some(peer) = req.peer_addr() else {
+            return false;
+        };
+        self.trusted.contains(peer.ip())
+            && req
+                .headers()
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+    }
+}

@@ -1,0 +1,91 @@
+//! What the HTML templates see: plain owned values, built from settings by `pages`.
+//!
+//! Templates know nothing of the domain's types; each page has one view struct here.
+
+use askama::Template;
+
+#[derive(Debug, Clone)]
+pub struct CookieView {
+    pub name: String,
+    pub duration: String,
+    pub purpose: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceView {
+    pub name: String,
+    pub provider: String,
+    pub purpose: String,
+    pub privacy_url: Option<String>,
+    pub cookies: Vec<CookieView>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CategoryView {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    /// Always on; the form shows it checked and disabled.
+    pub required: bool,
+    /// Turned off by an opt-out preference signal (GPC): sale, sharing, targeted ads.
+    pub sale_or_sharing: bool,
+    /// Whether the form shows it ticked: the visitor's current choice, never a default.
+    pub checked: bool,
+    pub services: Vec<ServiceView>,
+}
+
+/// The preferences form that works without JavaScript.
+#[derive(Debug, Clone)]
+pub struct PreferencesForm {
+    /// Where the form posts (`application/x-www-form-urlencoded`), e.g. `/sites/demo/policy/preferences`.
+    pub action_url: String,
+    /// Goes in a hidden field named `csrf`.
+    pub csrf_token: String,
+    /// A message after a saved choice, e.g. "Your choices were saved."
+    pub saved_message: Option<String>,
+    /// The receipt of the saved decision, shown so the visitor can keep it.
+    pub receipt: Option<String>,
+}
+
+/// `GET /sites/{site}/policy`.
+#[derive(Template)]
+#[template(path = "policy.html")]
+pub struct PolicyPage {
+    pub site_id: String,
+    pub site_name: String,
+    pub language: String,
+    pub version: String,
+    pub last_updated: String,
+    /// Hex SHA-256 of the archived policy document this page renders.
+    pub policy_hash: String,
+    pub controller: String,
+    pub address: String,
+    pub contact_email: String,
+    pub dpo_email: Option<String>,
+    pub log_retention_days: u32,
+    pub event_retention_days: u32,
+    pub inactivity_deletion_months: u32,
+    pub consent_max_age_days: u32,
+    pub reject_max_age_days: u32,
+    pub categories: Vec<CategoryView>,
+    pub form: PreferencesForm,
+    /// The browser sent `Sec-GPC: 1`.
+    pub gpc: bool,
+}
+
+/// `GET /`: the demo site of the default configuration.
+#[derive(Template)]
+#[template(path = "demo.html")]
+pub struct DemoPage {
+    pub site_id: String,
+    pub site_name: String,
+    /// e.g. `/sites/demo/policy`.
+    pub policy_url: String,
+}
+
+/// `GET /` when no `demo` site is configured.
+#[derive(Template)]
+#[template(path = "index.html")]
+pub struct IndexPage {
+    pub sites: Vec<(String, String)>,
+}

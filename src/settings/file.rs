@@ -1,0 +1,319 @@
+//! The TOML file's shape, and its conversion into typed settings.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{RateLimit, Settings};
+use crate::domain::site::{Localized, Policy};
+use crate::domain::{Category, CategoryId, CookieDecl, PolicyVersion, Regime, Service, Site, SiteId};
+use crate::geo::TrustedProxies;
+
+/// A setting that could not be used. The message names the setting and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(pub String);
+
+fn err(setting: &str, problem: impl std::fmt::Display) -> SettingsError {
+    SettingsError(format!("setting `{setting}`: {problem}"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub geoip: Option<PathBuf>,
+    pub geoip_reload_seconds: Option<u64>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub cache_capacity_mb: Option<u64>,
+    pub rate_limit: Option<FileRateLimit>,
+    #[serde(default)]
+    pub sites: Vec<FileSite>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRateLimit {
+    pub burst: u32,
+    pub per_minute: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSite {
+    id: String,
+    name: String,
+    #[serde(default)]
+    origins: Vec<String>,
+    regime_without_law: Option<String>,
+    consent_max_age_days: Option<u32>,
+    reject_max_age_days: Option<u32>,
+    policy: FilePolicy,
+    #[serde(default)]
+    categories: Vec<FileCategory>,
+    #[serde(default)]
+    event_categories: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePolicy {
+    version: String,
+    last_updated: String,
+    controller: String,
+    address: String,
+    contact_email: String,
+    dpo_email: Option<String>,
+    log_retention_days: Option<u32>,
+    inactivity_deletion_months: Option<u32>,
+    event_retention_days: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum FileText {
+    Plain(String),
+    ByLanguage(BTreeMap<String, String>),
+}
+
+impl FileText {
+    fn into_localized(self) -> Localized {
+        match self {
+            FileText::Plain(s) => Localized::english(&s),
+            FileText::ByLanguage(m) => Localized::new(m),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCategory {
+    id: String,
+    #[serde(default)]
+    required: bool,
+    sale_or_sharing: Option<bool>,
+    title: FileText,
+    description: FileText,
+    #[serde(default)]
+    services: Vec<FileService>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileService {
+    name: String,
+    provider: String,
+    purpose: String,
+    privacy_url: Option<String>,
+    #[serde(default)]
+    cookies: Vec<FileCookie>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCookie {
+    name: String,
+    duration: String,
+    purpose: String,
+}
+
+impl FileSettings {
+    pub fn parse(text: &str) -> Result<FileSettings, SettingsError> {
+        toml::from_str(text).map_err(|e| SettingsError(format!("configuration file: {e}")))
+    }
+
+    pub fn into_settings(self) -> Result<Settings, SettingsError> {
+        let listen_raw = self.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_raw
+            .parse()
+            .map_err(|_| err("listen", format!("`{listen_raw}` is not an address like 127.0.0.1:8080")))?;
+        let trusted_proxies = TrustedProxies::parse(&self.trusted_proxies.unwrap_or_default())
+            .map_err(|e| err("trusted_proxies", e))?;
+        let rate_limit = match self.rate_limit {
+            Some(r) if r.burst == 0 || r.per_minute == 0 => {
+                return Err(err("rate_limit", "burst and per_minute must be above zero"));
+            }
+            Some(r) => RateLimit {
+                burst: r.burst,
+                per_minute: r.per_minute,
+            },
+            None => RateLimit {
+                burst: 60,
+                per_minute: 300,
+            },
+        };
+        let mut sites = Vec::with_capacity(self.sites.len());
+        for raw in self.sites {
+            let site = raw.into_site()?;
+            if sites.iter().any(|s: &Site| s.id == site.id) {
+                return Err(err("sites", format!("site `{}` is defined twice", site.id)));
+            }
+            sites.push(site);
+        }
+        Ok(Settings {
+            listen,
+            data_dir: self.data_dir.unwrap_or_else(|| PathBuf::from("./data")),
+            geoip: self.geoip,
+            geoip_reload_seconds: self.geoip_reload_seconds.unwrap_or(60).max(1),
+            trusted_proxies,
+            cache_capacity_mb: self.cache_capacity_mb.unwrap_or(64).max(8),
+            rate_limit,
+            sites,
+        })
+    }
+}
+
+/// `scheme://host[:port]` with nothing after it, lower-cased.
+fn normalise_origin(raw: &str) -> Option<String> {
+    let (scheme, rest) = raw.split_once("://")?;
+    if !matches!(scheme, "http" | "https") || rest.is_empty() {
+        return None;
+    }
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    if host.contains(['/', '?', '#', '@', ' ']) {
+        return None;
+    }
+    Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
+}
+
+fn is_date(raw: &str) -> bool {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(raw, &format).is_ok()
+}
+
+impl FileSite {
+    fn into_site(self) -> Result<Site, SettingsError> {
+        let id = SiteId::parse(&self.id).map_err(|e| err("sites.id", format!("`{}` {e}", self.id)))?;
+        let at = |field: &str| format!("sites[{id}].{field}");
+        let mut origins = Vec::new();
+        for o in &self.origins {
+            let norm = normalise_origin(o)
+                .ok_or_else(|| err(&at("origins"), format!("`{o}` is not an origin like https://shop.example")))?;
+            origins.push(norm);
+        }
+        let regime_without_law = match self.regime_without_law.as_deref() {
+            None => Regime::OptIn,
+            Some(r) => Regime::parse(r)
+                .ok_or_else(|| err(&at("regime_without_law"), format!("`{r}` is not opt_in, opt_out or notice")))?,
+        };
+        let consent_max_age_days = self.consent_max_age_days.unwrap_or(Site::MAX_CONSENT_DAYS);
+        if consent_max_age_days == 0 || consent_max_age_days > Site::MAX_CONSENT_DAYS {
+            return Err(err(&at("consent_max_age_days"), "must be between 1 and 395 (13 months)"));
+        }
+        let reject_max_age_days = self.reject_max_age_days.unwrap_or(182);
+        if reject_max_age_days == 0 || reject_max_age_days > Site::MAX_CONSENT_DAYS {
+            return Err(err(&at("reject_max_age_days"), "must be between 1 and 395"));
+        }
+        let p = self.policy;
+        let version = PolicyVersion::parse(&p.version)
+            .map_err(|e| err(&at("policy.version"), format!("`{}` {e}", p.version)))?;
+        if !is_date(&p.last_updated) {
+            return Err(err(&at("policy.last_updated"), "must be a date like 2026-11-01"));
+        }
+        let policy = Policy {
+            version,
+            last_updated: p.last_updated,
+            controller: p.controller,
+            address: p.address,
+            contact_email: p.contact_email,
+            dpo_email: p.dpo_email,
+            log_retention_days: p.log_retention_days.unwrap_or(90),
+            inactivity_deletion_months: p.inactivity_deletion_months.unwrap_or(12),
+            event_retention_days: p.event_retention_days.unwrap_or(90),
+        };
+        let mut categories: Vec<Category> = Vec::new();
+        for c in self.categories {
+            let cid = CategoryId::parse(&c.id)
+                .map_err(|e| err(&at("categories.id"), format!("`{}` {e}", c.id)))?;
+            if categories.iter().any(|k| k.id == cid) {
+                return Err(err(&at("categories"), format!("category `{cid}` is defined twice")));
+            }
+            let services = c
+                .services
+                .into_iter()
+                .map(|s| Service {
+                    name: s.name,
+                    provider: s.provider,
+                    purpose: s.purpose,
+                    privacy_url: s.privacy_url,
+                    cookies: s
+                        .cookies
+                        .into_iter()
+                        .map(|k| CookieDecl {
+                            name: k.name,
+                            duration: k.duration,
+                            purpose: k.purpose,
+                        })
+                        .collect(),
+                })
+                .collect();
+            categories.push(Category {
+                required: c.required || cid.is_necessary(),
+                sale_or_sharing: c.sale_or_sharing.unwrap_or(cid.as_str() == "marketing"),
+                id: cid,
+                title: c.title.into_localized(),
+                description: c.description.into_localized(),
+                services,
+            });
+        }
+        if !categories.iter().any(|c| c.id.is_necessary()) {
+            categories.insert(0, default_necessary());
+        }
+        let mut event_categories = BTreeMap::new();
+        for (event, category) in self.event_categories {
+            let known = categories.iter().find(|c| c.id.as_str() == category);
+            let Some(known) = known else {
+                return Err(err(
+                    &at(&format!("event_categories.{event}")),
+                    format!("`{category}` is not a category of this site"),
+                ));
+            };
+            event_categories.insert(event, known.id.clone());
+        }
+        Ok(Site {
+            id,
+            name: self.name,
+            origins,
+            regime_without_law,
+            consent_max_age_days,
+            reject_max_age_days,
+            policy,
+            categories,
+            event_categories,
+        })
+    }
+}
+
+fn default_necessary() -> Category {
+    Category {
+        id: CategoryId::necessary(),
+        required: true,
+        sale_or_sharing: false,
+        title: Localized::new(BTreeMap::from([
+            ("en".into(), "Essential".into()),
+            ("de".into(), "Notwendig".into()),
+            ("fr".into(), "Essentiels".into()),
+            ("es".into(), "Esenciales".into()),
+        ])),
+        description: Localized::english(
+            "Needed for the site to work and to remember your privacy choices. Always on.",
+        ),
+        services: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_origin;
+
+    #[test]
+    fn origins_are_normalised_and_paths_refused() {
+        assert_eq!(normalise_origin("https://Shop.Example/"), Some("https://shop.example".into()));
+        assert_eq!(normalise_origin("http://localhost:3000"), Some("http://localhost:3000".into()));
+        assert_eq!(normalise_origin("https://shop.example/path"), None);
+        assert_eq!(normalise_origin("ftp://shop.example"), None);
+    }
+}

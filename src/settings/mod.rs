@@ -1,0 +1,168 @@
+//! Settings: defaults, then a TOML file, then `CONSENTRY_*` environment variables, then flags.
+//!
+//! Everything is parsed here into typed values (`SocketAddr`, `TrustedProxies`, `domain::Site`)
+//! so the rest of the program never sees a raw string from configuration. A bad value is an
+//! error naming the setting, reported before the server starts.
+
+mod file;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::domain::Site;
+use crate::geo::TrustedProxies;
+
+pub use file::{FileSettings, SettingsError};
+
+/// The demo site served when no site is configured.
+pub const DEMO_TOML: &str = include_str!("demo.toml");
+
+/// Per-client-address request budgets for the browser-facing API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests a client may make in a burst.
+    pub burst: u32,
+    /// Requests per minute refilled after the burst.
+    pub per_minute: u32,
+}
+
+/// The server's settings, fully parsed.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub geoip: Option<PathBuf>,
+    pub geoip_reload_seconds: u64,
+    pub trusted_proxies: TrustedProxies,
+    /// sled's page cache, in megabytes.
+    pub cache_capacity_mb: u64,
+    pub rate_limit: RateLimit,
+    pub sites: Vec<Site>,
+}
+
+/// Values from the environment or the command line, each overriding the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub geoip: Option<PathBuf>,
+    /// Comma-separated CIDRs.
+    pub trusted_proxies: Option<String>,
+}
+
+impl Settings {
+    /// Loads settings from an optional TOML text (the file's content) and the overrides.
+    pub fn load(file_text: Option<&str>, overrides: &Overrides) -> Result<Settings, SettingsError> {
+        let mut file = match file_text {
+            Some(text) => FileSettings::parse(text)?,
+            None => FileSettings::default(),
+        };
+        if file.sites.is_empty() {
+            file.sites = FileSettings::parse(DEMO_TOML)?.sites;
+        }
+        if let Some(listen) = &overrides.listen {
+            file.listen = Some(listen.clone());
+        }
+        if let Some(dir) = &overrides.data_dir {
+            file.data_dir = Some(dir.clone());
+        }
+        if let Some(geoip) = &overrides.geoip {
+            file.geoip = Some(geoip.clone());
+        }
+        if let Some(list) = &overrides.trusted_proxies {
+            file.trusted_proxies = Some(
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            );
+        }
+        file.into_settings()
+    }
+
+    /// The demo defaults with a different data folder: what tests start from.
+    pub fn demo(data_dir: PathBuf) -> Settings {
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(data_dir),
+            ..Overrides::default()
+        };
+        match Settings::load(None, &overrides) {
+            Ok(s) => s,
+            // The embedded demo is checked by a unit test; this cannot fail at run time.
+            Err(e) => panic!("the embedded demo settings are invalid: {e}"),
+        }
+    }
+
+    pub fn site(&self, id: &str) -> Option<&Site> {
+        self.sites.iter().find(|s| s.id.as_str() == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_demo_settings_parse() {
+        let s = Settings::load(None, &Overrides::default()).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        let demo = s.site("demo").unwrap();
+        let ids: Vec<_> = demo.categories.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["necessary", "analytics", "marketing"]);
+    }
+
+    #[test]
+    fn overrides_win_over_the_file() {
+        let file = "listen = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/a\"";
+        let o = Overrides {
+            listen: Some("127.0.0.1:9100".into()),
+            trusted_proxies: Some("10.0.0.0/8, 192.168.1.1".into()),
+            ..Overrides::default()
+        };
+        let s = Settings::load(Some(file), &o).unwrap();
+        assert_eq!(s.listen.port(), 9100);
+        assert_eq!(s.data_dir, PathBuf::from("/tmp/a"));
+        assert!(s.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_bad_value_names_the_setting() {
+        let err = Settings::load(Some("listen = \"nowhere\""), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("listen"), "{err}");
+        let err = Settings::load(Some("colour = 3"), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+        let o = Overrides {
+            trusted_proxies: Some("10.0.0.0/99".into()),
+            ..Overrides::default()
+        };
+        let err = Settings::load(None, &o).unwrap_err();
+        assert!(err.to_string().contains("trusted_proxies"), "{err}");
+    }
+
+    #[test]
+    fn a_site_with_an_unknown_event_category_is_refused() {
+        let text = r#"
+[[sites]]
+id = "shop"
+name = "Shop"
+origins = ["https://shop.example"]
+[sites.policy]
+version = "1"
+last_updated = "2026-01-01"
+controller = "Shop Ltd"
+address = "1 Road"
+contact_email = "privacy@shop.example"
+[[sites.categories]]
+id = "analytics"
+title = "Analytics"
+description = "Counts visits."
+[sites.event_categories]
+purchase = "marketing"
+"#;
+        let err = Settings::load(Some(text), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("purchase"), "{err}");
+    }
+}

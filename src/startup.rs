@@ -1,0 +1,134 @@
+//! Builds the application: the same for `main` and for tests.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+
+use crate::domain::{Clock, SystemClock};
+use crate::geo::GeoLocator;
+use crate::http::rate_limit::RateLimiter;
+use crate::http::script::ScriptBundle;
+use crate::http::state::{AppState, SiteEntry};
+use crate::http::{observe, routes};
+use crate::notices::SiteNotices;
+use crate::settings::Settings;
+use crate::store::sled::SledStore;
+use crate::store::{ConsentStore, StoreError};
+use crate::telemetry::Metrics;
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the data folder: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// A built, bound server, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Arc<dyn ConsentStore>,
+}
+
+impl Application {
+    /// Opens the store, archives the current notices, and binds the listener.
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        Application::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Application, StartupError> {
+        let metrics = Arc::new(Metrics::default());
+        let store: Arc<dyn ConsentStore> = Arc::new(SledStore::open(
+            &settings.data_dir,
+            settings.cache_capacity_mb,
+            metrics.clone(),
+        )?);
+        let mut sites = BTreeMap::new();
+        for site in &settings.sites {
+            let notices = SiteNotices::build(site);
+            for (hash, document) in notices.documents() {
+                store.archive_notice(hash, document).await?;
+            }
+            sites.insert(
+                site.id.to_string(),
+                SiteEntry {
+                    site: site.clone(),
+                    notices,
+                },
+            );
+        }
+        let geo = GeoLocator::open(
+            settings.geoip.clone(),
+            Duration::from_secs(settings.geoip_reload_seconds),
+        );
+        let state = web::Data::new(AppState {
+            sites,
+            store: store.clone(),
+            geo,
+            trusted: settings.trusted_proxies.clone(),
+            clock,
+            metrics,
+            script: ScriptBundle::build(),
+            limiter: RateLimiter::new(settings.rate_limit),
+        });
+        let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {
+            addr: settings.listen.to_string(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: settings.listen.to_string(),
+                source,
+            })?
+            .port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(16 * 1024))
+                .app_data(web::FormConfig::default().limit(4 * 1024))
+                .wrap(from_fn(observe::observe))
+                .configure(routes)
+        })
+        .client_request_timeout(Duration::from_secs(10))
+        .client_disconnect_timeout(Duration::from_secs(2))
+        .shutdown_timeout(10)
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            addr: settings.listen.to_string(),
+            source,
+        })?
+        .run();
+        Ok(Application {
+            port,
+            server,
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT or SIGTERM, then drains in-flight requests and flushes the store.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Err(e) = self.store.flush() {
+            log::error!("the final flush failed: {e}");
+        }
+        result
+    }
+}

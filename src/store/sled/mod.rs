@@ -1,0 +1,230 @@
+//! The sled backend.
+//!
+//! Trees and what they hold (the registry that export and erasure will walk):
+//!
+//! | tree               | key                         | value                                  | consent id? |
+//! |--------------------|-----------------------------|----------------------------------------|-------------|
+//! | `ledger`           | seq (u64 BE)                | 81-byte entry header                   | no          |
+//! | `ledger_payloads`  | seq (u64 BE)                | decision payload (proof text)          | yes         |
+//! | `consents`         | site 0x00 id                | seq, receipt, payload of the latest    | yes         |
+//! | `consent_history`  | site 0x00 id 0x00 seq       | empty                                  | yes         |
+//! | `notices`          | SHA-256 of the document     | the policy or banner document          | no          |
+//! | `meta`             | name                        | small values (health probe)            | no          |
+
+mod keys;
+mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::domain::ledger::{parse_decision_payload, verify_chain};
+use crate::domain::{ConsentId, ConsentRecord, Decision, EntryHash, EntryHeader, SiteId};
+use crate::store::{ConsentStore, LedgerReport, StoreError, StoreFuture};
+use crate::telemetry::Metrics;
+
+pub(crate) use writer::Writer;
+
+/// The names of every tree, in the order above.
+pub const TREES: [&str; 6] = [
+    "ledger",
+    "ledger_payloads",
+    "consents",
+    "consent_history",
+    "notices",
+    "meta",
+];
+
+/// Opened trees, cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Trees {
+    pub db: sled::Db,
+    pub ledger: sled::Tree,
+    pub payloads: sled::Tree,
+    pub consents: sled::Tree,
+    pub history: sled::Tree,
+    pub notices: sled::Tree,
+    pub meta: sled::Tree,
+}
+
+pub(crate) fn map_err(e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => StoreError::Locked,
+        sled::Error::Io(io) if io.to_string().contains("lock") => StoreError::Locked,
+        sled::Error::Corruption { at, .. } => StoreError::Corrupt(format!("at {at:?}")),
+        other => StoreError::Io(other.to_string()),
+    }
+}
+
+/// Consent storage in a sled database.
+pub struct SledStore {
+    trees: Trees,
+    writer: Writer,
+    metrics: Arc<Metrics>,
+}
+
+impl SledStore {
+    /// Opens (or creates) the database in `dir`. A database that another process holds gives
+    /// `Locked`; one that sled finds corrupt gives `Corrupt`, and the caller must not serve.
+    pub fn open(dir: &Path, cache_capacity_mb: u64, metrics: Arc<Metrics>) -> Result<SledStore, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("cannot create the data folder: {e}")))?;
+        let db = sled::Config::new()
+            .path(dir.join("sled"))
+            .cache_capacity(cache_capacity_mb * 1024 * 1024)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(map_err)?;
+        let open = |name: &str| db.open_tree(name).map_err(map_err);
+        let trees = Trees {
+            ledger: open(TREES[0])?,
+            payloads: open(TREES[1])?,
+            consents: open(TREES[2])?,
+            history: open(TREES[3])?,
+            notices: open(TREES[4])?,
+            meta: open(TREES[5])?,
+            db,
+        };
+        let writer = Writer::start(trees.clone(), metrics.clone())?;
+        Ok(SledStore {
+            trees,
+            writer,
+            metrics,
+        })
+    }
+
+    /// Runs a read on the blocking pool and times it.
+    fn read<T, F>(&self, f: F) -> StoreFuture<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Trees) -> Result<T, StoreError> + Send + 'static,
+    {
+        let trees = self.trees.clone();
+        let metrics = self.metrics.clone();
+        Box::pin(async move {
+            let started = Instant::now();
+            let out = tokio::task::spawn_blocking(move || f(&trees))
+                .await
+                .map_err(|_| StoreError::Closed)?;
+            metrics.storage_read.observe(started.elapsed());
+            out
+        })
+    }
+}
+
+/// Reads the consent record stored under a `consents` value.
+pub(crate) fn decode_state(value: &[u8]) -> Result<ConsentRecord, StoreError> {
+    let corrupt = || StoreError::Corrupt("a consent state value cannot be read".into());
+    if value.len() < 40 {
+        return Err(corrupt());
+    }
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&value[..8]);
+    let mut receipt = [0u8; 32];
+    receipt.copy_from_slice(&value[8..40]);
+    let decision = parse_decision_payload(&value[40..]).ok_or_else(corrupt)?;
+    Ok(ConsentRecord {
+        decision,
+        seq: u64::from_be_bytes(seq),
+        receipt: EntryHash(receipt).hex(),
+    })
+}
+
+fn record_at(trees: &Trees, seq: u64) -> Result<Option<ConsentRecord>, StoreError> {
+    let key = seq.to_be_bytes();
+    let Some(header) = trees.ledger.get(key).map_err(map_err)? else {
+        return Ok(None);
+    };
+    let Some(payload) = trees.payloads.get(key).map_err(map_err)? else {
+        return Ok(None);
+    };
+    let header = EntryHeader::from_bytes(&header)
+        .ok_or_else(|| StoreError::Corrupt(format!("ledger entry {seq} cannot be read")))?;
+    let decision = parse_decision_payload(&payload)
+        .ok_or_else(|| StoreError::Corrupt(format!("ledger payload {seq} cannot be read")))?;
+    Ok(Some(ConsentRecord {
+        decision,
+        seq,
+        receipt: header.hash().hex(),
+    }))
+}
+
+impl ConsentStore for SledStore {
+    fn record(&self, decision: Decision) -> StoreFuture<ConsentRecord> {
+        let pending = self.writer.submit_decision(decision);
+        Box::pin(pending)
+    }
+
+    fn current(&self, site: SiteId, id: ConsentId) -> StoreFuture<Option<ConsentRecord>> {
+        self.read(move |t| {
+            match t.consents.get(keys::consent(&site, &id)).map_err(map_err)? {
+                Some(v) => decode_state(&v).map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn history(&self, site: SiteId, id: ConsentId) -> StoreFuture<Vec<ConsentRecord>> {
+        self.read(move |t| {
+            let mut out = Vec::new();
+            for item in t.history.scan_prefix(keys::history_prefix(&site, &id)) {
+                let (k, _) = item.map_err(map_err)?;
+                let Some(seq) = keys::seq_from_history(&k) else {
+                    return Err(StoreError::Corrupt("a history key cannot be read".into()));
+                };
+                if let Some(r) = record_at(t, seq)? {
+                    out.push(r);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn archive_notice(&self, hash: EntryHash, document: Vec<u8>) -> StoreFuture<()> {
+        Box::pin(self.writer.submit_notice(hash, document))
+    }
+
+    fn notice(&self, hash: EntryHash) -> StoreFuture<Option<Vec<u8>>> {
+        self.read(move |t| Ok(t.notices.get(hash.0).map_err(map_err)?.map(|v| v.to_vec())))
+    }
+
+    fn check_writable(&self) -> StoreFuture<()> {
+        self.read(|t| {
+            t.meta.insert("health", &[1u8][..]).map_err(map_err)?;
+            Ok(())
+        })
+    }
+
+    fn verify_ledger(&self) -> Result<LedgerReport, StoreError> {
+        verify(&self.trees)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.trees.db.flush().map(|_| ()).map_err(map_err)
+    }
+}
+
+fn verify(trees: &Trees) -> Result<LedgerReport, StoreError> {
+    let mut entries = Vec::new();
+    let mut head = None;
+    for item in trees.ledger.iter() {
+        let (k, header) = item.map_err(map_err)?;
+        let seq = keys::seq(&k).ok_or_else(|| StoreError::Corrupt("a ledger key cannot be read".into()))?;
+        let payload = trees.payloads.get(&k).map_err(map_err)?.map(|p| p.to_vec());
+        if let Some(h) = EntryHeader::from_bytes(&header) {
+            head = Some(h.hash());
+        }
+        entries.push((seq, header.to_vec(), payload));
+    }
+    match verify_chain(entries) {
+        Ok(n) => Ok(LedgerReport {
+            entries: n,
+            fault: None,
+            head,
+        }),
+        Err(fault) => Ok(LedgerReport {
+            entries: 0,
+            fault: Some(fault),
+            head,
+        }),
+    }
+}

@@ -1,0 +1,262 @@
+//! The ledger writer: one thread that owns the chain's head and commits in groups.
+//!
+//! Requests queue here; the thread takes everything queued, chains it, writes it in one
+//! transaction, flushes once, then answers every request of the group. Concurrent writers so
+//! share one flush, and sled never sees concurrent flushes (which stall 0.34). Only this thread
+//! appends to the ledger, so the chain cannot fork.
+
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use tokio::sync::oneshot;
+
+use super::{Trees, keys, map_err};
+use crate::domain::ledger::decision_payload;
+use crate::domain::{ConsentRecord, Decision, EntryHash, EntryHeader, EntryKind, GENESIS};
+use crate::store::StoreError;
+use crate::telemetry::Metrics;
+
+/// Most entries in one group commit.
+const MAX_GROUP: usize = 1024;
+
+enum Job {
+    Decision {
+        decision: Decision,
+        queued: Instant,
+        reply: oneshot::Sender<Result<ConsentRecord, StoreError>>,
+    },
+    Notice {
+        hash: EntryHash,
+        document: Vec<u8>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// The handle requests use to reach the writer thread.
+pub(crate) struct Writer {
+    tx: Option<Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Clone, Copy)]
+struct Head {
+    seq: u64,
+    hash: EntryHash,
+}
+
+fn read_head(trees: &Trees) -> Result<Head, StoreError> {
+    match trees.ledger.last().map_err(map_err)? {
+        None => Ok(Head {
+            seq: 0,
+            hash: GENESIS,
+        }),
+        Some((_, header)) => {
+            let header = EntryHeader::from_bytes(&header)
+                .ok_or_else(|| StoreError::Corrupt("the last ledger entry cannot be read".into()))?;
+            Ok(Head {
+                seq: header.seq,
+                hash: header.hash(),
+            })
+        }
+    }
+}
+
+impl Writer {
+    pub fn start(trees: Trees, metrics: Arc<Metrics>) -> Result<Writer, StoreError> {
+        let head = read_head(&trees)?;
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || run(trees, metrics, head, rx))
+            .map_err(|e| StoreError::Io(format!("cannot start the ledger writer: {e}")))?;
+        Ok(Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    fn send(&self, job: Job) -> bool {
+        self.tx.as_ref().is_some_and(|tx| tx.send(job).is_ok())
+    }
+
+    pub fn submit_decision(
+        &self,
+        decision: Decision,
+    ) -> impl Future<Output = Result<ConsentRecord, StoreError>> + Send + 'static {
+        let (reply, rx) = oneshot::channel();
+        let sent = self.send(Job::Decision {
+            decision,
+            queued: Instant::now(),
+            reply,
+        });
+        async move {
+            if !sent {
+                return Err(StoreError::Closed);
+            }
+            rx.await.map_err(|_| StoreError::Closed)?
+        }
+    }
+
+    pub fn submit_notice(
+        &self,
+        hash: EntryHash,
+        document: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
+        let (reply, rx) = oneshot::channel();
+        let sent = self.send(Job::Notice {
+            hash,
+            document,
+            reply,
+        });
+        async move {
+            if !sent {
+                return Err(StoreError::Closed);
+            }
+            rx.await.map_err(|_| StoreError::Closed)?
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread once it has answered what is queued.
+        self.tx.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One decision, chained and encoded, ready to write.
+struct Prepared {
+    key: [u8; 8],
+    header: [u8; EntryHeader::LEN],
+    payload: Vec<u8>,
+    state_key: Vec<u8>,
+    state: Vec<u8>,
+    history_key: Vec<u8>,
+    record: ConsentRecord,
+}
+
+fn run(trees: Trees, metrics: Arc<Metrics>, mut head: Head, rx: Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        head = commit(&trees, &metrics, head, jobs);
+    }
+    let _ = trees.db.flush();
+}
+
+/// Writes one group and answers it. Returns the new head (the old one if nothing was written).
+fn commit(trees: &Trees, metrics: &Metrics, head: Head, jobs: Vec<Job>) -> Head {
+    let mut next = head;
+    let mut prepared = Vec::new();
+    let mut notices = Vec::new();
+    let mut decision_replies = Vec::new();
+    let mut notice_replies = Vec::new();
+    for job in jobs {
+        match job {
+            Job::Decision {
+                decision,
+                queued,
+                reply,
+            } => {
+                let seq = next.seq + 1;
+                let payload = decision_payload(&decision);
+                let header = EntryHeader::next(seq, next.hash, &payload, decision.recorded_at, EntryKind::Decision);
+                let hash = header.hash();
+                let mut state = Vec::with_capacity(40 + payload.len());
+                state.extend_from_slice(&seq.to_be_bytes());
+                state.extend_from_slice(&hash.0);
+                state.extend_from_slice(&payload);
+                prepared.push(Prepared {
+                    key: seq.to_be_bytes(),
+                    header: header.to_bytes(),
+                    state_key: keys::consent(&decision.site, &decision.consent_id),
+                    history_key: keys::history(&decision.site, &decision.consent_id, seq),
+                    payload,
+                    state,
+                    record: ConsentRecord {
+                        decision,
+                        seq,
+                        receipt: hash.hex(),
+                    },
+                });
+                decision_replies.push((queued, reply));
+                next = Head { seq, hash };
+            }
+            Job::Notice {
+                hash,
+                document,
+                reply,
+            } => {
+                notices.push((hash, document));
+                notice_replies.push(reply);
+            }
+        }
+    }
+
+    let result = (
+        &trees.ledger,
+        &trees.payloads,
+        &trees.consents,
+        &trees.history,
+        &trees.notices,
+    )
+        .transaction(|(ledger, payloads, consents, history, archive)| {
+            for p in &prepared {
+                ledger.insert(&p.key, &p.header[..])?;
+                payloads.insert(&p.key, p.payload.as_slice())?;
+                consents.insert(p.state_key.as_slice(), p.state.as_slice())?;
+                history.insert(p.history_key.as_slice(), &[][..])?;
+            }
+            for (hash, document) in &notices {
+                archive.insert(&hash.0, document.as_slice())?;
+            }
+            Ok::<(), ConflictableTransactionError<()>>(())
+        })
+        .map_err(|e| match e {
+            TransactionError::Storage(e) => map_err(e),
+            TransactionError::Abort(()) => StoreError::Io("the ledger transaction aborted".into()),
+        })
+        .and_then(|()| trees.db.flush().map(|_| ()).map_err(map_err));
+
+    match result {
+        Ok(()) => {
+            metrics
+                .ledger_batches
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            metrics
+                .ledger_batch_entries
+                .fetch_add(prepared.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            for (p, (queued, reply)) in prepared.into_iter().zip(decision_replies) {
+                metrics.ledger_commit.observe(queued.elapsed());
+                let _ = reply.send(Ok(p.record));
+            }
+            for reply in notice_replies {
+                let _ = reply.send(Ok(()));
+            }
+            next
+        }
+        Err(e) => {
+            log::error!("a ledger group commit failed: {e}");
+            for (_, reply) in decision_replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+            for reply in notice_replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+            // What is on disk decides where the chain goes on.
+            read_head(trees).unwrap_or(head)
+        }
+    }
+}
