@@ -12,7 +12,11 @@ use crate::store::sled::SledStore;
 use crate::telemetry::Metrics;
 
 #[derive(Debug, Parser)]
-#[command(name = "consentry", version, about = "Self-hosted cookie consent and privacy-first analytics")]
+#[command(
+    name = "consentry",
+    version,
+    about = "Self-hosted cookie consent and privacy-first analytics"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -62,7 +66,10 @@ impl Common {
     pub fn settings(&self) -> Result<Settings, SettingsError> {
         let text = match &self.config {
             Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                SettingsError(format!("cannot read the configuration file {}: {e}", path.display()))
+                SettingsError(format!(
+                    "cannot read the configuration file {}: {e}",
+                    path.display()
+                ))
             })?),
             None => None,
         };
@@ -119,7 +126,11 @@ fn serve(settings: Settings) -> i32 {
 }
 
 fn verify(settings: Settings) -> i32 {
-    let store = match SledStore::open(&settings.data_dir, settings.cache_capacity_mb, Arc::new(Metrics::default())) {
+    let store = match SledStore::open(
+        &settings.data_dir,
+        settings.cache_capacity_mb,
+        Arc::new(Metrics::default()),
+    ) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("consentry: {e}");
@@ -129,8 +140,14 @@ fn verify(settings: Settings) -> i32 {
     match store.verify_ledger() {
         Ok(report) => match report.fault {
             None => {
-                let head = report.head.map(|h| h.hex()).unwrap_or_else(|| "(empty)".into());
-                println!("ledger ok: {} entries verified; head {head}", report.entries);
+                let head = report
+                    .head
+                    .map(|h| h.hex())
+                    .unwrap_or_else(|| "(empty)".into());
+                println!(
+                    "ledger ok: {} entries verified; head {head}",
+                    report.entries
+                );
                 0
             }
             Some(fault) => {

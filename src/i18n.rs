@@ -144,7 +144,11 @@ pub fn choose(query: Option<&str>, accept_language: Option<&str>) -> &'static st
             let mut pieces = part.split(';');
             let tag = pieces.next()?.trim();
             let q = pieces
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|v| v.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             Some((q, supported(tag)?))
         })

@@ -2,14 +2,14 @@
 //!
 //! See `ARCHITECTURE.md` for the map of modules and the invariants they keep.
 
+pub mod cli;
 pub mod domain;
-pub mod geo;
 pub mod errors;
-pub mod settings;
-pub mod store;
-pub mod telemetry;
+pub mod geo;
 pub mod http;
 pub mod i18n;
 pub mod notices;
+pub mod settings;
 pub mod startup;
-pub mod cli;
+pub mod store;
+pub mod telemetry;

@@ -95,7 +95,9 @@ pub struct SiteNotices {
 
 impl SiteNotices {
     pub fn banner(&self, language: &str) -> Option<&Archived<BannerDoc>> {
-        self.banners.get(language).or_else(|| self.banners.get("en"))
+        self.banners
+            .get(language)
+            .or_else(|| self.banners.get("en"))
     }
 
     /// Every document with its hash, for the archive.

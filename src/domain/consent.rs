@@ -74,7 +74,10 @@ impl fmt::Display for DecisionError {
         match self {
             DecisionError::UnknownCategory(c) => write!(f, "unknown category `{c}`"),
             DecisionError::StalePolicy { current } => {
-                write!(f, "the policy version is not current; the current one is `{current}`")
+                write!(
+                    f,
+                    "the policy version is not current; the current one is `{current}`"
+                )
             }
         }
     }

@@ -37,7 +37,11 @@ fn check_token(raw: &str, max: usize, lowercase_only: bool) -> Result<(), IdErro
         };
         letter || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
     });
-    if ok { Ok(()) } else { Err(IdError::BadCharacter) }
+    if ok {
+        Ok(())
+    } else {
+        Err(IdError::BadCharacter)
+    }
 }
 
 macro_rules! token_type {
@@ -172,6 +176,9 @@ mod tests {
         assert!(SiteId::parse("shop-2").is_ok());
         assert_eq!(SiteId::parse("Shop"), Err(IdError::BadCharacter));
         assert_eq!(SiteId::parse("a b"), Err(IdError::BadCharacter));
-        assert_eq!(SiteId::parse(&"a".repeat(65)), Err(IdError::TooLong { max: 64 }));
+        assert_eq!(
+            SiteId::parse(&"a".repeat(65)),
+            Err(IdError::TooLong { max: 64 })
+        );
     }
 }

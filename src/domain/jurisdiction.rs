@@ -43,7 +43,10 @@ pub enum Jurisdiction {
     Uk,
     Ch,
     /// A US state, with whether it has a comprehensive privacy law.
-    UsState { state: String, has_law: bool },
+    UsState {
+        state: String,
+        has_law: bool,
+    },
     /// The US with no state known (a Country database).
     Us,
     Other,

@@ -163,10 +163,17 @@ impl fmt::Display for ChainFault {
                 write!(f, "entry {expected} is missing (next present is {found})")
             }
             ChainFault::BrokenLink { seq } => {
-                write!(f, "entry {seq}: does not link to the hash of entry {}", seq.saturating_sub(1))
+                write!(
+                    f,
+                    "entry {seq}: does not link to the hash of entry {}",
+                    seq.saturating_sub(1)
+                )
             }
             ChainFault::PayloadMismatch { seq } => {
-                write!(f, "entry {seq}: payload does not match the digest in its header")
+                write!(
+                    f,
+                    "entry {seq}: payload does not match the digest in its header"
+                )
             }
         }
     }
@@ -179,9 +186,8 @@ where
     I: IntoIterator<Item = (u64, Vec<u8>, Option<Vec<u8>>)>,
 {
     let mut prev = GENESIS;
-    let mut expected = 1u64;
     let mut checked = 0u64;
-    for (key_seq, header, payload) in entries {
+    for (expected, (key_seq, header, payload)) in (1u64..).zip(entries) {
         if key_seq != expected {
             return Err(ChainFault::Gap {
                 expected,
@@ -199,7 +205,6 @@ where
             }
         }
         prev = header.hash();
-        expected += 1;
         checked += 1;
     }
     Ok(checked)
@@ -340,7 +345,13 @@ mod tests {
         (1..=n)
             .map(|seq| {
                 let payload = format!("entry {seq}").into_bytes();
-                let h = EntryHeader::next(seq, prev, &payload, Timestamp(seq as i64), EntryKind::Decision);
+                let h = EntryHeader::next(
+                    seq,
+                    prev,
+                    &payload,
+                    Timestamp(seq as i64),
+                    EntryKind::Decision,
+                );
                 prev = h.hash();
                 (seq, h.to_bytes().to_vec(), Some(payload))
             })
@@ -360,7 +371,13 @@ mod tests {
 
         let mut c = chain(5);
         c.remove(1);
-        assert_eq!(verify_chain(c), Err(ChainFault::Gap { expected: 2, found: 3 }));
+        assert_eq!(
+            verify_chain(c),
+            Err(ChainFault::Gap {
+                expected: 2,
+                found: 3
+            })
+        );
 
         let mut c = chain(5);
         c[3].1[75] ^= 1;

@@ -47,7 +47,10 @@ pub struct Ask {
 /// Keeps the origin and path of a page URL, never its query or fragment.
 fn page_url(raw: &str) -> Result<String, ApiError> {
     if raw.len() > MAX_URL {
-        return Err(ApiError::invalid("url", format!("must be at most {MAX_URL} characters")));
+        return Err(ApiError::invalid(
+            "url",
+            format!("must be at most {MAX_URL} characters"),
+        ));
     }
     let Some((scheme, rest)) = raw.split_once("://") else {
         return Err(ApiError::invalid("url", "must be an absolute http(s) URL"));
@@ -68,20 +71,29 @@ impl ConsentBody {
             )
         })?;
         if self.choices.len() > 32 {
-            return Err(ApiError::invalid("choices", "may name at most 32 categories"));
+            return Err(ApiError::invalid(
+                "choices",
+                "may name at most 32 categories",
+            ));
         }
         if self.policy_version.len() > 64 {
-            return Err(ApiError::invalid("policy_version", "must be at most 64 characters"));
+            return Err(ApiError::invalid(
+                "policy_version",
+                "must be at most 64 characters",
+            ));
         }
         let consent_id = match self.consent_id.as_deref() {
             None => None,
-            Some(raw) => Some(
-                ConsentId::parse(raw).map_err(|e| ApiError::invalid("consent_id", e))?,
-            ),
+            Some(raw) => {
+                Some(ConsentId::parse(raw).map_err(|e| ApiError::invalid("consent_id", e))?)
+            }
         };
         let url = self.url.as_deref().map(page_url).transpose()?;
         if self.language.as_ref().is_some_and(|l| l.len() > 35) {
-            return Err(ApiError::invalid("language", "must be at most 35 characters"));
+            return Err(ApiError::invalid(
+                "language",
+                "must be at most 35 characters",
+            ));
         }
         Ok(Ask {
             action,
@@ -114,18 +126,19 @@ pub async fn record(
         policy_version: ask.policy_version,
         gpc,
     };
-    let choices = request
-        .resolve(site, visitor.regime)
-        .map_err(|e| match e {
-            DecisionError::UnknownCategory(c) => ApiError::BadRequest {
-                code: "unknown_category",
-                message: format!("`choices` names unknown category `{}`", c.chars().take(64).collect::<String>()),
-            },
-            DecisionError::StalePolicy { current } => ApiError::StalePolicy {
-                sent: request.policy_version.chars().take(64).collect(),
-                current: current.to_string(),
-            },
-        })?;
+    let choices = request.resolve(site, visitor.regime).map_err(|e| match e {
+        DecisionError::UnknownCategory(c) => ApiError::BadRequest {
+            code: "unknown_category",
+            message: format!(
+                "`choices` names unknown category `{}`",
+                c.chars().take(64).collect::<String>()
+            ),
+        },
+        DecisionError::StalePolicy { current } => ApiError::StalePolicy {
+            sent: request.policy_version.chars().take(64).collect(),
+            current: current.to_string(),
+        },
+    })?;
     let consent_id = match ask.consent_id {
         Some(id) => {
             let known = state.store.current(site.id.clone(), id.clone()).await?;
@@ -239,7 +252,10 @@ mod tests {
 
     #[test]
     fn a_page_url_keeps_origin_and_path_but_never_the_query() {
-        assert_eq!(page_url("https://shop.example/a/b?email=x#y").unwrap(), "https://shop.example/a/b");
+        assert_eq!(
+            page_url("https://shop.example/a/b?email=x#y").unwrap(),
+            "https://shop.example/a/b"
+        );
         assert!(page_url("javascript:alert(1)").is_err());
     }
 }

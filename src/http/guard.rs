@@ -30,7 +30,10 @@ pub fn is_own_origin(origin: &str, host: Option<&str>) -> bool {
 }
 
 fn allowed(state: &AppState, req: &ServiceRequest, origin: &str) -> bool {
-    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
     if is_own_origin(origin, host) {
         return true;
     }
@@ -51,7 +54,10 @@ fn with_cors<B>(mut res: ServiceResponse<B>, origin: &str) -> ServiceResponse<B>
 }
 
 fn is_state_change(method: &Method) -> bool {
-    matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE)
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
 }
 
 /// Middleware for `/api/v1/sites/{site}`.
@@ -60,7 +66,9 @@ pub async fn site_api_gate(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return Ok(req.into_response(HttpResponse::ServiceUnavailable().finish()).map_into_right_body());
+        return Ok(req
+            .into_response(HttpResponse::ServiceUnavailable().finish())
+            .map_into_right_body());
     };
     let origin = origin_of(&req);
     let origin_ok = origin.as_deref().map(|o| allowed(&state, &req, o));
@@ -72,11 +80,16 @@ pub async fn site_api_gate(
                 r.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, o.as_str()))
                     .insert_header((header::VARY, "Origin"))
                     .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, DELETE"))
-                    .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type, Authorization"))
+                    .insert_header((
+                        header::ACCESS_CONTROL_ALLOW_HEADERS,
+                        "Content-Type, Authorization",
+                    ))
                     .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"));
                 r.finish()
             }
-            (Some(o), _) => ApiError::OriginNotAllowed(o.chars().take(200).collect()).error_response(),
+            (Some(o), _) => {
+                ApiError::OriginNotAllowed(o.chars().take(200).collect()).error_response()
+            }
             (None, _) => HttpResponse::NoContent().finish(),
         };
         return Ok(req.into_response(response).map_into_right_body());
@@ -116,8 +129,14 @@ mod tests {
 
     #[test]
     fn the_own_origin_is_the_request_host_with_any_scheme() {
-        assert!(is_own_origin("http://127.0.0.1:8080", Some("127.0.0.1:8080")));
-        assert!(!is_own_origin("http://127.0.0.1:8081", Some("127.0.0.1:8080")));
+        assert!(is_own_origin(
+            "http://127.0.0.1:8080",
+            Some("127.0.0.1:8080")
+        ));
+        assert!(!is_own_origin(
+            "http://127.0.0.1:8081",
+            Some("127.0.0.1:8080")
+        ));
         assert!(!is_own_origin("https://evil.example", Some("shop.example")));
         assert!(!is_own_origin("https://shop.example", None));
     }

@@ -37,8 +37,14 @@ pub async fn observe(
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
@@ -52,10 +58,9 @@ pub async fn observe(
         );
     }
     if let Some(state) = state {
-        state
-            .metrics
-            .requests
-            .inc(format!("route=\"{pattern}\",method=\"{method}\",status=\"{status}\""));
+        state.metrics.requests.inc(format!(
+            "route=\"{pattern}\",method=\"{method}\",status=\"{status}\""
+        ));
     }
     log::info!(
         target: "consentry::access",

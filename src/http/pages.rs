@@ -180,9 +180,10 @@ pub async fn policy(
         .secure(state.is_https(&req))
         .finish();
     let _ = response.add_cookie(&csrf);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_LANGUAGE, header::HeaderValue::from_static(language));
+    response.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        header::HeaderValue::from_static(language),
+    );
     Ok(response)
 }
 
@@ -196,21 +197,39 @@ pub async fn save_preferences(
 ) -> Result<HttpResponse, ApiError> {
     let entry = state.site(&path)?;
     let site = &entry.site;
-    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
-    if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
+    if let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
         if !is_own_origin(origin, host) {
-            return Err(ApiError::OriginNotAllowed(origin.chars().take(200).collect()));
+            return Err(ApiError::OriginNotAllowed(
+                origin.chars().take(200).collect(),
+            ));
         }
     }
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let sent = field("csrf").unwrap_or("");
-    let expected = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    let expected = req
+        .cookie(CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
     if expected.is_empty() || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
         return Err(ApiError::Forbidden(
             "the form has expired or was not sent from the policy page; reload the page and try again".into(),
         ));
     }
-    let if_client = state.limiter.check(super::visitor::client_address(&state, &req));
+    let if_client = state
+        .limiter
+        .check(super::visitor::client_address(&state, &req));
     if let Err(retry_after) = if_client {
         return Err(ApiError::RateLimited { retry_after });
     }
@@ -299,11 +318,31 @@ pub async fn save_preferences(
 
 /// Files under `/static/`, embedded in the binary.
 const ASSETS: [(&str, &str, &str); 5] = [
-    ("pages.css", "text/css; charset=utf-8", include_str!("../../static/pages.css")),
-    ("demo-analytics.js", "text/javascript; charset=utf-8", include_str!("../../static/demo-analytics.js")),
-    ("demo-marketing.js", "text/javascript; charset=utf-8", include_str!("../../static/demo-marketing.js")),
-    ("demo-ad.html", "text/html; charset=utf-8", include_str!("../../static/demo-ad.html")),
-    ("openapi.json", "application/json; charset=utf-8", include_str!("../../static/openapi.json")),
+    (
+        "pages.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/pages.css"),
+    ),
+    (
+        "demo-analytics.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/demo-analytics.js"),
+    ),
+    (
+        "demo-marketing.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/demo-marketing.js"),
+    ),
+    (
+        "demo-ad.html",
+        "text/html; charset=utf-8",
+        include_str!("../../static/demo-ad.html"),
+    ),
+    (
+        "openapi.json",
+        "application/json; charset=utf-8",
+        include_str!("../../static/openapi.json"),
+    ),
 ];
 
 #[get("/static/{file}")]

@@ -83,6 +83,10 @@ mod tests {
             assert_eq!(limiter.check(a), Ok(()));
         }
         assert_eq!(limiter.check(a), Err(1));
-        assert_eq!(limiter.check(b), Ok(()), "another client has its own bucket");
+        assert_eq!(
+            limiter.check(b),
+            Ok(()),
+            "another client has its own bucket"
+        );
     }
 }

@@ -74,7 +74,10 @@ pub async fn consent_js(state: web::Data<AppState>, req: HttpRequest) -> HttpRes
     let mut response = HttpResponse::Ok();
     response
         .content_type("text/javascript; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600, stale-while-revalidate=86400"))
+        .insert_header((
+            header::CACHE_CONTROL,
+            "public, max-age=3600, stale-while-revalidate=86400",
+        ))
         .insert_header((header::ETAG, bundle.etag.as_str()))
         .insert_header((header::VARY, "Accept-Encoding"))
         .insert_header(("cross-origin-resource-policy", "cross-origin"));

@@ -61,6 +61,9 @@ mod tests {
 
     #[test]
     fn timestamps_are_rfc3339_utc_with_milliseconds() {
-        assert_eq!(rfc3339(Timestamp(1_700_000_000_123)), "2023-11-14T22:13:20.123Z");
+        assert_eq!(
+            rfc3339(Timestamp(1_700_000_000_123)),
+            "2023-11-14T22:13:20.123Z"
+        );
     }
 }

@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use super::{RateLimit, Settings};
 use crate::domain::site::{Localized, Policy};
-use crate::domain::{Category, CategoryId, CookieDecl, PolicyVersion, Regime, Service, Site, SiteId};
+use crate::domain::{
+    Category, CategoryId, CookieDecl, PolicyVersion, Regime, Service, Site, SiteId,
+};
 use crate::geo::TrustedProxies;
 
 /// A setting that could not be used. The message names the setting and what is wrong with it.
@@ -127,9 +129,12 @@ impl FileSettings {
 
     pub fn into_settings(self) -> Result<Settings, SettingsError> {
         let listen_raw = self.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
-        let listen: SocketAddr = listen_raw
-            .parse()
-            .map_err(|_| err("listen", format!("`{listen_raw}` is not an address like 127.0.0.1:8080")))?;
+        let listen: SocketAddr = listen_raw.parse().map_err(|_| {
+            err(
+                "listen",
+                format!("`{listen_raw}` is not an address like 127.0.0.1:8080"),
+            )
+        })?;
         let trusted_proxies = TrustedProxies::parse(&self.trusted_proxies.unwrap_or_default())
             .map_err(|e| err("trusted_proxies", e))?;
         let rate_limit = match self.rate_limit {
@@ -186,22 +191,34 @@ fn is_date(raw: &str) -> bool {
 
 impl FileSite {
     fn into_site(self) -> Result<Site, SettingsError> {
-        let id = SiteId::parse(&self.id).map_err(|e| err("sites.id", format!("`{}` {e}", self.id)))?;
+        let id =
+            SiteId::parse(&self.id).map_err(|e| err("sites.id", format!("`{}` {e}", self.id)))?;
         let at = |field: &str| format!("sites[{id}].{field}");
         let mut origins = Vec::new();
         for o in &self.origins {
-            let norm = normalise_origin(o)
-                .ok_or_else(|| err(&at("origins"), format!("`{o}` is not an origin like https://shop.example")))?;
+            let norm = normalise_origin(o).ok_or_else(|| {
+                err(
+                    &at("origins"),
+                    format!("`{o}` is not an origin like https://shop.example"),
+                )
+            })?;
             origins.push(norm);
         }
         let regime_without_law = match self.regime_without_law.as_deref() {
             None => Regime::OptIn,
-            Some(r) => Regime::parse(r)
-                .ok_or_else(|| err(&at("regime_without_law"), format!("`{r}` is not opt_in, opt_out or notice")))?,
+            Some(r) => Regime::parse(r).ok_or_else(|| {
+                err(
+                    &at("regime_without_law"),
+                    format!("`{r}` is not opt_in, opt_out or notice"),
+                )
+            })?,
         };
         let consent_max_age_days = self.consent_max_age_days.unwrap_or(Site::MAX_CONSENT_DAYS);
         if consent_max_age_days == 0 || consent_max_age_days > Site::MAX_CONSENT_DAYS {
-            return Err(err(&at("consent_max_age_days"), "must be between 1 and 395 (13 months)"));
+            return Err(err(
+                &at("consent_max_age_days"),
+                "must be between 1 and 395 (13 months)",
+            ));
         }
         let reject_max_age_days = self.reject_max_age_days.unwrap_or(182);
         if reject_max_age_days == 0 || reject_max_age_days > Site::MAX_CONSENT_DAYS {
@@ -211,7 +228,10 @@ impl FileSite {
         let version = PolicyVersion::parse(&p.version)
             .map_err(|e| err(&at("policy.version"), format!("`{}` {e}", p.version)))?;
         if !is_date(&p.last_updated) {
-            return Err(err(&at("policy.last_updated"), "must be a date like 2026-11-01"));
+            return Err(err(
+                &at("policy.last_updated"),
+                "must be a date like 2026-11-01",
+            ));
         }
         let policy = Policy {
             version,
@@ -229,7 +249,10 @@ impl FileSite {
             let cid = CategoryId::parse(&c.id)
                 .map_err(|e| err(&at("categories.id"), format!("`{}` {e}", c.id)))?;
             if categories.iter().any(|k| k.id == cid) {
-                return Err(err(&at("categories"), format!("category `{cid}` is defined twice")));
+                return Err(err(
+                    &at("categories"),
+                    format!("category `{cid}` is defined twice"),
+                ));
             }
             let services = c
                 .services
@@ -311,8 +334,14 @@ mod tests {
 
     #[test]
     fn origins_are_normalised_and_paths_refused() {
-        assert_eq!(normalise_origin("https://Shop.Example/"), Some("https://shop.example".into()));
-        assert_eq!(normalise_origin("http://localhost:3000"), Some("http://localhost:3000".into()));
+        assert_eq!(
+            normalise_origin("https://Shop.Example/"),
+            Some("https://shop.example".into())
+        );
+        assert_eq!(
+            normalise_origin("http://localhost:3000"),
+            Some("http://localhost:3000".into())
+        );
         assert_eq!(normalise_origin("https://shop.example/path"), None);
         assert_eq!(normalise_origin("ftp://shop.example"), None);
     }

@@ -11,6 +11,7 @@
 //! | `notices`          | SHA-256 of the document     | the policy or banner document          | no          |
 //! | `meta`             | name                        | small values (health probe)            | no          |
 
+mod anchor;
 mod keys;
 mod writer;
 
@@ -66,8 +67,13 @@ pub struct SledStore {
 impl SledStore {
     /// Opens (or creates) the database in `dir`. A database that another process holds gives
     /// `Locked`; one that sled finds corrupt gives `Corrupt`, and the caller must not serve.
-    pub fn open(dir: &Path, cache_capacity_mb: u64, metrics: Arc<Metrics>) -> Result<SledStore, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("cannot create the data folder: {e}")))?;
+    pub fn open(
+        dir: &Path,
+        cache_capacity_mb: u64,
+        metrics: Arc<Metrics>,
+    ) -> Result<SledStore, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Io(format!("cannot create the data folder: {e}")))?;
         let db = sled::Config::new()
             .path(dir.join("sled"))
             .cache_capacity(cache_capacity_mb * 1024 * 1024)
@@ -84,7 +90,8 @@ impl SledStore {
             meta: open(TREES[5])?,
             db,
         };
-        let writer = Writer::start(trees.clone(), metrics.clone())?;
+        check_anchor(dir, &trees)?;
+        let writer = Writer::start(trees.clone(), metrics.clone(), dir.to_path_buf())?;
         Ok(SledStore {
             trees,
             writer,
@@ -109,6 +116,27 @@ impl SledStore {
             out
         })
     }
+}
+
+/// Refuses a ledger that no longer holds the last entry the anchor file knows was durable.
+fn check_anchor(dir: &Path, trees: &Trees) -> Result<(), StoreError> {
+    let Some(anchor) = anchor::read(dir)? else {
+        return Ok(());
+    };
+    let found = trees
+        .ledger
+        .get(anchor.seq.to_be_bytes())
+        .map_err(map_err)?
+        .and_then(|h| EntryHeader::from_bytes(&h))
+        .map(|h| h.hash());
+    if found == Some(anchor.hash) {
+        return Ok(());
+    }
+    Err(StoreError::Corrupt(format!(
+        "ledger entry {} was durable before, but the database no longer holds it intact; \
+         refusing to serve (restore the data folder from a backup)",
+        anchor.seq
+    )))
 }
 
 /// Reads the consent record stored under a `consents` value.
@@ -155,12 +183,12 @@ impl ConsentStore for SledStore {
     }
 
     fn current(&self, site: SiteId, id: ConsentId) -> StoreFuture<Option<ConsentRecord>> {
-        self.read(move |t| {
-            match t.consents.get(keys::consent(&site, &id)).map_err(map_err)? {
+        self.read(
+            move |t| match t.consents.get(keys::consent(&site, &id)).map_err(map_err)? {
                 Some(v) => decode_state(&v).map(Some),
                 None => Ok(None),
-            }
-        })
+            },
+        )
     }
 
     fn history(&self, site: SiteId, id: ConsentId) -> StoreFuture<Vec<ConsentRecord>> {
@@ -208,7 +236,8 @@ fn verify(trees: &Trees) -> Result<LedgerReport, StoreError> {
     let mut head = None;
     for item in trees.ledger.iter() {
         let (k, header) = item.map_err(map_err)?;
-        let seq = keys::seq(&k).ok_or_else(|| StoreError::Corrupt("a ledger key cannot be read".into()))?;
+        let seq = keys::seq(&k)
+            .ok_or_else(|| StoreError::Corrupt("a ledger key cannot be read".into()))?;
         let payload = trees.payloads.get(&k).map_err(map_err)?.map(|p| p.to_vec());
         if let Some(h) = EntryHeader::from_bytes(&header) {
             head = Some(h.hash());

@@ -5,15 +5,17 @@
 //! share one flush, and sled never sees concurrent flushes (which stall 0.34). Only this thread
 //! appends to the ledger, so the chain cannot fork.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use tokio::sync::oneshot;
 
+use super::anchor::{self, Anchor};
 use super::{Trees, keys, map_err};
 use crate::domain::ledger::decision_payload;
 use crate::domain::{ConsentRecord, Decision, EntryHash, EntryHeader, EntryKind, GENESIS};
@@ -25,7 +27,7 @@ const MAX_GROUP: usize = 1024;
 
 enum Job {
     Decision {
-        decision: Decision,
+        decision: Box<Decision>,
         queued: Instant,
         reply: oneshot::Sender<Result<ConsentRecord, StoreError>>,
     },
@@ -55,8 +57,9 @@ fn read_head(trees: &Trees) -> Result<Head, StoreError> {
             hash: GENESIS,
         }),
         Some((_, header)) => {
-            let header = EntryHeader::from_bytes(&header)
-                .ok_or_else(|| StoreError::Corrupt("the last ledger entry cannot be read".into()))?;
+            let header = EntryHeader::from_bytes(&header).ok_or_else(|| {
+                StoreError::Corrupt("the last ledger entry cannot be read".into())
+            })?;
             Ok(Head {
                 seq: header.seq,
                 hash: header.hash(),
@@ -66,12 +69,16 @@ fn read_head(trees: &Trees) -> Result<Head, StoreError> {
 }
 
 impl Writer {
-    pub fn start(trees: Trees, metrics: Arc<Metrics>) -> Result<Writer, StoreError> {
+    pub fn start(
+        trees: Trees,
+        metrics: Arc<Metrics>,
+        data_dir: PathBuf,
+    ) -> Result<Writer, StoreError> {
         let head = read_head(&trees)?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || run(trees, metrics, head, rx))
+            .spawn(move || run(trees, metrics, head, rx, data_dir))
             .map_err(|e| StoreError::Io(format!("cannot start the ledger writer: {e}")))?;
         Ok(Writer {
             tx: Some(tx),
@@ -89,7 +96,7 @@ impl Writer {
     ) -> impl Future<Output = Result<ConsentRecord, StoreError>> + Send + 'static {
         let (reply, rx) = oneshot::channel();
         let sent = self.send(Job::Decision {
-            decision,
+            decision: Box::new(decision),
             queued: Instant::now(),
             reply,
         });
@@ -142,7 +149,24 @@ struct Prepared {
     record: ConsentRecord,
 }
 
-fn run(trees: Trees, metrics: Arc<Metrics>, mut head: Head, rx: Receiver<Job>) {
+/// How often, at most, the anchor file is rewritten.
+const ANCHOR_EVERY: Duration = Duration::from_secs(1);
+
+fn write_anchor(data_dir: &std::path::Path, head: Head) {
+    if head.seq == 0 {
+        return;
+    }
+    let anchor = Anchor {
+        seq: head.seq,
+        hash: head.hash,
+    };
+    if let Err(e) = anchor::write(data_dir, anchor) {
+        log::warn!("{e}");
+    }
+}
+
+fn run(trees: Trees, metrics: Arc<Metrics>, mut head: Head, rx: Receiver<Job>, data_dir: PathBuf) {
+    let mut anchored = (head.seq, Instant::now());
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -151,13 +175,30 @@ fn run(trees: Trees, metrics: Arc<Metrics>, mut head: Head, rx: Receiver<Job>) {
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        head = commit(&trees, &metrics, head, jobs);
+        let flushed = match commit(&trees, &metrics, head, jobs) {
+            Ok(h) => {
+                head = h;
+                true
+            }
+            Err(h) => {
+                head = h;
+                false
+            }
+        };
+        // Only a flushed head is anchored, so the anchor never names a volatile entry.
+        if flushed && head.seq != anchored.0 && anchored.1.elapsed() >= ANCHOR_EVERY {
+            write_anchor(&data_dir, head);
+            anchored = (head.seq, Instant::now());
+        }
     }
-    let _ = trees.db.flush();
+    if trees.db.flush().is_ok() {
+        write_anchor(&data_dir, head);
+    }
 }
 
-/// Writes one group and answers it. Returns the new head (the old one if nothing was written).
-fn commit(trees: &Trees, metrics: &Metrics, head: Head, jobs: Vec<Job>) -> Head {
+/// Writes one group and answers it. `Ok` holds the new, flushed head; `Err` the head the
+/// database now has after a failure, which may not be durable.
+fn commit(trees: &Trees, metrics: &Metrics, head: Head, jobs: Vec<Job>) -> Result<Head, Head> {
     let mut next = head;
     let mut prepared = Vec::new();
     let mut notices = Vec::new();
@@ -172,7 +213,13 @@ fn commit(trees: &Trees, metrics: &Metrics, head: Head, jobs: Vec<Job>) -> Head 
             } => {
                 let seq = next.seq + 1;
                 let payload = decision_payload(&decision);
-                let header = EntryHeader::next(seq, next.hash, &payload, decision.recorded_at, EntryKind::Decision);
+                let header = EntryHeader::next(
+                    seq,
+                    next.hash,
+                    &payload,
+                    decision.recorded_at,
+                    EntryKind::Decision,
+                );
                 let hash = header.hash();
                 let mut state = Vec::with_capacity(40 + payload.len());
                 state.extend_from_slice(&seq.to_be_bytes());
@@ -186,7 +233,7 @@ fn commit(trees: &Trees, metrics: &Metrics, head: Head, jobs: Vec<Job>) -> Head 
                     payload,
                     state,
                     record: ConsentRecord {
-                        decision,
+                        decision: *decision,
                         seq,
                         receipt: hash.hex(),
                     },
@@ -245,7 +292,7 @@ fn commit(trees: &Trees, metrics: &Metrics, head: Head, jobs: Vec<Job>) -> Head 
             for reply in notice_replies {
                 let _ = reply.send(Ok(()));
             }
-            next
+            Ok(next)
         }
         Err(e) => {
             log::error!("a ledger group commit failed: {e}");
@@ -256,7 +303,7 @@ fn commit(trees: &Trees, metrics: &Metrics, head: Head, jobs: Vec<Job>) -> Head 
                 let _ = reply.send(Err(e.clone()));
             }
             // What is on disk decides where the chain goes on.
-            read_head(trees).unwrap_or(head)
+            Err(read_head(trees).unwrap_or(head))
         }
     }
 }

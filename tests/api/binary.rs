@@ -1,0 +1,104 @@
+//! The real `consentry` binary as a child process, for tests that kill or stop it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_consentry");
+
+/// A server process. Dropping it kills it.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+}
+
+fn command(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CONSENTRY_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("RUST_LOG", "warn").arg("--data-dir").arg(data_dir);
+    cmd
+}
+
+/// Starts the server on port 0. `None` if it exited before saying where it listens.
+pub fn try_start(data_dir: &Path) -> (Child, Option<u16>) {
+    let mut child = command(data_dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.strip_prefix("consentry: listening on http://") {
+                let port = rest.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+                let _ = tx.send(port);
+            }
+        }
+    });
+    let port = rx.recv_timeout(Duration::from_secs(30)).ok().flatten();
+    (child, port)
+}
+
+pub fn start(data_dir: &Path) -> Server {
+    let (child, port) = try_start(data_dir);
+    Server {
+        child,
+        port: port.expect("the server reports its port"),
+    }
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for the exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.child.wait().expect("the server exits")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `consentry ledger verify`: (exit success, stdout + stderr).
+pub fn verify_ledger(data_dir: &Path) -> (bool, String) {
+    let out = command(data_dir)
+        .args(["ledger", "verify"])
+        .output()
+        .expect("the binary runs");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// Starts the server without waiting for it to be ready: for killing it mid-start.
+pub fn spawn_unready(data_dir: &Path) -> Child {
+    command(data_dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts")
+}

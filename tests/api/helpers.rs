@@ -1,0 +1,162 @@
+//! `spawn_app()`: the real application on port 0 with a temporary data folder.
+
+use std::sync::{Arc, Once};
+
+use awc::Client;
+use consentry::domain::Timestamp;
+use consentry::domain::clock::ManualClock;
+use consentry::geo::TrustedProxies;
+use consentry::settings::{RateLimit, Settings};
+use consentry::startup::Application;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::mmdb_writer::MmdbWriter;
+
+pub const POLICY_VERSION: &str = "2026-11-01";
+
+/// A running application and what a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    _dir: Arc<TempDir>,
+}
+
+static LOGS: Once = Once::new();
+
+/// Test addresses, one per row of the jurisdiction table, all in documentation or
+/// otherwise unused ranges so no real visitor is implied.
+pub const FIXTURES: [(&str, &str, Option<&str>); 9] = [
+    ("2.16.10.1", "DE", None),
+    ("2.16.20.1", "GB", None),
+    ("2.16.30.1", "CH", None),
+    ("2.16.40.1", "NO", None),
+    ("2.16.50.1", "US", Some("CA")),
+    ("2.16.60.1", "US", Some("VA")),
+    ("2.16.70.1", "US", Some("NY")),
+    ("2.16.80.1", "BR", None),
+    ("2.16.90.1", "US", None),
+];
+
+/// Writes a City database with one /24 per fixture row.
+pub fn write_geo_fixture(path: &std::path::Path) {
+    let mut w = MmdbWriter::new("GeoIP2-City").build_epoch(1_763_000_000);
+    for (ip, country, subdivision) in FIXTURES {
+        let net = format!("{}.0/24", ip.rsplit_once('.').unwrap().0);
+        w.insert_city(&net, country, subdivision);
+    }
+    w.write_to(path).unwrap();
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns the app with the demo settings, changed by `configure`. A generous rate limit keeps
+/// tests independent of each other unless they set their own.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    LOGS.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = env_logger::builder().is_test(true).try_init();
+        }
+    });
+    let dir = TempDir::new().unwrap();
+    let mut settings = Settings::demo(dir.path().join("data"));
+    settings.rate_limit = RateLimit {
+        burst: 10_000,
+        per_minute: 60_000,
+    };
+    configure(&mut settings);
+    start(settings, Arc::new(dir)).await
+}
+
+/// Spawns the app with a fixture geo database and 127.0.0.1 as a trusted proxy, so that a
+/// test picks the visitor's address with `X-Forwarded-For`.
+pub async fn spawn_app_behind_proxy() -> TestApp {
+    let dir = TempDir::new().unwrap();
+    let geo = dir.path().join("geo.mmdb");
+    write_geo_fixture(&geo);
+    let mut settings = Settings::demo(dir.path().join("data"));
+    settings.geoip = Some(geo);
+    // Places without a law get a notice, so the table shows the site's setting at work.
+    settings.sites[0].regime_without_law = consentry::domain::Regime::Notice;
+    settings.trusted_proxies = TrustedProxies::parse(&["127.0.0.1/32".to_owned()]).unwrap();
+    settings.rate_limit = RateLimit {
+        burst: 10_000,
+        per_minute: 60_000,
+    };
+    start(settings, Arc::new(dir)).await
+}
+
+async fn start(settings: Settings, dir: Arc<TempDir>) -> TestApp {
+    let clock = ManualClock::starting_at(Timestamp(1_790_000_000_000));
+    let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
+        .await
+        .expect("the application builds");
+    let port = app.port();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: Client::builder().disable_redirects().finish(),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.post_json_with(path, body, &[]).await
+    }
+
+    pub async fn post_json_with(
+        &self,
+        path: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .insert_header(("content-type", "application/json"));
+        for h in headers {
+            req = req.insert_header(*h);
+        }
+        let mut res = req.send_body(body.to_string()).await.unwrap();
+        let status = res.status().as_u16();
+        let body = res.body().await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    pub async fn get_json(&self, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut req = self.client.get(self.url(path));
+        for h in headers {
+            req = req.insert_header(*h);
+        }
+        let mut res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let body = res.body().limit(1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    /// Records a decision for the demo site and returns the 201 body.
+    pub async fn consent(&self, action: &str, choices: Value) -> Value {
+        let (status, body) = self
+            .post_json(
+                "/api/v1/sites/demo/consents",
+                &json!({"action": action, "choices": choices, "policy_version": POLICY_VERSION}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+}
+
+/// Asserts the contract's error shape and code.
+pub fn assert_error(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or("");
+    assert!(!message.is_empty(), "an error names the problem: {body}");
+}

@@ -1,0 +1,122 @@
+use serde_json::{Value, json};
+
+use crate::binary::{self, verify_ledger};
+use crate::helpers::POLICY_VERSION;
+
+async fn record(server: &binary::Server, client: &awc::Client, action: &str) -> Value {
+    let mut res = client
+        .post(server.url("/api/v1/sites/demo/consents"))
+        .insert_header(("content-type", "application/json"))
+        .send_body(json!({"action": action, "policy_version": POLICY_VERSION}).to_string())
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    serde_json::from_slice(&res.body().await.unwrap()).unwrap()
+}
+
+/// Five decisions written by the real binary, which is then stopped with SIGTERM.
+async fn ledger_of_five(dir: &std::path::Path) -> Vec<Value> {
+    let server = binary::start(dir);
+    let client = awc::Client::default();
+    let mut out = Vec::new();
+    for action in ["accept_all", "reject_all", "save", "withdraw", "accept_all"] {
+        out.push(record(&server, &client, action).await);
+    }
+    let status = server.terminate();
+    assert!(status.success(), "SIGTERM is a clean exit: {status:?}");
+    out
+}
+
+fn with_tree(dir: &std::path::Path, tree: &str, f: impl FnOnce(&sled::Tree)) {
+    let db = sled::open(dir.join("sled")).unwrap();
+    let t = db.open_tree(tree).unwrap();
+    f(&t);
+    db.flush().unwrap();
+}
+
+#[actix_web::test]
+async fn ledger_verify_passes_on_an_intact_ledger_and_names_an_entry_with_a_flipped_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = ledger_of_five(dir.path()).await;
+    let (ok, out) = verify_ledger(dir.path());
+    assert!(ok, "{out}");
+    assert!(out.contains("5 entries verified"), "{out}");
+    let last = written.last().unwrap()["receipt"].as_str().unwrap();
+    assert!(out.contains(last), "the head is the last receipt: {out}");
+
+    with_tree(dir.path(), "ledger_payloads", |t| {
+        let key = 3u64.to_be_bytes();
+        let mut v = t.get(key).unwrap().unwrap().to_vec();
+        let at = v.len() / 2;
+        v[at] ^= 0x01;
+        t.insert(key, v).unwrap();
+    });
+    let (ok, out) = verify_ledger(dir.path());
+    assert!(!ok, "a flipped byte fails verification: {out}");
+    assert!(out.contains("entry 3"), "{out}");
+}
+
+#[actix_web::test]
+async fn ledger_verify_finds_a_removed_entry_and_a_rewritten_header() {
+    let dir = tempfile::tempdir().unwrap();
+    ledger_of_five(dir.path()).await;
+    with_tree(dir.path(), "ledger", |t| {
+        t.remove(2u64.to_be_bytes()).unwrap();
+    });
+    let (ok, out) = verify_ledger(dir.path());
+    assert!(!ok);
+    assert!(out.contains("entry 2 is missing"), "{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    ledger_of_five(dir.path()).await;
+    with_tree(dir.path(), "ledger", |t| {
+        let key = 4u64.to_be_bytes();
+        let mut v = t.get(key).unwrap().unwrap().to_vec();
+        v[75] ^= 0x01; // the recorded time
+        t.insert(key, v).unwrap();
+    });
+    let (ok, out) = verify_ledger(dir.path());
+    assert!(!ok);
+    assert!(out.contains("entry 5"), "{out}");
+}
+
+#[actix_web::test]
+async fn a_second_process_on_a_data_folder_in_use_fails_fast_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = binary::start(dir.path());
+    let started = std::time::Instant::now();
+    let (ok, out) = verify_ledger(dir.path());
+    assert!(!ok);
+    assert!(out.contains("locked by another process"), "{out}");
+    assert!(started.elapsed().as_secs() < 5);
+    server.kill();
+}
+
+#[actix_web::test]
+async fn the_server_refuses_to_start_on_a_corrupt_database() {
+    let dir = tempfile::tempdir().unwrap();
+    ledger_of_five(dir.path()).await;
+    let db = dir.path().join("sled").join("db");
+    let bytes = std::fs::read(&db).unwrap();
+    let garbage: Vec<u8> = bytes.iter().map(|b| b ^ 0x5a).collect();
+    std::fs::write(&db, garbage).unwrap();
+    for entry in std::fs::read_dir(dir.path().join("sled")).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("snap.")
+        {
+            std::fs::write(&path, b"not a snapshot").unwrap();
+        }
+    }
+    let (mut child, port) = binary::try_start(dir.path());
+    if port.is_some() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("a corrupt store must never be served");
+    }
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+}

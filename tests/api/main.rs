@@ -1,0 +1,15 @@
+//! The integration tests: the real application over loopback.
+
+#[path = "../support/mmdb_writer.rs"]
+mod mmdb_writer;
+
+mod banner;
+mod binary;
+mod consents;
+mod crash;
+mod helpers;
+mod hygiene;
+mod jurisdiction;
+mod ledger;
+mod ops;
+mod pages;

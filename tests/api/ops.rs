@@ -1,0 +1,113 @@
+use std::io::Read;
+
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[actix_web::test]
+async fn gpc_json_declares_support() {
+    let app = spawn_app().await;
+    let (status, body) = app.get_json("/.well-known/gpc.json", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"gpc": true, "lastUpdate": "2026-11-01"}));
+}
+
+#[actix_web::test]
+async fn healthz_is_200_when_the_store_is_writable() {
+    let app = spawn_app().await;
+    let (status, body) = app.get_json("/healthz", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["store"], "writable");
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_consents_and_storage_latency() {
+    let app = spawn_app().await;
+    app.consent("accept_all", json!({})).await;
+    app.consent("reject_all", json!({})).await;
+    let mut res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    assert!(
+        text.contains("consentry_consents_total{action=\"accept_all\",regime=\"opt_in\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("consentry_consents_total{action=\"reject_all\",regime=\"opt_in\"} 1"));
+    assert!(
+        text.contains("consentry_ledger_commit_seconds_count 2"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "consentry_http_requests_total{route=\"/api/v1/sites/{site}/consents\",method=\"POST\",status=\"201\"} 2"
+    ));
+    assert!(!text.contains("127.0.0.1"), "no address in metrics");
+}
+
+#[actix_web::test]
+async fn the_script_is_cacheable_and_compressed_on_request() {
+    let app = spawn_app().await;
+    let mut plain = app
+        .client
+        .get(app.url("/consent.js"))
+        .insert_header(("accept-encoding", "identity"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status().as_u16(), 200);
+    let etag = plain.headers().get("etag").unwrap().clone();
+    assert!(
+        plain
+            .headers()
+            .get("cache-control")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+    assert!(
+        plain
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let raw = plain.body().limit(1 << 20).await.unwrap();
+    assert!(raw.len() > 1000);
+
+    let mut gz = app
+        .client
+        .get(app.url("/consent.js"))
+        .insert_header(("accept-encoding", "gzip"))
+        .no_decompress()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gz.headers().get("content-encoding").unwrap(), "gzip");
+    let compressed = gz.body().limit(1 << 20).await.unwrap();
+    assert!(compressed.len() < raw.len());
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&compressed[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, raw.to_vec());
+
+    let br = app
+        .client
+        .get(app.url("/consent.js"))
+        .insert_header(("accept-encoding", "gzip, br"))
+        .no_decompress()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(br.headers().get("content-encoding").unwrap(), "br");
+
+    let again = app
+        .client
+        .get(app.url("/consent.js"))
+        .insert_header(("if-none-match", etag.to_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 304);
+}
