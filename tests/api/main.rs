@@ -5,8 +5,10 @@ mod mmdb_writer;
 
 mod banner;
 mod binary;
+mod browser;
 mod consents;
 mod crash;
+mod geo_fixture;
 mod helpers;
 mod hygiene;
 mod jurisdiction;

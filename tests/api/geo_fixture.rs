@@ -1,16 +1,13 @@
 //! The test MaxMind DB writer checked against the real reader, and the geo locator end to end.
 
-#[path = "support/mmdb_writer.rs"]
-mod mmdb_writer;
-
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::mmdb_writer::MmdbWriter;
 use consentry::domain::{Jurisdiction, Location};
 use consentry::geo::GeoLocator;
 use maxminddb::{Reader, path};
-use mmdb_writer::MmdbWriter;
 
 fn ip(raw: &str) -> IpAddr {
     raw.parse().unwrap()
