@@ -54,8 +54,8 @@ pub enum ApiError {
     StalePolicy { sent: String, current: String },
     #[error("the request body is larger than the {limit} bytes this endpoint accepts")]
     PayloadTooLarge { limit: usize },
-    #[error("the request body must be sent as `Content-Type: application/json`")]
-    UnsupportedMedia,
+    #[error("the request body must be sent as `Content-Type: {expected}`")]
+    UnsupportedMedia { expected: &'static str },
     #[error("too many requests; try again in {retry_after} seconds")]
     RateLimited { retry_after: u64 },
     #[error("storage is unavailable; the request was not recorded")]
@@ -81,7 +81,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::StalePolicy { .. } => "stale_policy_version",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::UnsupportedMedia => "unsupported_media_type",
+            ApiError::UnsupportedMedia { .. } => "unsupported_media_type",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Storage(_) => "storage_unavailable",
         }
@@ -117,7 +117,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::StalePolicy { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMedia => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMedia { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
         }

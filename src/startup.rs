@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::error::{QueryPayloadError, UrlencodedError};
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpServer, web};
 
 use crate::domain::{Clock, SystemClock};
+use crate::errors::ApiError;
 use crate::geo::GeoLocator;
 use crate::http::rate_limit::RateLimiter;
 use crate::http::script::ScriptBundle;
@@ -18,7 +20,7 @@ use crate::http::{observe, routes};
 use crate::notices::SiteNotices;
 use crate::settings::Settings;
 use crate::store::sled::SledStore;
-use crate::store::{ConsentStore, StoreError};
+use crate::store::{AnalyticsStore, ConsentStore, StoreError};
 use crate::telemetry::Metrics;
 
 /// Why the server did not start.
@@ -33,11 +35,28 @@ pub enum StartupError {
     },
 }
 
+/// A form body the preferences form cannot have sent: too large, wrong type, or malformed.
+fn form_error(e: UrlencodedError, _: &HttpRequest) -> actix_web::Error {
+    match e {
+        UrlencodedError::Overflow { limit, .. } => ApiError::PayloadTooLarge { limit },
+        UrlencodedError::ContentType => ApiError::UnsupportedMedia {
+            expected: "application/x-www-form-urlencoded",
+        },
+        other => ApiError::invalid("form", format!("cannot be read: {other}")),
+    }
+    .into()
+}
+
+fn query_error(e: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::invalid("query string", format!("cannot be read: {e}")).into()
+}
+
 /// A built, bound server, not yet running.
 pub struct Application {
     port: u16,
     server: Server,
     store: Arc<dyn ConsentStore>,
+    analytics: Arc<dyn AnalyticsStore>,
 }
 
 impl Application {
@@ -51,11 +70,14 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
         let metrics = Arc::new(Metrics::default());
-        let store: Arc<dyn ConsentStore> = Arc::new(SledStore::open(
+        let sled = Arc::new(SledStore::open(
             &settings.data_dir,
             settings.cache_capacity_mb,
             metrics.clone(),
         )?);
+        let store: Arc<dyn ConsentStore> = sled.clone();
+        let analytics: Arc<dyn AnalyticsStore> = sled;
+        let events = analytics.clone();
         let mut sites = BTreeMap::new();
         for site in &settings.sites {
             let notices = SiteNotices::build(site);
@@ -77,6 +99,7 @@ impl Application {
         let state = web::Data::new(AppState {
             sites,
             store: store.clone(),
+            analytics: analytics.clone(),
             geo,
             trusted: settings.trusted_proxies.clone(),
             clock,
@@ -99,7 +122,12 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(16 * 1024))
-                .app_data(web::FormConfig::default().limit(4 * 1024))
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(4 * 1024)
+                        .error_handler(form_error),
+                )
+                .app_data(web::QueryConfig::default().error_handler(query_error))
                 .wrap(from_fn(observe::observe))
                 .configure(routes)
         })
@@ -116,6 +144,7 @@ impl Application {
             port,
             server,
             store,
+            analytics: events,
         })
     }
 
@@ -126,6 +155,9 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then drains in-flight requests and flushes the store.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Err(e) = self.analytics.sync_events().await {
+            log::error!("queued events could not be written at shutdown: {e}");
+        }
         if let Err(e) = self.store.flush() {
             log::error!("the final flush failed: {e}");
         }

@@ -9,6 +9,7 @@
 
 pub mod clock;
 pub mod consent;
+pub mod event;
 pub mod ids;
 pub mod jurisdiction;
 pub mod ledger;
@@ -16,6 +17,7 @@ pub mod site;
 
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use consent::{Action, Choices, ConsentRecord, Decision, DecisionError, DecisionRequest};
+pub use event::{DropReason, event_categories, gate};
 pub use ids::{CategoryId, ConsentId, IdError, PolicyVersion, SiteId};
 pub use jurisdiction::{Jurisdiction, Location, Regime};
 pub use ledger::{EntryHash, EntryHeader, EntryKind, GENESIS};

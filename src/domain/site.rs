@@ -81,6 +81,21 @@ pub struct Policy {
     pub log_retention_days: u32,
     pub inactivity_deletion_months: u32,
     pub event_retention_days: u32,
+    /// Earlier versions whose consents still count, each with the categories changed
+    /// materially since: a consent given under it counts for every other category.
+    pub earlier_versions: BTreeMap<PolicyVersion, Vec<CategoryId>>,
+}
+
+impl Policy {
+    /// Whether a consent given under `version` still counts for `category`.
+    pub fn still_covers(&self, version: &PolicyVersion, category: &CategoryId) -> bool {
+        if *version == self.version {
+            return true;
+        }
+        self.earlier_versions
+            .get(version)
+            .is_some_and(|material| !material.contains(category))
+    }
 }
 
 /// One configured site.

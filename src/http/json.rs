@@ -69,7 +69,9 @@ impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for StrictJs
                 return Err(ApiError::PayloadTooLarge { limit: LIMIT });
             }
             if !json {
-                return Err(ApiError::UnsupportedMedia);
+                return Err(ApiError::UnsupportedMedia {
+                    expected: "application/json",
+                });
             }
             let body = read_limited(payload, LIMIT).await?;
             if body.is_empty() {

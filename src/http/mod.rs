@@ -3,12 +3,14 @@
 
 pub mod banner;
 pub mod consents;
+pub mod events;
 pub mod guard;
 pub mod json;
 pub mod observe;
 pub mod ops;
 pub mod pages;
 pub mod rate_limit;
+pub mod rights;
 pub mod script;
 pub mod script_bundle;
 pub mod state;
@@ -39,6 +41,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(consents::create)
                 .service(consents::read)
                 .service(consents::notice)
+                .service(events::collect)
+                .service(rights::export)
                 .default_service(web::to(not_found)),
         )
         .default_service(web::to(not_found));

@@ -22,6 +22,7 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
             log::error!("health check failed: {e}");
             HttpResponse::ServiceUnavailable()
                 .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::RETRY_AFTER, "5"))
                 .json(json!({"error": {"code": "storage_unavailable", "message": "the store is not writable"}}))
         }
     }

@@ -11,7 +11,7 @@ use crate::domain::{Clock, Site};
 use crate::errors::ApiError;
 use crate::geo::{GeoLocator, TrustedProxies};
 use crate::notices::SiteNotices;
-use crate::store::ConsentStore;
+use crate::store::{AnalyticsStore, ConsentStore};
 use crate::telemetry::Metrics;
 
 /// A configured site and its archived notices.
@@ -24,6 +24,7 @@ pub struct SiteEntry {
 pub struct AppState {
     pub sites: BTreeMap<String, SiteEntry>,
     pub store: Arc<dyn ConsentStore>,
+    pub analytics: Arc<dyn AnalyticsStore>,
     pub geo: GeoLocator,
     pub trusted: TrustedProxies,
     pub clock: Arc<dyn Clock>,

@@ -72,6 +72,17 @@ struct FilePolicy {
     log_retention_days: Option<u32>,
     inactivity_deletion_months: Option<u32>,
     event_retention_days: Option<u32>,
+    /// Earlier versions whose consents still count for the categories not in `material`.
+    #[serde(default)]
+    earlier: Vec<FileEarlierVersion>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEarlierVersion {
+    version: String,
+    #[serde(default)]
+    material: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -233,7 +244,8 @@ impl FileSite {
                 "must be a date like 2026-11-01",
             ));
         }
-        let policy = Policy {
+        let earlier = p.earlier;
+        let mut policy = Policy {
             version,
             last_updated: p.last_updated,
             controller: p.controller,
@@ -243,6 +255,7 @@ impl FileSite {
             log_retention_days: p.log_retention_days.unwrap_or(90),
             inactivity_deletion_months: p.inactivity_deletion_months.unwrap_or(12),
             event_retention_days: p.event_retention_days.unwrap_or(90),
+            earlier_versions: BTreeMap::new(),
         };
         let mut categories: Vec<Category> = Vec::new();
         for c in self.categories {
@@ -284,6 +297,28 @@ impl FileSite {
         }
         if !categories.iter().any(|c| c.id.is_necessary()) {
             categories.insert(0, default_necessary());
+        }
+        for e in earlier {
+            let v = PolicyVersion::parse(&e.version).map_err(|bad| {
+                err(
+                    &at("policy.earlier.version"),
+                    format!("`{}` {bad}", e.version),
+                )
+            })?;
+            let mut material = Vec::new();
+            for m in e.material {
+                let known = categories
+                    .iter()
+                    .find(|c| c.id.as_str() == m)
+                    .ok_or_else(|| {
+                        err(
+                            &at("policy.earlier.material"),
+                            format!("`{m}` is not a category of this site"),
+                        )
+                    })?;
+                material.push(known.id.clone());
+            }
+            policy.earlier_versions.insert(v, material);
         }
         let mut event_categories = BTreeMap::new();
         for (event, category) in self.event_categories {

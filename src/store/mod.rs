@@ -12,6 +12,10 @@ pub mod sled;
 use std::future::Future;
 use std::pin::Pin;
 
+use std::ops::Range;
+
+use crate::analytics::event::{AcceptedEvent, StoredEvent};
+use crate::analytics::rollup::Counters;
 use crate::domain::ledger::ChainFault;
 use crate::domain::{ConsentId, ConsentRecord, Decision, EntryHash, SiteId};
 
@@ -31,6 +35,8 @@ pub enum StoreError {
     Locked,
     #[error("storage has shut down")]
     Closed,
+    #[error("the event queue is full; try again shortly")]
+    Overloaded,
 }
 
 /// The result of walking the whole ledger.
@@ -69,3 +75,31 @@ pub trait ConsentStore: Send + Sync + 'static {
     /// Makes everything written so far durable. Blocking: for shutdown.
     fn flush(&self) -> Result<(), StoreError>;
 }
+
+/// Analytics storage: events that passed the gate, and their rollups.
+///
+/// Events are acknowledged once queued and are durable within `EVENT_DURABILITY` (a group
+/// write every 200 ms, and sled's flush every 500 ms); consent writes keep their stronger
+/// guarantee.
+pub trait AnalyticsStore: Send + Sync + 'static {
+    /// Queues events for writing. `Overloaded` when the queue is full.
+    fn append_events(&self, events: Vec<AcceptedEvent>) -> Result<(), StoreError>;
+
+    /// Resolves once everything queued before it is written.
+    fn sync_events(&self) -> StoreFuture<()>;
+
+    /// Every stored event of a consent id, oldest first.
+    fn events_of(&self, site: SiteId, id: ConsentId) -> StoreFuture<Vec<StoredEvent>>;
+
+    /// Rollup counters summed over `hours` (hours since the epoch) for one dimension (an index
+    /// of `analytics::rollup::DIMENSIONS`), by dimension value.
+    fn rollup(
+        &self,
+        site: SiteId,
+        hours: Range<u32>,
+        dim: u8,
+    ) -> StoreFuture<Vec<(String, Counters)>>;
+}
+
+/// The longest an acknowledged event may wait before it is on disk.
+pub const EVENT_DURABILITY: std::time::Duration = std::time::Duration::from_secs(1);

@@ -18,6 +18,10 @@ pub const POLICY_VERSION: &str = "2026-11-01";
 /// A running application and what a test needs to talk to it.
 pub struct TestApp {
     pub address: String,
+    /// The application's clock: tests move it instead of sleeping.
+    pub clock: ManualClock,
+    /// The data folder, for tests that scan what was written.
+    pub data_dir: std::path::PathBuf,
     pub client: Client,
     _dir: Arc<TempDir>,
 }
@@ -90,6 +94,7 @@ pub async fn spawn_app_behind_proxy() -> TestApp {
 
 async fn start(settings: Settings, dir: Arc<TempDir>) -> TestApp {
     let clock = ManualClock::starting_at(Timestamp(1_790_000_000_000));
+    let data_dir = settings.data_dir.clone();
     let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
         .await
         .expect("the application builds");
@@ -97,6 +102,8 @@ async fn start(settings: Settings, dir: Arc<TempDir>) -> TestApp {
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        clock,
+        data_dir,
         client: Client::builder().disable_redirects().finish(),
         _dir: dir,
     }
@@ -159,4 +166,35 @@ pub fn assert_error(body: &Value, code: &str) {
     assert_eq!(body["error"]["code"], code, "{body}");
     let message = body["error"]["message"].as_str().unwrap_or("");
     assert!(!message.is_empty(), "an error names the problem: {body}");
+}
+
+/// A desktop Firefox: a browser, not a bot.
+pub const BROWSER_UA: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+
+impl TestApp {
+    /// Sends events as a browser would; returns the 202 body.
+    pub async fn send_events(&self, events: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut all = vec![("user-agent", BROWSER_UA)];
+        all.extend_from_slice(headers);
+        self.post_json_with("/api/v1/sites/demo/events", events, &all)
+            .await
+    }
+
+    /// A pageview for `consent_id`.
+    pub fn pageview(consent_id: &str, path: &str) -> Value {
+        json!({"consent_id": consent_id, "name": "pageview", "url": format!("https://parcelwise.example{path}")})
+    }
+
+    /// Everything the server holds about a consent id.
+    pub async fn export(&self, consent_id: &str) -> Value {
+        let (status, body) = self
+            .get_json(
+                &format!("/api/v1/sites/demo/consents/{consent_id}/export"),
+                &[],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
 }

@@ -8,6 +8,7 @@ mod binary;
 mod browser;
 mod consents;
 mod crash;
+mod events;
 mod geo_fixture;
 mod helpers;
 mod hygiene;

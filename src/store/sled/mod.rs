@@ -9,31 +9,46 @@
 //! | `consents`         | site 0x00 id                | seq, receipt, payload of the latest    | yes         |
 //! | `consent_history`  | site 0x00 id 0x00 seq       | empty                                  | yes         |
 //! | `notices`          | SHA-256 of the document     | the policy or banner document          | no          |
-//! | `meta`             | name                        | small values (health probe)            | no          |
+//! | `meta`             | name                        | small values (health probe, counters)  | no          |
+//! | `events`           | site 0x00 time counter      | encoded event (visitor as a number)    | via number  |
+//! | `rollups`          | site 0x00 hour dim value    | counters, merged by addition           | no          |
+//! | `visitor_numbers`  | site 0x00 id                | the id's visitor number                | yes         |
+//! | `visitor_days`     | site 0x00 id 0x00 day       | empty: the days the id has events      | yes         |
 
 mod anchor;
+pub mod events;
 mod keys;
 mod writer;
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::analytics::codec;
+use crate::analytics::event::{AcceptedEvent, StoredEvent};
+use crate::analytics::rollup::{self, Counters};
+use crate::domain::Timestamp;
 use crate::domain::ledger::{parse_decision_payload, verify_chain};
 use crate::domain::{ConsentId, ConsentRecord, Decision, EntryHash, EntryHeader, SiteId};
-use crate::store::{ConsentStore, LedgerReport, StoreError, StoreFuture};
+use crate::store::{AnalyticsStore, ConsentStore, LedgerReport, StoreError, StoreFuture};
 use crate::telemetry::Metrics;
 
+use events::EventWriter;
 pub(crate) use writer::Writer;
 
 /// The names of every tree, in the order above.
-pub const TREES: [&str; 6] = [
+pub const TREES: [&str; 10] = [
     "ledger",
     "ledger_payloads",
     "consents",
     "consent_history",
     "notices",
     "meta",
+    "events",
+    "rollups",
+    "visitor_numbers",
+    "visitor_days",
 ];
 
 /// Opened trees, cheap to clone.
@@ -46,6 +61,10 @@ pub(crate) struct Trees {
     pub history: sled::Tree,
     pub notices: sled::Tree,
     pub meta: sled::Tree,
+    pub events: sled::Tree,
+    pub rollups: sled::Tree,
+    pub visitor_numbers: sled::Tree,
+    pub visitor_days: sled::Tree,
 }
 
 pub(crate) fn map_err(e: sled::Error) -> StoreError {
@@ -61,6 +80,7 @@ pub(crate) fn map_err(e: sled::Error) -> StoreError {
 pub struct SledStore {
     trees: Trees,
     writer: Writer,
+    event_writer: EventWriter,
     metrics: Arc<Metrics>,
 }
 
@@ -88,13 +108,20 @@ impl SledStore {
             history: open(TREES[3])?,
             notices: open(TREES[4])?,
             meta: open(TREES[5])?,
+            events: open(TREES[6])?,
+            rollups: open(TREES[7])?,
+            visitor_numbers: open(TREES[8])?,
+            visitor_days: open(TREES[9])?,
             db,
         };
+        trees.rollups.set_merge_operator(events::merge_counters);
         check_anchor(dir, &trees)?;
         let writer = Writer::start(trees.clone(), metrics.clone(), dir.to_path_buf())?;
+        let event_writer = EventWriter::start(trees.clone())?;
         Ok(SledStore {
             trees,
             writer,
+            event_writer,
             metrics,
         })
     }
@@ -255,5 +282,84 @@ fn verify(trees: &Trees) -> Result<LedgerReport, StoreError> {
             fault: Some(fault),
             head,
         }),
+    }
+}
+
+impl AnalyticsStore for SledStore {
+    fn append_events(&self, events: Vec<AcceptedEvent>) -> Result<(), StoreError> {
+        self.event_writer.append(events)
+    }
+
+    fn sync_events(&self) -> StoreFuture<()> {
+        let done = self.event_writer.barrier();
+        Box::pin(async move { done.await.map_err(|_| StoreError::Closed) })
+    }
+
+    fn events_of(&self, site: SiteId, id: ConsentId) -> StoreFuture<Vec<StoredEvent>> {
+        self.read(move |t| {
+            let vkey = events::visitor_key(site.as_str(), &id);
+            let Some(number) = t.visitor_numbers.get(&vkey).map_err(map_err)? else {
+                return Ok(Vec::new());
+            };
+            let number = u64::from_be_bytes(
+                number
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("a visitor number cannot be read".into()))?,
+            );
+            let mut prefix = vkey;
+            prefix.push(0);
+            let mut out = Vec::new();
+            for day in t.visitor_days.scan_prefix(&prefix) {
+                let (k, _) = day.map_err(map_err)?;
+                let Some(day) = k
+                    .get(prefix.len()..)
+                    .and_then(|d| d.try_into().ok())
+                    .map(u32::from_be_bytes)
+                else {
+                    continue;
+                };
+                let from = i64::from(day) * 86_400_000;
+                let start = events::event_key(site.as_str(), from, 0);
+                let end = events::event_key(site.as_str(), from + 86_400_000, 0);
+                for item in t.events.range(start..end) {
+                    let (k, v) = item.map_err(map_err)?;
+                    let Some(at) = events::event_time(&k) else {
+                        continue;
+                    };
+                    if let Some((visitor, e)) = codec::decode(Timestamp(at), &v) {
+                        if visitor == number {
+                            out.push(e);
+                        }
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn rollup(
+        &self,
+        site: SiteId,
+        hours: Range<u32>,
+        dim: u8,
+    ) -> StoreFuture<Vec<(String, Counters)>> {
+        self.read(move |t| {
+            let mut sums: std::collections::BTreeMap<String, Counters> = Default::default();
+            let start = rollup::key(site.as_str(), hours.start, 0, "");
+            let end = rollup::key(site.as_str(), hours.end, 0, "");
+            for item in t.rollups.range(start..end) {
+                let (k, v) = item.map_err(map_err)?;
+                let Some((_, _, d, value)) = rollup::parse_key(&k) else {
+                    continue;
+                };
+                if d == dim {
+                    sums.entry(value)
+                        .or_default()
+                        .add(&Counters::from_bytes(&v));
+                }
+            }
+            Ok(sums.into_iter().collect())
+        })
     }
 }

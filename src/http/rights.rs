@@ -1,0 +1,108 @@
+//! Visitors' rights over their data: export (Art. 15 and 20, CCPA "know").
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::state::AppState;
+use super::wire::{ConsentJson, rfc3339};
+use crate::analytics::event::{PropValue, StoredEvent};
+use crate::domain::ConsentId;
+use crate::errors::ApiError;
+
+#[derive(Serialize)]
+struct EventJson {
+    at: String,
+    name: String,
+    category: String,
+    path: String,
+    visit: String,
+    props: Map<String, Value>,
+    country: Option<String>,
+    region: Option<String>,
+    browser: String,
+    os: String,
+    device: String,
+    source: Option<String>,
+    referrer: Option<String>,
+    utm_source: Option<String>,
+    utm_medium: Option<String>,
+    utm_campaign: Option<String>,
+}
+
+impl From<StoredEvent> for EventJson {
+    fn from(e: StoredEvent) -> EventJson {
+        let props = e
+            .props
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    PropValue::Str(s) => Value::String(s),
+                    PropValue::Num(n) => json!(n),
+                    PropValue::Bool(b) => Value::Bool(b),
+                };
+                (k, v)
+            })
+            .collect();
+        let c = e.context;
+        EventJson {
+            at: rfc3339(e.at),
+            name: e.name,
+            category: e.category,
+            path: e.path,
+            visit: format!("{:x}", e.visit),
+            props,
+            country: c.country,
+            region: c.region,
+            browser: c.browser,
+            os: c.os,
+            device: c.device,
+            source: c.source,
+            referrer: c.referrer,
+            utm_source: c.utm_source,
+            utm_medium: c.utm_medium,
+            utm_campaign: c.utm_campaign,
+        }
+    }
+}
+
+/// Everything held about a consent id: its current record, every ledger entry, every event.
+#[get("/consents/{consent_id}/export")]
+pub async fn export(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (site, id) = path.into_inner();
+    let entry = state.site(&site)?;
+    let unknown = || ApiError::NotFound {
+        code: "unknown_consent",
+        message: "there is no consent with this id for this site".into(),
+    };
+    let id = ConsentId::parse(&id).map_err(|_| unknown())?;
+    let site_id = entry.site.id.clone();
+    state.analytics.sync_events().await?;
+    let current = state.store.current(site_id.clone(), id.clone()).await?;
+    let history = state.store.history(site_id.clone(), id.clone()).await?;
+    let events = state.analytics.events_of(site_id, id.clone()).await?;
+    if current.is_none() && history.is_empty() && events.is_empty() {
+        return Err(unknown());
+    }
+    let body = json!({
+        "format": "consentry-export-1",
+        "site": entry.site.id.as_str(),
+        "consent_id": id.as_str(),
+        "exported_at": rfc3339(state.clock.now()),
+        "about": "Everything this server holds under this consent id: the current consent, every recorded decision (the ledger entries, each with its receipt), and every analytics event. No IP address or User-Agent is ever stored.",
+        "current": current.as_ref().map(ConsentJson::from),
+        "history": history.iter().map(ConsentJson::from).collect::<Vec<_>>(),
+        "events": events.into_iter().map(EventJson::from).collect::<Vec<_>>(),
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"consentry-{}.json\"", id.as_str()),
+        ))
+        .json(body))
+}

@@ -1,0 +1,265 @@
+//! Analytics events in sled: one writer thread that numbers visitors, derives visits, encodes
+//! events compactly and writes them with their rollup deltas every 200 ms.
+//!
+//! Trees (see the registry in `mod.rs`): `events` (site 0x00 time(ms, u64 BE) counter(u32 BE)
+//! → encoded event), `rollups` (see `analytics::rollup::key`; merged by addition),
+//! `visitor_numbers` (site 0x00 consent id → u64 BE) and `visitor_days` (site 0x00 consent id
+//! 0x00 day(u32 BE) → empty), the last two so export and erasure find a visitor's events
+//! without a full scan.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::{Trees, map_err};
+use crate::analytics::codec::{self, EncodeInput};
+use crate::analytics::event::AcceptedEvent;
+use crate::analytics::rollup::{Aggregator, Counters};
+use crate::domain::ConsentId;
+use crate::store::StoreError;
+
+/// Batches of events the queue holds before `append_events` answers `Overloaded`.
+const QUEUE: usize = 8192;
+const WRITE_EVERY: Duration = Duration::from_millis(200);
+const DAY_MS: i64 = 86_400_000;
+
+pub(crate) enum Job {
+    Events(Vec<AcceptedEvent>),
+    Barrier(oneshot::Sender<()>),
+}
+
+pub(crate) struct EventWriter {
+    tx: Option<SyncSender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EventWriter {
+    pub fn start(trees: Trees) -> Result<EventWriter, StoreError> {
+        let (tx, rx) = sync_channel(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("event-writer".into())
+            .spawn(move || run(trees, rx))
+            .map_err(|e| StoreError::Io(format!("cannot start the event writer: {e}")))?;
+        Ok(EventWriter {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn append(&self, events: Vec<AcceptedEvent>) -> Result<(), StoreError> {
+        let Some(tx) = &self.tx else {
+            return Err(StoreError::Closed);
+        };
+        tx.try_send(Job::Events(events)).map_err(|e| match e {
+            TrySendError::Full(_) => StoreError::Overloaded,
+            TrySendError::Disconnected(_) => StoreError::Closed,
+        })
+    }
+
+    pub fn barrier(&self) -> oneshot::Receiver<()> {
+        let (reply, rx) = oneshot::channel();
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Job::Barrier(reply));
+        }
+        rx
+    }
+}
+
+impl Drop for EventWriter {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The key prefix of a visitor's rows in `visitor_numbers` and `visitor_days`.
+pub fn visitor_key(site: &str, id: &ConsentId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(site.len() + 1 + ConsentId::LEN);
+    k.extend_from_slice(site.as_bytes());
+    k.push(0);
+    k.extend_from_slice(id.as_str().as_bytes());
+    k
+}
+
+pub fn event_key(site: &str, at_ms: i64, counter: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(site.len() + 13);
+    k.extend_from_slice(site.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&u64::try_from(at_ms).unwrap_or(0).to_be_bytes());
+    k.extend_from_slice(&counter.to_be_bytes());
+    k
+}
+
+/// The time in an event key.
+pub fn event_time(key: &[u8]) -> Option<i64> {
+    let zero = key.iter().position(|b| *b == 0)?;
+    let t = key.get(zero + 1..zero + 9)?;
+    i64::try_from(u64::from_be_bytes(t.try_into().ok()?)).ok()
+}
+
+/// Adds rollup counters.
+pub fn merge_counters(_key: &[u8], old: Option<&[u8]>, delta: &[u8]) -> Option<Vec<u8>> {
+    let mut sum = old.map(Counters::from_bytes).unwrap_or_default();
+    sum.add(&Counters::from_bytes(delta));
+    Some(sum.to_bytes().to_vec())
+}
+
+struct State {
+    trees: Trees,
+    aggregator: Aggregator,
+    numbers: HashMap<Vec<u8>, u64>,
+    days: HashMap<Vec<u8>, u32>,
+    next_visitor: u64,
+    counter: u32,
+    events: sled::Batch,
+    index: sled::Batch,
+    pending: usize,
+    /// The newest event time seen: visits expire against event time, not the wall clock.
+    latest_ms: i64,
+}
+
+fn run(trees: Trees, rx: Receiver<Job>) {
+    let next_visitor = trees
+        .meta
+        .get("visitor_seq")
+        .ok()
+        .flatten()
+        .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+        .unwrap_or(0);
+    let mut st = State {
+        trees,
+        aggregator: Aggregator::default(),
+        numbers: HashMap::new(),
+        days: HashMap::new(),
+        next_visitor,
+        counter: 0,
+        events: sled::Batch::default(),
+        index: sled::Batch::default(),
+        pending: 0,
+        latest_ms: 0,
+    };
+    let mut last_write = Instant::now();
+    loop {
+        let wait = WRITE_EVERY.saturating_sub(last_write.elapsed());
+        match rx.recv_timeout(wait) {
+            Ok(Job::Events(batch)) => {
+                for e in &batch {
+                    st.add(e);
+                }
+            }
+            Ok(Job::Barrier(reply)) => {
+                st.write();
+                last_write = Instant::now();
+                let _ = reply.send(());
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                st.write();
+                let _ = st.trees.db.flush();
+                return;
+            }
+        }
+        if last_write.elapsed() >= WRITE_EVERY || st.pending >= 20_000 {
+            st.write();
+            last_write = Instant::now();
+        }
+    }
+}
+
+impl State {
+    fn visitor_number(&mut self, key: &[u8]) -> u64 {
+        if let Some(n) = self.numbers.get(key) {
+            return *n;
+        }
+        let stored = self
+            .trees
+            .visitor_numbers
+            .get(key)
+            .ok()
+            .flatten()
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes));
+        let n = match stored {
+            Some(n) => n,
+            None => {
+                self.next_visitor += 1;
+                self.index_insert_number(key, self.next_visitor);
+                self.next_visitor
+            }
+        };
+        if self.numbers.len() > 200_000 {
+            self.numbers.clear();
+        }
+        self.numbers.insert(key.to_vec(), n);
+        n
+    }
+
+    fn index_insert_number(&mut self, key: &[u8], n: u64) {
+        // Written at once (not batched) so a later lookup in this batch window finds it.
+        if let Err(e) = self.trees.visitor_numbers.insert(key, &n.to_be_bytes()) {
+            log::error!("cannot store a visitor number: {}", map_err(e));
+        }
+    }
+
+    fn add(&mut self, e: &AcceptedEvent) {
+        let vkey = visitor_key(e.site.as_str(), &e.consent_id);
+        let visitor = self.visitor_number(&vkey);
+        let day = u32::try_from(e.at.millis().div_euclid(DAY_MS)).unwrap_or(0);
+        if self.days.get(&vkey) != Some(&day) {
+            let mut dkey = vkey.clone();
+            dkey.push(0);
+            dkey.extend_from_slice(&day.to_be_bytes());
+            self.index.insert(dkey, &[][..]);
+            if self.days.len() > 200_000 {
+                self.days.clear();
+            }
+            self.days.insert(vkey, day);
+        }
+        let visit = self.aggregator.add(visitor, e);
+        self.latest_ms = self.latest_ms.max(e.at.millis());
+        self.counter = self.counter.wrapping_add(1);
+        let bytes = codec::encode(&EncodeInput {
+            visitor,
+            visit,
+            category: e.category.as_str(),
+            name: &e.name,
+            path: &e.path,
+            props: &e.props,
+            context: &e.context,
+        });
+        self.events.insert(
+            event_key(e.site.as_str(), e.at.millis(), self.counter),
+            bytes,
+        );
+        self.pending += 1;
+    }
+
+    fn write(&mut self) {
+        let deltas = self.aggregator.drain();
+        if self.pending == 0 && deltas.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut self.events);
+        let index = std::mem::take(&mut self.index);
+        let result = (|| -> Result<(), sled::Error> {
+            self.trees.events.apply_batch(events)?;
+            self.trees.visitor_days.apply_batch(index)?;
+            for (k, c) in deltas {
+                self.trees.rollups.merge(k, c.to_bytes())?;
+            }
+            self.trees
+                .meta
+                .insert("visitor_seq", &self.next_visitor.to_be_bytes())?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            log::error!("an event group write failed: {}", map_err(e));
+        }
+        self.pending = 0;
+        self.aggregator.expire_visits(self.latest_ms);
+    }
+}
