@@ -10,6 +10,8 @@
 pub mod clock;
 pub mod consent;
 pub mod event;
+#[cfg(test)]
+mod gate_model;
 pub mod ids;
 pub mod jurisdiction;
 pub mod ledger;

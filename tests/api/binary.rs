@@ -27,8 +27,13 @@ fn command(data_dir: &Path) -> Command {
 
 /// Starts the server on port 0. `None` if it exited before saying where it listens.
 pub fn try_start(data_dir: &Path) -> (Child, Option<u16>) {
+    try_start_with(data_dir, &[])
+}
+
+fn try_start_with(data_dir: &Path, extra: &[&str]) -> (Child, Option<u16>) {
     let mut child = command(data_dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -50,6 +55,16 @@ pub fn try_start(data_dir: &Path) -> (Child, Option<u16>) {
 
 pub fn start(data_dir: &Path) -> Server {
     let (child, port) = try_start(data_dir);
+    Server {
+        child,
+        port: port.expect("the server reports its port"),
+    }
+}
+
+/// Starts the server with a configuration file.
+pub fn start_with_config(data_dir: &Path, config: &Path) -> Server {
+    let config = config.to_string_lossy().into_owned();
+    let (child, port) = try_start_with(data_dir, &["--config", &config]);
     Server {
         child,
         port: port.expect("the server reports its port"),

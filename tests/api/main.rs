@@ -16,3 +16,4 @@ mod jurisdiction;
 mod ledger;
 mod ops;
 mod pages;
+mod policy_versions;

@@ -133,6 +133,33 @@ export async function serverRecord(server, site, id) {
   return { status: r.status, body: await r.json().catch(() => null) };
 }
 
+/**
+ * A normal desktop Chrome User-Agent. Headless Chromium's own contains "HeadlessChrome", which
+ * the events endpoint drops as a bot: open the browser with `{ userAgent: DESKTOP_UA }` in
+ * tests that need events stored.
+ */
+export const DESKTOP_UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+
+/** Requests to the events endpoint seen so far, each with its parsed body (always an array). */
+export function eventRequests(requests) {
+  return requests
+    .filter((r) => /\/api\/v1\/sites\/[^/]+\/events$/.test(r.url))
+    .map((r) => {
+      let body = null;
+      try { body = JSON.parse(r.body); } catch { /* not JSON */ }
+      return { ...r, events: body === null ? [] : [].concat(body) };
+    });
+}
+
+/** The events the server stored for a consent id (from its export), or [] if it has none. */
+export async function storedEvents(server, site, id) {
+  const r = await fetch(`${server.url}/api/v1/sites/${site}/consents/${encodeURIComponent(id)}/export`);
+  if (r.status === 404) return [];
+  if (r.status !== 200) throw new Error(`export answered ${r.status}`);
+  return (await r.json()).events;
+}
+
 /** Wait for the banner (first layer) to be visible. */
 export async function waitForBanner(page) {
   await page.locator('.cst-banner').waitFor({ state: 'visible', timeout: 10000 });

@@ -1,0 +1,138 @@
+//! A new policy version re-asks consent; a material change to a category drops that category's
+//! events until the visitor consents again, while unchanged categories go on.
+
+use serde_json::{Value, json};
+
+use crate::binary;
+use crate::helpers::BROWSER_UA;
+
+const DEMO: &str = include_str!("../../src/settings/demo.toml");
+
+fn config(dir: &std::path::Path, version: &str, earlier: &[(&str, &[&str])]) -> std::path::PathBuf {
+    let mut text = DEMO.replace(
+        "version = \"2026-11-01\"",
+        &format!("version = \"{version}\""),
+    );
+    for (v, material) in earlier {
+        let list: Vec<String> = material.iter().map(|m| format!("\"{m}\"")).collect();
+        text.push_str(&format!(
+            "\n[[sites.policy.earlier]]\nversion = \"{v}\"\nmaterial = [{}]\n",
+            list.join(", ")
+        ));
+    }
+    let path = dir.join(format!("consentry-{version}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn post(server: &binary::Server, path: &str, body: Value) -> (u16, Value) {
+    let mut res = awc::Client::default()
+        .post(server.url(path))
+        .insert_header(("content-type", "application/json"))
+        .insert_header(("user-agent", BROWSER_UA))
+        .send_body(body.to_string())
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (
+        status,
+        serde_json::from_slice(&res.body().await.unwrap()).unwrap(),
+    )
+}
+
+fn events(id: &str) -> Value {
+    json!([
+        {"consent_id": id, "name": "pageview", "url": "https://parcelwise.example/"},
+        {"consent_id": id, "name": "ad_click", "url": "https://parcelwise.example/", "category": "marketing"},
+    ])
+}
+
+#[actix_web::test]
+async fn a_material_change_to_marketing_drops_marketing_events_until_re_consent_while_analytics_continues()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = config(dir.path(), "2026-11-01", &[]);
+    let server = binary::start_with_config(dir.path(), &v1);
+    let (status, consent) = post(
+        &server,
+        "/api/v1/sites/demo/consents",
+        json!({"action": "accept_all", "policy_version": "2026-11-01"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let id = consent["consent_id"].as_str().unwrap().to_owned();
+    let (_, body) = post(&server, "/api/v1/sites/demo/events", events(&id)).await;
+    assert_eq!(body["accepted"], 2);
+    assert!(server.terminate().success());
+
+    let v2 = config(dir.path(), "2026-12-01", &[("2026-11-01", &["marketing"])]);
+    let server = binary::start_with_config(dir.path(), &v2);
+    let old_policy = consent["policy_hash"].as_str().unwrap();
+    let mut res = awc::Client::default()
+        .get(server.url(&format!("/api/v1/sites/demo/notices/{old_policy}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        200,
+        "the policy a decision names outlives its version"
+    );
+    let archived: Value = serde_json::from_slice(&res.body().await.unwrap()).unwrap();
+    assert_eq!(archived["version"], "2026-11-01");
+    let (_, body) = post(&server, "/api/v1/sites/demo/events", events(&id)).await;
+    assert_eq!(body["accepted"], 1, "analytics goes on: {body}");
+    assert_eq!(
+        body["dropped"],
+        json!([{"index": 1, "reason": "policy_outdated"}])
+    );
+
+    let (status, body) = post(
+        &server,
+        "/api/v1/sites/demo/consents",
+        json!({"action": "accept_all", "policy_version": "2026-11-01", "consent_id": id}),
+    )
+    .await;
+    assert_eq!(
+        status, 409,
+        "consent under the old version is refused: {body}"
+    );
+    let (status, _) = post(
+        &server,
+        "/api/v1/sites/demo/consents",
+        json!({"action": "accept_all", "policy_version": "2026-12-01", "consent_id": id}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, body) = post(&server, "/api/v1/sites/demo/events", events(&id)).await;
+    assert_eq!(
+        body["accepted"], 2,
+        "after re-consent marketing is back: {body}"
+    );
+    assert!(server.terminate().success());
+}
+
+#[actix_web::test]
+async fn a_version_not_listed_as_compatible_drops_every_category() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = config(dir.path(), "2026-11-01", &[]);
+    let server = binary::start_with_config(dir.path(), &v1);
+    let (_, consent) = post(
+        &server,
+        "/api/v1/sites/demo/consents",
+        json!({"action": "accept_all", "policy_version": "2026-11-01"}),
+    )
+    .await;
+    let id = consent["consent_id"].as_str().unwrap().to_owned();
+    assert!(server.terminate().success());
+
+    let v3 = config(dir.path(), "2027-01-01", &[]);
+    let server = binary::start_with_config(dir.path(), &v3);
+    let (_, body) = post(&server, "/api/v1/sites/demo/events", events(&id)).await;
+    assert_eq!(body["accepted"], 0);
+    assert_eq!(
+        body["dropped"],
+        json!([{"index": 0, "reason": "policy_outdated"}, {"index": 1, "reason": "policy_outdated"}])
+    );
+    assert!(server.terminate().success());
+}
