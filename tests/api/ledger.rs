@@ -44,10 +44,11 @@ async fn ledger_verify_passes_on_an_intact_ledger_and_names_an_entry_with_a_flip
     let last = written.last().unwrap()["receipt"].as_str().unwrap();
     assert!(out.contains(last), "the head is the last receipt: {out}");
 
-    with_tree(dir.path(), "ledger_payloads", |t| {
+    with_tree(dir.path(), "ledger", |t| {
         let key = 3u64.to_be_bytes();
         let mut v = t.get(key).unwrap().unwrap().to_vec();
-        let at = v.len() / 2;
+        // Past the 81-byte header: a byte of the payload (the recorded decision).
+        let at = 81 + (v.len() - 81) / 2;
         v[at] ^= 0x01;
         t.insert(key, v).unwrap();
     });

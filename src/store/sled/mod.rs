@@ -4,8 +4,7 @@
 //!
 //! | tree               | key                         | value                                  | consent id? |
 //! |--------------------|-----------------------------|----------------------------------------|-------------|
-//! | `ledger`           | seq (u64 BE)                | 81-byte entry header                   | no          |
-//! | `ledger_payloads`  | seq (u64 BE)                | decision payload (proof text)          | yes         |
+//! | `ledger`           | seq (u64 BE)                | 81-byte entry header, then the payload | yes         |
 //! | `consents`         | site 0x00 id                | seq, receipt, payload of the latest    | yes         |
 //! | `consent_history`  | site 0x00 id 0x00 seq       | empty                                  | yes         |
 //! | `notices`          | SHA-256 of the document     | the policy or banner document          | no          |
@@ -38,9 +37,8 @@ use events::EventWriter;
 pub(crate) use writer::Writer;
 
 /// The names of every tree, in the order above.
-pub const TREES: [&str; 10] = [
+pub const TREES: [&str; 9] = [
     "ledger",
-    "ledger_payloads",
     "consents",
     "consent_history",
     "notices",
@@ -56,7 +54,6 @@ pub const TREES: [&str; 10] = [
 pub(crate) struct Trees {
     pub db: sled::Db,
     pub ledger: sled::Tree,
-    pub payloads: sled::Tree,
     pub consents: sled::Tree,
     pub history: sled::Tree,
     pub notices: sled::Tree,
@@ -103,19 +100,19 @@ impl SledStore {
         let open = |name: &str| db.open_tree(name).map_err(map_err);
         let trees = Trees {
             ledger: open(TREES[0])?,
-            payloads: open(TREES[1])?,
-            consents: open(TREES[2])?,
-            history: open(TREES[3])?,
-            notices: open(TREES[4])?,
-            meta: open(TREES[5])?,
-            events: open(TREES[6])?,
-            rollups: open(TREES[7])?,
-            visitor_numbers: open(TREES[8])?,
-            visitor_days: open(TREES[9])?,
+            consents: open(TREES[1])?,
+            history: open(TREES[2])?,
+            notices: open(TREES[3])?,
+            meta: open(TREES[4])?,
+            events: open(TREES[5])?,
+            rollups: open(TREES[6])?,
+            visitor_numbers: open(TREES[7])?,
+            visitor_days: open(TREES[8])?,
             db,
         };
         trees.rollups.set_merge_operator(events::merge_counters);
-        check_anchor(dir, &trees)?;
+        let anchor = check_anchor(dir, &trees)?;
+        writer::reconcile(&trees, anchor.map_or(1, |a| a.seq + 1))?;
         let writer = Writer::start(trees.clone(), metrics.clone(), dir.to_path_buf())?;
         let event_writer = EventWriter::start(trees.clone())?;
         Ok(SledStore {
@@ -146,24 +143,29 @@ impl SledStore {
 }
 
 /// Refuses a ledger that no longer holds the last entry the anchor file knows was durable.
-fn check_anchor(dir: &Path, trees: &Trees) -> Result<(), StoreError> {
+fn check_anchor(dir: &Path, trees: &Trees) -> Result<Option<anchor::Anchor>, StoreError> {
     let Some(anchor) = anchor::read(dir)? else {
-        return Ok(());
+        return Ok(None);
     };
     let found = trees
         .ledger
         .get(anchor.seq.to_be_bytes())
         .map_err(map_err)?
-        .and_then(|h| EntryHeader::from_bytes(&h))
+        .and_then(|h| EntryHeader::from_bytes(split_entry(&h).0))
         .map(|h| h.hash());
     if found == Some(anchor.hash) {
-        return Ok(());
+        return Ok(Some(anchor));
     }
     Err(StoreError::Corrupt(format!(
         "ledger entry {} was durable before, but the database no longer holds it intact; \
          refusing to serve (restore the data folder from a backup)",
         anchor.seq
     )))
+}
+
+/// A ledger value: the fixed header, then the payload (empty once erased).
+pub(crate) fn split_entry(value: &[u8]) -> (&[u8], &[u8]) {
+    value.split_at(value.len().min(EntryHeader::LEN))
 }
 
 /// Reads the consent record stored under a `consents` value.
@@ -186,15 +188,16 @@ pub(crate) fn decode_state(value: &[u8]) -> Result<ConsentRecord, StoreError> {
 
 fn record_at(trees: &Trees, seq: u64) -> Result<Option<ConsentRecord>, StoreError> {
     let key = seq.to_be_bytes();
-    let Some(header) = trees.ledger.get(key).map_err(map_err)? else {
+    let Some(entry) = trees.ledger.get(key).map_err(map_err)? else {
         return Ok(None);
     };
-    let Some(payload) = trees.payloads.get(key).map_err(map_err)? else {
+    let (header, payload) = split_entry(&entry);
+    if payload.is_empty() {
         return Ok(None);
-    };
-    let header = EntryHeader::from_bytes(&header)
+    }
+    let header = EntryHeader::from_bytes(header)
         .ok_or_else(|| StoreError::Corrupt(format!("ledger entry {seq} cannot be read")))?;
-    let decision = parse_decision_payload(&payload)
+    let decision = parse_decision_payload(payload)
         .ok_or_else(|| StoreError::Corrupt(format!("ledger payload {seq} cannot be read")))?;
     Ok(Some(ConsentRecord {
         decision,
@@ -265,10 +268,11 @@ fn verify(trees: &Trees) -> Result<LedgerReport, StoreError> {
         let (k, header) = item.map_err(map_err)?;
         let seq = keys::seq(&k)
             .ok_or_else(|| StoreError::Corrupt("a ledger key cannot be read".into()))?;
-        let payload = trees.payloads.get(&k).map_err(map_err)?.map(|p| p.to_vec());
-        if let Some(h) = EntryHeader::from_bytes(&header) {
+        let (header, payload) = split_entry(&header);
+        if let Some(h) = EntryHeader::from_bytes(header) {
             head = Some(h.hash());
         }
+        let payload = (!payload.is_empty()).then(|| payload.to_vec());
         entries.push((seq, header.to_vec(), payload));
     }
     match verify_chain(entries) {

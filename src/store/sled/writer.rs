@@ -11,8 +11,6 @@ use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 use tokio::sync::oneshot;
 
 use super::anchor::{self, Anchor};
@@ -56,8 +54,8 @@ fn read_head(trees: &Trees) -> Result<Head, StoreError> {
             seq: 0,
             hash: GENESIS,
         }),
-        Some((_, header)) => {
-            let header = EntryHeader::from_bytes(&header).ok_or_else(|| {
+        Some((_, entry)) => {
+            let header = EntryHeader::from_bytes(super::split_entry(&entry).0).ok_or_else(|| {
                 StoreError::Corrupt("the last ledger entry cannot be read".into())
             })?;
             Ok(Head {
@@ -252,30 +250,30 @@ fn commit(trees: &Trees, metrics: &Metrics, head: Head, jobs: Vec<Job>) -> Resul
         }
     }
 
-    let result = (
-        &trees.ledger,
-        &trees.payloads,
-        &trees.consents,
-        &trees.history,
-        &trees.notices,
-    )
-        .transaction(|(ledger, payloads, consents, history, archive)| {
-            for p in &prepared {
-                ledger.insert(&p.key, &p.header[..])?;
-                payloads.insert(&p.key, p.payload.as_slice())?;
-                consents.insert(p.state_key.as_slice(), p.state.as_slice())?;
-                history.insert(p.history_key.as_slice(), &[][..])?;
-            }
-            for (hash, document) in &notices {
-                archive.insert(&hash.0, document.as_slice())?;
-            }
-            Ok::<(), ConflictableTransactionError<()>>(())
-        })
-        .map_err(|e| match e {
-            TransactionError::Storage(e) => map_err(e),
-            TransactionError::Abort(()) => StoreError::Io("the ledger transaction aborted".into()),
-        })
-        .and_then(|()| trees.db.flush().map(|_| ()).map_err(map_err));
+    // Ledger first: sled recovers its log in order, so state and history can lag the ledger
+    // after a crash but never run ahead of it, and `reconcile` catches them up at open.
+    let mut ledger = sled::Batch::default();
+    let mut consents = sled::Batch::default();
+    let mut history = sled::Batch::default();
+    for p in &prepared {
+        let mut entry = Vec::with_capacity(EntryHeader::LEN + p.payload.len());
+        entry.extend_from_slice(&p.header);
+        entry.extend_from_slice(&p.payload);
+        ledger.insert(&p.key, entry);
+        consents.insert(p.state_key.as_slice(), p.state.as_slice());
+        history.insert(p.history_key.as_slice(), &[][..]);
+    }
+    let result = (|| -> Result<(), sled::Error> {
+        trees.ledger.apply_batch(ledger)?;
+        trees.consents.apply_batch(consents)?;
+        trees.history.apply_batch(history)?;
+        for (hash, document) in &notices {
+            trees.notices.insert(hash.0, document.as_slice())?;
+        }
+        trees.db.flush()?;
+        Ok(())
+    })()
+    .map_err(map_err);
 
     match result {
         Ok(()) => {
@@ -306,4 +304,40 @@ fn commit(trees: &Trees, metrics: &Metrics, head: Head, jobs: Vec<Job>) -> Resul
             Err(read_head(trees).unwrap_or(head))
         }
     }
+}
+
+/// Brings `consents` and `consent_history` up to the ledger from entry `from` on: the ledger is
+/// the truth, and a crash between the two writes of a group can leave them behind it.
+pub(crate) fn reconcile(trees: &Trees, from: u64) -> Result<u64, StoreError> {
+    let mut repaired = 0;
+    for item in trees.ledger.range(from.to_be_bytes()..) {
+        let (k, entry) = item.map_err(map_err)?;
+        let (header, payload) = super::split_entry(&entry);
+        let (Some(header), Some(decision)) = (
+            EntryHeader::from_bytes(header),
+            crate::domain::ledger::parse_decision_payload(payload),
+        ) else {
+            continue;
+        };
+        let state_key = keys::consent(&decision.site, &decision.consent_id);
+        let behind = match trees.consents.get(&state_key).map_err(map_err)? {
+            Some(v) => super::decode_state(&v).map(|r| r.seq < header.seq).unwrap_or(true),
+            None => true,
+        };
+        if behind {
+            let mut state = Vec::with_capacity(40 + payload.len());
+            state.extend_from_slice(&k);
+            state.extend_from_slice(&header.hash().0);
+            state.extend_from_slice(payload);
+            trees.consents.insert(state_key, state).map_err(map_err)?;
+            repaired += 1;
+        }
+        let history_key = keys::history(&decision.site, &decision.consent_id, header.seq);
+        trees.history.insert(history_key, &[][..]).map_err(map_err)?;
+    }
+    if repaired > 0 {
+        log::warn!("brought {repaired} consent states up to the ledger after an unclean stop");
+        trees.db.flush().map_err(map_err)?;
+    }
+    Ok(repaired)
 }
