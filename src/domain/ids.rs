@@ -151,9 +151,63 @@ impl fmt::Display for ConsentId {
     }
 }
 
+/// How a consent id is written at rest: a keyed SHA-256 of the site and the id, cut to 16
+/// bytes. The raw id never reaches disk, so once the visitor's cookie and the records under
+/// this key are gone, nothing left can be tied back to the id.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Subject(pub [u8; 16]);
+
+impl Subject {
+    pub fn derive(secret: &[u8; 32], site: &SiteId, id: &ConsentId) -> Subject {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(secret);
+        h.update(site.as_str().as_bytes());
+        h.update([0]);
+        h.update(id.as_str().as_bytes());
+        let digest: [u8; 32] = h.finalize().into();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&digest[..16]);
+        Subject(out)
+    }
+
+    pub fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn parse_hex(raw: &str) -> Option<Subject> {
+        if raw.len() != 32 {
+            return None;
+        }
+        let mut out = [0u8; 16];
+        for (i, slot) in out.iter_mut().enumerate() {
+            *slot = u8::from_str_radix(raw.get(i * 2..i * 2 + 2)?, 16).ok()?;
+        }
+        Some(Subject(out))
+    }
+}
+
+impl fmt::Debug for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Subject({})", self.hex())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subject_depends_on_the_secret_the_site_and_the_id() {
+        let site = SiteId::parse("demo").unwrap();
+        let other = SiteId::parse("shop").unwrap();
+        let id = ConsentId::from_random([5; 16]);
+        let a = Subject::derive(&[1; 32], &site, &id);
+        assert_eq!(Subject::parse_hex(&a.hex()), Some(a));
+        assert_ne!(a, Subject::derive(&[2; 32], &site, &id));
+        assert_ne!(a, Subject::derive(&[1; 32], &other, &id));
+        assert!(!a.hex().contains(id.as_str()));
+    }
 
     #[test]
     fn a_minted_consent_id_parses_back() {

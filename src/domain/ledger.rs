@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::clock::Timestamp;
 use super::consent::{Action, Choices, Decision};
-use super::ids::{CategoryId, ConsentId, PolicyVersion, SiteId};
+use super::ids::{CategoryId, ConsentId, PolicyVersion, SiteId, Subject};
 use super::jurisdiction::Regime;
 
 /// A SHA-256 digest.
@@ -230,8 +230,8 @@ fn unescape(value: &str) -> String {
         .replace("%25", "%")
 }
 
-/// The payload of a decision entry.
-pub fn decision_payload(d: &Decision) -> Vec<u8> {
+/// The payload of a decision entry. It names the consent by its `Subject`, never the raw id.
+pub fn decision_payload(d: &Decision, subject: &Subject) -> Vec<u8> {
     let choices: Vec<String> = d
         .choices
         .iter()
@@ -240,7 +240,7 @@ pub fn decision_payload(d: &Decision) -> Vec<u8> {
     let lines = [
         ("format", "consentry-decision-1".to_owned()),
         ("site", d.site.to_string()),
-        ("consent_id", d.consent_id.to_string()),
+        ("subject", subject.hex()),
         ("action", d.action.as_str().to_owned()),
         ("choices", choices.join(",")),
         ("policy_version", d.policy_version.to_string()),
@@ -269,17 +269,28 @@ pub fn decision_payload(d: &Decision) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Reads a decision payload back. `None` if it is not one.
-pub fn parse_decision_payload(bytes: &[u8]) -> Option<Decision> {
+fn payload_fields(bytes: &[u8]) -> Option<BTreeMap<&str, String>> {
     let text = std::str::from_utf8(bytes).ok()?;
     let mut fields = BTreeMap::new();
     for line in text.lines() {
         let (k, v) = line.split_once('=')?;
         fields.insert(k, unescape(v));
     }
-    if fields.get("format")? != "consentry-decision-1" {
-        return None;
-    }
+    (fields.get("format")? == "consentry-decision-1").then_some(fields)
+}
+
+/// The site and subject a decision payload is about.
+pub fn payload_subject(bytes: &[u8]) -> Option<(SiteId, Subject)> {
+    let fields = payload_fields(bytes)?;
+    Some((
+        SiteId::parse(fields.get("site")?).ok()?,
+        Subject::parse_hex(fields.get("subject")?)?,
+    ))
+}
+
+/// Reads a decision payload back for the consent id it was written for. `None` if it is not one.
+pub fn parse_decision_payload(bytes: &[u8], consent_id: &ConsentId) -> Option<Decision> {
+    let fields = payload_fields(bytes)?;
     let opt = |k: &str| fields.get(k).filter(|v| !v.is_empty()).cloned();
     let mut choices = BTreeMap::new();
     for item in fields.get("choices")?.split(',').filter(|s| !s.is_empty()) {
@@ -288,7 +299,7 @@ pub fn parse_decision_payload(bytes: &[u8]) -> Option<Decision> {
     }
     Some(Decision {
         site: SiteId::parse(fields.get("site")?).ok()?,
-        consent_id: ConsentId::parse(fields.get("consent_id")?).ok()?,
+        consent_id: consent_id.clone(),
         action: Action::parse(fields.get("action")?)?,
         choices: Choices::from_map(choices),
         policy_version: PolicyVersion::parse(fields.get("policy_version")?).ok()?,
@@ -337,7 +348,18 @@ mod tests {
     #[test]
     fn a_decision_payload_reads_back_to_the_same_decision() {
         let d = decision();
-        assert_eq!(parse_decision_payload(&decision_payload(&d)), Some(d));
+        let subject = Subject([7; 16]);
+        let bytes = decision_payload(&d, &subject);
+        assert_eq!(
+            parse_decision_payload(&bytes, &d.consent_id),
+            Some(d.clone())
+        );
+        assert_eq!(payload_subject(&bytes), Some((d.site.clone(), subject)));
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(
+            !text.contains(d.consent_id.as_str()),
+            "the raw id is not in the payload"
+        );
     }
 
     fn chain(n: u64) -> Vec<(u64, Vec<u8>, Option<Vec<u8>>)> {

@@ -20,7 +20,7 @@ pub mod site;
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use consent::{Action, Choices, ConsentRecord, Decision, DecisionError, DecisionRequest};
 pub use event::{DropReason, event_categories, gate};
-pub use ids::{CategoryId, ConsentId, IdError, PolicyVersion, SiteId};
+pub use ids::{CategoryId, ConsentId, IdError, PolicyVersion, SiteId, Subject};
 pub use jurisdiction::{Jurisdiction, Location, Regime};
 pub use ledger::{EntryHash, EntryHeader, EntryKind, GENESIS};
 pub use site::{Category, CookieDecl, Service, Site};

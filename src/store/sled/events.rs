@@ -3,8 +3,8 @@
 //!
 //! Trees (see the registry in `mod.rs`): `events` (site 0x00 time(ms, u64 BE) counter(u32 BE)
 //! → encoded event), `rollups` (see `analytics::rollup::key`; merged by addition),
-//! `visitor_numbers` (site 0x00 consent id → u64 BE) and `visitor_days` (site 0x00 consent id
-//! 0x00 day(u32 BE) → empty), the last two so export and erasure find a visitor's events
+//! `visitor_numbers` (site 0x00 subject → u64 BE) and `visitor_days` (site 0x00 subject
+//! day(u32 BE) → empty), the last two so export and erasure find a visitor's events
 //! without a full scan.
 
 use std::collections::HashMap;
@@ -18,11 +18,11 @@ use super::{Trees, map_err};
 use crate::analytics::codec::{self, EncodeInput};
 use crate::analytics::event::AcceptedEvent;
 use crate::analytics::rollup::{Aggregator, Counters};
-use crate::domain::ConsentId;
+use crate::domain::Subject;
 use crate::store::StoreError;
 
 /// Batches of events the queue holds before `append_events` answers `Overloaded`.
-const QUEUE: usize = 8192;
+const QUEUE: usize = 1024;
 const WRITE_EVERY: Duration = Duration::from_millis(200);
 const DAY_MS: i64 = 86_400_000;
 
@@ -78,11 +78,11 @@ impl Drop for EventWriter {
 }
 
 /// The key prefix of a visitor's rows in `visitor_numbers` and `visitor_days`.
-pub fn visitor_key(site: &str, id: &ConsentId) -> Vec<u8> {
-    let mut k = Vec::with_capacity(site.len() + 1 + ConsentId::LEN);
+pub fn visitor_key(site: &str, subject: &Subject) -> Vec<u8> {
+    let mut k = Vec::with_capacity(site.len() + 17);
     k.extend_from_slice(site.as_bytes());
     k.push(0);
-    k.extend_from_slice(id.as_str().as_bytes());
+    k.extend_from_slice(&subject.0);
     k
 }
 
@@ -116,7 +116,7 @@ struct State {
     days: HashMap<Vec<u8>, u32>,
     next_visitor: u64,
     counter: u32,
-    events: sled::Batch,
+    events: Vec<(Vec<u8>, Vec<u8>)>,
     index: sled::Batch,
     pending: usize,
     /// The newest event time seen: visits expire against event time, not the wall clock.
@@ -138,7 +138,7 @@ fn run(trees: Trees, rx: Receiver<Job>) {
         days: HashMap::new(),
         next_visitor,
         counter: 0,
-        events: sled::Batch::default(),
+        events: Vec::new(),
         index: sled::Batch::default(),
         pending: 0,
         latest_ms: 0,
@@ -206,12 +206,11 @@ impl State {
     }
 
     fn add(&mut self, e: &AcceptedEvent) {
-        let vkey = visitor_key(e.site.as_str(), &e.consent_id);
+        let vkey = visitor_key(e.site.as_str(), &self.trees.subject(&e.site, &e.consent_id));
         let visitor = self.visitor_number(&vkey);
         let day = u32::try_from(e.at.millis().div_euclid(DAY_MS)).unwrap_or(0);
         if self.days.get(&vkey) != Some(&day) {
             let mut dkey = vkey.clone();
-            dkey.push(0);
             dkey.extend_from_slice(&day.to_be_bytes());
             self.index.insert(dkey, &[][..]);
             if self.days.len() > 200_000 {
@@ -231,10 +230,10 @@ impl State {
             props: &e.props,
             context: &e.context,
         });
-        self.events.insert(
+        self.events.push((
             event_key(e.site.as_str(), e.at.millis(), self.counter),
             bytes,
-        );
+        ));
         self.pending += 1;
     }
 
@@ -246,7 +245,11 @@ impl State {
         let events = std::mem::take(&mut self.events);
         let index = std::mem::take(&mut self.index);
         let result = (|| -> Result<(), sled::Error> {
-            self.trees.events.apply_batch(events)?;
+            // Plain inserts, not one big batch: sled 0.34's batch holds a database-wide lock
+            // that would stall every reader (the consent gate among them) for the whole write.
+            for (k, v) in events {
+                self.trees.events.insert(k, v)?;
+            }
             self.trees.visitor_days.apply_batch(index)?;
             for (k, c) in deltas {
                 self.trees.rollups.merge(k, c.to_bytes())?;

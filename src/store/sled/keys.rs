@@ -1,23 +1,22 @@
-//! Key layouts. Site ids and consent ids never contain 0x00, so it separates them.
+//! Key layouts. A consent is keyed by its `Subject` (a keyed hash), never by the raw id; site ids
+//! never contain 0x00, so it separates the site from what follows.
 
-use crate::domain::{ConsentId, SiteId};
+use crate::domain::{SiteId, Subject};
 
-pub fn consent(site: &SiteId, id: &ConsentId) -> Vec<u8> {
-    let mut k = Vec::with_capacity(site.as_str().len() + 1 + ConsentId::LEN);
+pub fn consent(site: &SiteId, subject: &Subject) -> Vec<u8> {
+    let mut k = Vec::with_capacity(site.as_str().len() + 1 + 16);
     k.extend_from_slice(site.as_str().as_bytes());
     k.push(0);
-    k.extend_from_slice(id.as_str().as_bytes());
+    k.extend_from_slice(&subject.0);
     k
 }
 
-pub fn history_prefix(site: &SiteId, id: &ConsentId) -> Vec<u8> {
-    let mut k = consent(site, id);
-    k.push(0);
-    k
+pub fn history_prefix(site: &SiteId, subject: &Subject) -> Vec<u8> {
+    consent(site, subject)
 }
 
-pub fn history(site: &SiteId, id: &ConsentId, seq: u64) -> Vec<u8> {
-    let mut k = history_prefix(site, id);
+pub fn history(site: &SiteId, subject: &Subject, seq: u64) -> Vec<u8> {
+    let mut k = history_prefix(site, subject);
     k.extend_from_slice(&seq.to_be_bytes());
     k
 }
@@ -39,8 +38,8 @@ mod tests {
     #[test]
     fn a_history_key_gives_back_its_sequence_number() {
         let site = SiteId::parse("demo").unwrap();
-        let id = ConsentId::from_random([3; 16]);
-        assert_eq!(seq_from_history(&history(&site, &id, 42)), Some(42));
-        assert!(history(&site, &id, 1).starts_with(&history_prefix(&site, &id)));
+        let subject = Subject([3; 16]);
+        assert_eq!(seq_from_history(&history(&site, &subject, 42)), Some(42));
+        assert!(history(&site, &subject, 1).starts_with(&history_prefix(&site, &subject)));
     }
 }

@@ -5,16 +5,21 @@
 //! | tree               | key                         | value                                  | consent id? |
 //! |--------------------|-----------------------------|----------------------------------------|-------------|
 //! | `ledger`           | seq (u64 BE)                | 81-byte entry header, then the payload | yes         |
-//! | `consents`         | site 0x00 id                | seq, receipt, payload of the latest    | yes         |
-//! | `consent_history`  | site 0x00 id 0x00 seq       | empty                                  | yes         |
+//! | `consents`         | site 0x00 subject           | seq, receipt, payload of the latest    | yes         |
+//! | `consent_history`  | site 0x00 subject seq       | empty                                  | yes         |
 //! | `notices`          | SHA-256 of the document     | the policy or banner document          | no          |
 //! | `meta`             | name                        | small values (health probe, counters)  | no          |
 //! | `events`           | site 0x00 time counter      | encoded event (visitor as a number)    | via number  |
 //! | `rollups`          | site 0x00 hour dim value    | counters, merged by addition           | no          |
-//! | `visitor_numbers`  | site 0x00 id                | the id's visitor number                | yes         |
-//! | `visitor_days`     | site 0x00 id 0x00 day       | empty: the days the id has events      | yes         |
+//! | `visitor_numbers`  | site 0x00 subject           | the id's visitor number                | yes         |
+//! | `visitor_days`     | site 0x00 subject day       | empty: the days the id has events      | yes         |
+//!
+//! "Consent id?" means the row can be tied to one consent id. No key or value holds the raw id:
+//! it is written as its `Subject`, a SHA-256 of a per-database secret (`meta/subject_secret`),
+//! the site and the id.
 
 mod anchor;
+mod cache;
 pub mod events;
 mod keys;
 mod writer;
@@ -29,7 +34,7 @@ use crate::analytics::event::{AcceptedEvent, StoredEvent};
 use crate::analytics::rollup::{self, Counters};
 use crate::domain::Timestamp;
 use crate::domain::ledger::{parse_decision_payload, verify_chain};
-use crate::domain::{ConsentId, ConsentRecord, Decision, EntryHash, EntryHeader, SiteId};
+use crate::domain::{ConsentId, ConsentRecord, Decision, EntryHash, EntryHeader, SiteId, Subject};
 use crate::store::{AnalyticsStore, ConsentStore, LedgerReport, StoreError, StoreFuture};
 use crate::telemetry::Metrics;
 
@@ -62,6 +67,29 @@ pub(crate) struct Trees {
     pub rollups: sled::Tree,
     pub visitor_numbers: sled::Tree,
     pub visitor_days: sled::Tree,
+    /// The secret consent ids are hashed with at rest.
+    pub secret: [u8; 32],
+}
+
+impl Trees {
+    pub fn subject(&self, site: &SiteId, id: &ConsentId) -> Subject {
+        Subject::derive(&self.secret, site, id)
+    }
+}
+
+/// The per-database secret, made on first open.
+fn subject_secret(meta: &sled::Tree) -> Result<[u8; 32], StoreError> {
+    if let Some(v) = meta.get("subject_secret").map_err(map_err)? {
+        return v
+            .as_ref()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("the subject secret cannot be read".into()));
+    }
+    let secret: [u8; 32] = rand::random();
+    meta.insert("subject_secret", &secret[..])
+        .map_err(map_err)?;
+    meta.flush().map_err(map_err)?;
+    Ok(secret)
 }
 
 pub(crate) fn map_err(e: sled::Error) -> StoreError {
@@ -76,6 +104,7 @@ pub(crate) fn map_err(e: sled::Error) -> StoreError {
 /// Consent storage in a sled database.
 pub struct SledStore {
     trees: Trees,
+    cache: Arc<cache::ConsentCache>,
     writer: Writer,
     event_writer: EventWriter,
     metrics: Arc<Metrics>,
@@ -108,15 +137,25 @@ impl SledStore {
             rollups: open(TREES[6])?,
             visitor_numbers: open(TREES[7])?,
             visitor_days: open(TREES[8])?,
+            secret: [0; 32],
             db,
         };
+        let mut trees = trees;
+        trees.secret = subject_secret(&trees.meta)?;
         trees.rollups.set_merge_operator(events::merge_counters);
         let anchor = check_anchor(dir, &trees)?;
         writer::reconcile(&trees, anchor.map_or(1, |a| a.seq + 1))?;
-        let writer = Writer::start(trees.clone(), metrics.clone(), dir.to_path_buf())?;
+        let cache = Arc::new(cache::ConsentCache::default());
+        let writer = Writer::start(
+            trees.clone(),
+            metrics.clone(),
+            dir.to_path_buf(),
+            cache.clone(),
+        )?;
         let event_writer = EventWriter::start(trees.clone())?;
         Ok(SledStore {
             trees,
+            cache,
             writer,
             event_writer,
             metrics,
@@ -169,7 +208,7 @@ pub(crate) fn split_entry(value: &[u8]) -> (&[u8], &[u8]) {
 }
 
 /// Reads the consent record stored under a `consents` value.
-pub(crate) fn decode_state(value: &[u8]) -> Result<ConsentRecord, StoreError> {
+pub(crate) fn decode_state(value: &[u8], id: &ConsentId) -> Result<ConsentRecord, StoreError> {
     let corrupt = || StoreError::Corrupt("a consent state value cannot be read".into());
     if value.len() < 40 {
         return Err(corrupt());
@@ -178,7 +217,7 @@ pub(crate) fn decode_state(value: &[u8]) -> Result<ConsentRecord, StoreError> {
     seq.copy_from_slice(&value[..8]);
     let mut receipt = [0u8; 32];
     receipt.copy_from_slice(&value[8..40]);
-    let decision = parse_decision_payload(&value[40..]).ok_or_else(corrupt)?;
+    let decision = parse_decision_payload(&value[40..], id).ok_or_else(corrupt)?;
     Ok(ConsentRecord {
         decision,
         seq: u64::from_be_bytes(seq),
@@ -186,7 +225,7 @@ pub(crate) fn decode_state(value: &[u8]) -> Result<ConsentRecord, StoreError> {
     })
 }
 
-fn record_at(trees: &Trees, seq: u64) -> Result<Option<ConsentRecord>, StoreError> {
+fn record_at(trees: &Trees, seq: u64, id: &ConsentId) -> Result<Option<ConsentRecord>, StoreError> {
     let key = seq.to_be_bytes();
     let Some(entry) = trees.ledger.get(key).map_err(map_err)? else {
         return Ok(None);
@@ -197,7 +236,7 @@ fn record_at(trees: &Trees, seq: u64) -> Result<Option<ConsentRecord>, StoreErro
     }
     let header = EntryHeader::from_bytes(header)
         .ok_or_else(|| StoreError::Corrupt(format!("ledger entry {seq} cannot be read")))?;
-    let decision = parse_decision_payload(payload)
+    let decision = parse_decision_payload(payload, id)
         .ok_or_else(|| StoreError::Corrupt(format!("ledger payload {seq} cannot be read")))?;
     Ok(Some(ConsentRecord {
         decision,
@@ -213,23 +252,36 @@ impl ConsentStore for SledStore {
     }
 
     fn current(&self, site: SiteId, id: ConsentId) -> StoreFuture<Option<ConsentRecord>> {
-        self.read(
-            move |t| match t.consents.get(keys::consent(&site, &id)).map_err(map_err)? {
-                Some(v) => decode_state(&v).map(Some),
+        if let Some(hit) = self.cache.get(&site, &id) {
+            return Box::pin(std::future::ready(Ok(Some(hit))));
+        }
+        let cache = self.cache.clone();
+        self.read(move |t| {
+            match t
+                .consents
+                .get(keys::consent(&site, &t.subject(&site, &id)))
+                .map_err(map_err)?
+            {
+                Some(v) => {
+                    let record = decode_state(&v, &id)?;
+                    cache.put(&record);
+                    Ok(Some(record))
+                }
                 None => Ok(None),
-            },
-        )
+            }
+        })
     }
 
     fn history(&self, site: SiteId, id: ConsentId) -> StoreFuture<Vec<ConsentRecord>> {
         self.read(move |t| {
             let mut out = Vec::new();
-            for item in t.history.scan_prefix(keys::history_prefix(&site, &id)) {
+            let subject = t.subject(&site, &id);
+            for item in t.history.scan_prefix(keys::history_prefix(&site, &subject)) {
                 let (k, _) = item.map_err(map_err)?;
                 let Some(seq) = keys::seq_from_history(&k) else {
                     return Err(StoreError::Corrupt("a history key cannot be read".into()));
                 };
-                if let Some(r) = record_at(t, seq)? {
+                if let Some(r) = record_at(t, seq, &id)? {
                     out.push(r);
                 }
             }
@@ -301,7 +353,7 @@ impl AnalyticsStore for SledStore {
 
     fn events_of(&self, site: SiteId, id: ConsentId) -> StoreFuture<Vec<StoredEvent>> {
         self.read(move |t| {
-            let vkey = events::visitor_key(site.as_str(), &id);
+            let vkey = events::visitor_key(site.as_str(), &t.subject(&site, &id));
             let Some(number) = t.visitor_numbers.get(&vkey).map_err(map_err)? else {
                 return Ok(Vec::new());
             };
@@ -311,8 +363,7 @@ impl AnalyticsStore for SledStore {
                     .try_into()
                     .map_err(|_| StoreError::Corrupt("a visitor number cannot be read".into()))?,
             );
-            let mut prefix = vkey;
-            prefix.push(0);
+            let prefix = vkey;
             let mut out = Vec::new();
             for day in t.visitor_days.scan_prefix(&prefix) {
                 let (k, _) = day.map_err(map_err)?;

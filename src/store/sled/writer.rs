@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::anchor::{self, Anchor};
+use super::cache::ConsentCache;
 use super::{Trees, keys, map_err};
 use crate::domain::ledger::decision_payload;
 use crate::domain::{ConsentRecord, Decision, EntryHash, EntryHeader, EntryKind, GENESIS};
@@ -55,9 +56,10 @@ fn read_head(trees: &Trees) -> Result<Head, StoreError> {
             hash: GENESIS,
         }),
         Some((_, entry)) => {
-            let header = EntryHeader::from_bytes(super::split_entry(&entry).0).ok_or_else(|| {
-                StoreError::Corrupt("the last ledger entry cannot be read".into())
-            })?;
+            let header =
+                EntryHeader::from_bytes(super::split_entry(&entry).0).ok_or_else(|| {
+                    StoreError::Corrupt("the last ledger entry cannot be read".into())
+                })?;
             Ok(Head {
                 seq: header.seq,
                 hash: header.hash(),
@@ -71,12 +73,13 @@ impl Writer {
         trees: Trees,
         metrics: Arc<Metrics>,
         data_dir: PathBuf,
+        cache: Arc<ConsentCache>,
     ) -> Result<Writer, StoreError> {
         let head = read_head(&trees)?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || run(trees, metrics, head, rx, data_dir))
+            .spawn(move || run(trees, metrics, head, rx, data_dir, cache))
             .map_err(|e| StoreError::Io(format!("cannot start the ledger writer: {e}")))?;
         Ok(Writer {
             tx: Some(tx),
@@ -163,7 +166,14 @@ fn write_anchor(data_dir: &std::path::Path, head: Head) {
     }
 }
 
-fn run(trees: Trees, metrics: Arc<Metrics>, mut head: Head, rx: Receiver<Job>, data_dir: PathBuf) {
+fn run(
+    trees: Trees,
+    metrics: Arc<Metrics>,
+    mut head: Head,
+    rx: Receiver<Job>,
+    data_dir: PathBuf,
+    cache: Arc<ConsentCache>,
+) {
     let mut anchored = (head.seq, Instant::now());
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
@@ -173,7 +183,7 @@ fn run(trees: Trees, metrics: Arc<Metrics>, mut head: Head, rx: Receiver<Job>, d
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        let flushed = match commit(&trees, &metrics, head, jobs) {
+        let flushed = match commit(&trees, &metrics, &cache, head, jobs) {
             Ok(h) => {
                 head = h;
                 true
@@ -196,7 +206,13 @@ fn run(trees: Trees, metrics: Arc<Metrics>, mut head: Head, rx: Receiver<Job>, d
 
 /// Writes one group and answers it. `Ok` holds the new, flushed head; `Err` the head the
 /// database now has after a failure, which may not be durable.
-fn commit(trees: &Trees, metrics: &Metrics, head: Head, jobs: Vec<Job>) -> Result<Head, Head> {
+fn commit(
+    trees: &Trees,
+    metrics: &Metrics,
+    cache: &ConsentCache,
+    head: Head,
+    jobs: Vec<Job>,
+) -> Result<Head, Head> {
     let mut next = head;
     let mut prepared = Vec::new();
     let mut notices = Vec::new();
@@ -210,7 +226,8 @@ fn commit(trees: &Trees, metrics: &Metrics, head: Head, jobs: Vec<Job>) -> Resul
                 reply,
             } => {
                 let seq = next.seq + 1;
-                let payload = decision_payload(&decision);
+                let subject = trees.subject(&decision.site, &decision.consent_id);
+                let payload = decision_payload(&decision, &subject);
                 let header = EntryHeader::next(
                     seq,
                     next.hash,
@@ -226,8 +243,8 @@ fn commit(trees: &Trees, metrics: &Metrics, head: Head, jobs: Vec<Job>) -> Resul
                 prepared.push(Prepared {
                     key: seq.to_be_bytes(),
                     header: header.to_bytes(),
-                    state_key: keys::consent(&decision.site, &decision.consent_id),
-                    history_key: keys::history(&decision.site, &decision.consent_id, seq),
+                    state_key: keys::consent(&decision.site, &subject),
+                    history_key: keys::history(&decision.site, &subject, seq),
                     payload,
                     state,
                     record: ConsentRecord {
@@ -285,6 +302,7 @@ fn commit(trees: &Trees, metrics: &Metrics, head: Head, jobs: Vec<Job>) -> Resul
                 .fetch_add(prepared.len() as u64, std::sync::atomic::Ordering::Relaxed);
             for (p, (queued, reply)) in prepared.into_iter().zip(decision_replies) {
                 metrics.ledger_commit.observe(queued.elapsed());
+                cache.put(&p.record);
                 let _ = reply.send(Ok(p.record));
             }
             for reply in notice_replies {
@@ -313,15 +331,15 @@ pub(crate) fn reconcile(trees: &Trees, from: u64) -> Result<u64, StoreError> {
     for item in trees.ledger.range(from.to_be_bytes()..) {
         let (k, entry) = item.map_err(map_err)?;
         let (header, payload) = super::split_entry(&entry);
-        let (Some(header), Some(decision)) = (
+        let (Some(header), Some((site, subject))) = (
             EntryHeader::from_bytes(header),
-            crate::domain::ledger::parse_decision_payload(payload),
+            crate::domain::ledger::payload_subject(payload),
         ) else {
             continue;
         };
-        let state_key = keys::consent(&decision.site, &decision.consent_id);
+        let state_key = keys::consent(&site, &subject);
         let behind = match trees.consents.get(&state_key).map_err(map_err)? {
-            Some(v) => super::decode_state(&v).map(|r| r.seq < header.seq).unwrap_or(true),
+            Some(v) => keys::seq(v.get(..8).unwrap_or_default()).is_none_or(|s| s < header.seq),
             None => true,
         };
         if behind {
@@ -332,8 +350,11 @@ pub(crate) fn reconcile(trees: &Trees, from: u64) -> Result<u64, StoreError> {
             trees.consents.insert(state_key, state).map_err(map_err)?;
             repaired += 1;
         }
-        let history_key = keys::history(&decision.site, &decision.consent_id, header.seq);
-        trees.history.insert(history_key, &[][..]).map_err(map_err)?;
+        let history_key = keys::history(&site, &subject, header.seq);
+        trees
+            .history
+            .insert(history_key, &[][..])
+            .map_err(map_err)?;
     }
     if repaired > 0 {
         log::warn!("brought {repaired} consent states up to the ledger after an unclean stop");
