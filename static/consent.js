@@ -132,6 +132,7 @@
     purge();
     sync();
     fire();
+    tk();
     if (reload) return location.reload();
     activate();
   }
@@ -433,6 +434,77 @@
     }
   });
 
+  // Tracker: pageviews, custom events, outbound links and downloads. An event is queued and
+  // sent only while the current valid record grants its category (analytics unless the
+  // caller says marketing); the server decides again from the stored consent.
+  var trk = me.getAttribute('data-track') != 'off', q = [], qt, pv, lp = location.pathname, lu = location.href;
+  var ok = function (c) { return trk && rec && ch[c] && Date.parse(rec.expires_at) > Date.now(); };
+  function ev(n, p, c, r) {
+    c = c || 'analytics';
+    if (!ok(c)) return false;
+    var e = {consent_id: rec.consent_id, name: n, url: location.href, category: c};
+    if (r) e.referrer = r;
+    if (p) e.props = p;
+    q.push(e);
+    if (q.length > 9) flush();
+    else qt = qt || setTimeout(flush, 1e3);
+    return true;
+  }
+  // Send the queue (at most 50 events and ~30 KB a request). On page hide (b), a same-origin
+  // beacon; otherwise, or if the beacon is refused, a keepalive fetch without credentials (a
+  // beacon carries credentials, which the server's CORS answer does not allow cross-origin).
+  // Nothing leaves while a decision is being recorded.
+  function flush(b) {
+    clearTimeout(qt);
+    qt = 0;
+    if (busy) return qt = setTimeout(flush, 1e3);
+    q = q.filter(function (e) { return ok(e.category); });
+    var u = api + 'events', n, j;
+    while ((n = Math.min(q.length, 50))) {
+      while ((j = JSON.stringify(q.slice(0, n))).length > 3e4 && n > 1) n >>= 1;
+      q.splice(0, n);
+      if (!(b && new URL(u).origin == location.origin && N.sendBeacon && N.sendBeacon(u, new Blob([j], {type: 'application/json'})))) {
+        fetch(u, {method: 'POST', keepalive: true, credentials: 'omit', headers: {'Content-Type': 'application/json'}, body: j}).catch(function () {});
+      }
+    }
+  }
+  // After every commit: drop what the choice no longer allows; the page's first pageview.
+  function tk() {
+    q = q.filter(function (e) { return ok(e.category); });
+    if (!pv && ev('pageview', 0, 0, d.referrer)) pv = 1;
+  }
+  // Single-page apps: a pageview when the path changes, with the previous URL as referrer.
+  function nav() {
+    var r = lu;
+    lu = location.href;
+    if (location.pathname == lp) return;
+    lp = location.pathname;
+    ev('pageview', 0, 0, r);
+  }
+  if (trk) {
+    ['pushState', 'replaceState'].forEach(function (k) {
+      var f = history[k];
+      history[k] = function () {
+        var r = f.apply(this, arguments);
+        nav();
+        return r;
+      };
+    });
+    w.addEventListener('popstate', nav);
+    w.addEventListener('pagehide', function () { flush(1); });
+    d.addEventListener('visibilitychange', function () { if (d.visibilityState == 'hidden') flush(1); });
+    // Opt-in per site: data-track-outbound and data-track-downloads on the script tag.
+    var ob = me.hasAttribute('data-track-outbound'), dn = me.hasAttribute('data-track-downloads');
+    ['click', 'auxclick'].forEach(function (t) {
+      d.addEventListener(t, function (e) {
+        var a = e.button < 2 && e.target.closest && e.target.closest('a[href]'), u = a && a.href;
+        if (typeof u != 'string' || !/^https?:/.test(u)) return;
+        var x = dn && /\.(pdf|zip|dmg|exe|csv|xlsx|docx|pptx|mp4|mp3)$/i.test(a.pathname) ? 'download' : ob && a.host != location.host && 'outbound';
+        if (x) ev(x, {url: u.slice(0, 200)});
+      }, true);
+    });
+  }
+
   w.consentry = {
     acceptedCategory: function (id) {
       return !!ch[id] || !!(cfg && cfg.categories.some(function (c) { return c.id == id && c.required; }));
@@ -444,7 +516,8 @@
       if (rec) f({consent_id: rec.consent_id, choices: Object.assign({}, ch)});
     },
     getConsent: function () { return rec && JSON.parse(JSON.stringify(rec)); },
-    consentId: function () { return rec ? rec.consent_id : null; }
+    consentId: function () { return rec ? rec.consent_id : null; },
+    track: function (n, p, o) { return ev(n, p, o && o.category); }
   };
   load();
 })();

@@ -317,6 +317,43 @@ pub fn parse_decision_payload(bytes: &[u8], consent_id: &ConsentId) -> Option<De
     })
 }
 
+/// The record an erasure leaves in the ledger: that it happened, when, how and how much, about
+/// a subject (a keyed hash of the id). No choice, page, location or id is in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tombstone {
+    pub site: SiteId,
+    pub subject: Subject,
+    pub requested_at: Timestamp,
+    pub completed_at: Timestamp,
+    /// `api`, `policy_page` or `cli`.
+    pub channel: String,
+    pub entries_redacted: u64,
+    pub events_deleted: u64,
+}
+
+pub fn tombstone_payload(t: &Tombstone) -> Vec<u8> {
+    format!(
+        "format=consentry-tombstone-1\nsite={}\nsubject={}\nrequested_at={}\ncompleted_at={}\nscope=consent,ledger,events\nchannel={}\noutcome=erased\nentries_redacted={}\nevents_deleted={}\n",
+        t.site,
+        t.subject.hex(),
+        t.requested_at.0,
+        t.completed_at.0,
+        escape(&t.channel),
+        t.entries_redacted,
+        t.events_deleted
+    )
+    .into_bytes()
+}
+
+/// Whether a payload is the tombstone of `subject`.
+pub fn is_tombstone_of(payload: &[u8], subject: &Subject) -> bool {
+    let needle = format!("\nsubject={}\n", subject.hex());
+    payload.starts_with(b"format=consentry-tombstone-1\n")
+        && payload
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(consents::notice)
                 .service(events::collect)
                 .service(rights::export)
+                .service(rights::erase)
                 .default_service(web::to(not_found)),
         )
         .default_service(web::to(not_found));

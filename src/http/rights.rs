@@ -1,7 +1,7 @@
 //! Visitors' rights over their data: export (Art. 15 and 20, CCPA "know").
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, delete, get, web};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -105,4 +105,40 @@ pub async fn export(
             format!("attachment; filename=\"consentry-{}.json\"", id.as_str()),
         ))
         .json(body))
+}
+
+/// Erases everything held under a consent id (Art. 17, CCPA "delete"): 200 with the tombstone
+/// receipt, or 404 when nothing is held. Events carrying the id are dropped afterwards.
+#[delete("/consents/{consent_id}")]
+pub async fn erase(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (site, id) = path.into_inner();
+    let entry = state.site(&site)?;
+    let unknown = || ApiError::NotFound {
+        code: "unknown_consent",
+        message: "there is no consent with this id for this site".into(),
+    };
+    let id = ConsentId::parse(&id).map_err(|_| unknown())?;
+    let now = state.clock.now();
+    let receipt = state
+        .store
+        .erase(entry.site.id.clone(), id.clone(), now, "api")
+        .await?
+        .ok_or_else(unknown)?;
+    state
+        .metrics
+        .consents
+        .inc("action=\"erase\",regime=\"any\"".into());
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({
+            "erased": true,
+            "consent_id": id.as_str(),
+            "erased_at": rfc3339(now),
+            "tombstone": receipt.tombstone.hex(),
+            "ledger_entries_redacted": receipt.entries_redacted,
+            "events_deleted": receipt.events_deleted,
+        })))
 }

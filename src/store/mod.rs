@@ -49,8 +49,28 @@ pub struct LedgerReport {
     pub head: Option<EntryHash>,
 }
 
+/// What an erasure did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureReceipt {
+    /// The hash of the tombstone entry it left in the ledger.
+    pub tombstone: EntryHash,
+    pub entries_redacted: u64,
+    pub events_deleted: u64,
+}
+
 /// Consent storage.
 pub trait ConsentStore: Send + Sync + 'static {
+    /// Erases everything held under a consent id: its state, its ledger payloads (headers stay,
+    /// so the chain verifies), its events; appends a tombstone. `None` when nothing is held.
+    /// Resolves once durable; a crash part-way is finished at the next start.
+    fn erase(
+        &self,
+        site: SiteId,
+        id: ConsentId,
+        now: crate::domain::Timestamp,
+        channel: &'static str,
+    ) -> StoreFuture<Option<ErasureReceipt>>;
+
     /// Appends a decision to the ledger and makes it the id's current consent. Resolves once
     /// the entry is durable on disk.
     fn record(&self, decision: Decision) -> StoreFuture<ConsentRecord>;

@@ -25,9 +25,17 @@ fn command(data_dir: &Path) -> Command {
     cmd
 }
 
-/// Starts the server on port 0. `None` if it exited before saying where it listens.
+/// Starts the server on port 0, with rate limits out of the way of the load the tests make.
+/// `None` if it exited before saying where it listens.
 pub fn try_start(data_dir: &Path) -> (Child, Option<u16>) {
-    try_start_with(data_dir, &[])
+    let config = data_dir.with_extension("test.toml");
+    std::fs::write(
+        &config,
+        "[rate_limit]\nburst = 1000000\nper_minute = 1000000\n",
+    )
+    .expect("the test configuration is written");
+    let config = config.to_string_lossy().into_owned();
+    try_start_with(data_dir, &["--config", &config])
 }
 
 fn try_start_with(data_dir: &Path, extra: &[&str]) -> (Child, Option<u16>) {

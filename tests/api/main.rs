@@ -17,3 +17,4 @@ mod ledger;
 mod ops;
 mod pages;
 mod policy_versions;
+mod rights;

@@ -34,4 +34,10 @@ impl ConsentCache {
             map.insert(key, record.clone());
         }
     }
+
+    pub fn forget(&self, site: &SiteId, id: &ConsentId) {
+        if let Ok(mut map) = self.0.write() {
+            map.remove(&(site.clone(), id.clone()));
+        }
+    }
 }

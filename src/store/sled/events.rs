@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::{Trees, map_err};
+use super::{Trees, keys, map_err};
 use crate::analytics::codec::{self, EncodeInput};
 use crate::analytics::event::AcceptedEvent;
 use crate::analytics::rollup::{Aggregator, Counters};
@@ -206,6 +206,17 @@ impl State {
     }
 
     fn add(&mut self, e: &AcceptedEvent) {
+        // An erasure may have begun since the gate let this event through: then it is not
+        // written. The erasure deletes the state first and then waits for this queue.
+        let subject = self.trees.subject(&e.site, &e.consent_id);
+        let live = self
+            .trees
+            .consents
+            .contains_key(keys::consent(&e.site, &subject))
+            .unwrap_or(false);
+        if !live {
+            return;
+        }
         let vkey = visitor_key(e.site.as_str(), &self.trees.subject(&e.site, &e.consent_id));
         let visitor = self.visitor_number(&vkey);
         let day = u32::try_from(e.at.millis().div_euclid(DAY_MS)).unwrap_or(0);

@@ -13,6 +13,8 @@
 //! | `rollups`          | site 0x00 hour dim value    | counters, merged by addition           | no          |
 //! | `visitor_numbers`  | site 0x00 subject           | the id's visitor number                | yes         |
 //! | `visitor_days`     | site 0x00 subject day       | empty: the days the id has events      | yes         |
+//! | `erasures`         | site 0x00 subject           | a pending erasure job                  | yes         |
+//! | `rights_log`       | time, random                | a rights request: type, channel, outcome | no        |
 //!
 //! "Consent id?" means the row can be tied to one consent id. No key or value holds the raw id:
 //! it is written as its `Subject`, a SHA-256 of a per-database secret (`meta/subject_secret`),
@@ -20,6 +22,7 @@
 
 mod anchor;
 mod cache;
+mod erase;
 pub mod events;
 mod keys;
 mod writer;
@@ -42,7 +45,7 @@ use events::EventWriter;
 pub(crate) use writer::Writer;
 
 /// The names of every tree, in the order above.
-pub const TREES: [&str; 9] = [
+pub const TREES: [&str; 11] = [
     "ledger",
     "consents",
     "consent_history",
@@ -52,6 +55,8 @@ pub const TREES: [&str; 9] = [
     "rollups",
     "visitor_numbers",
     "visitor_days",
+    "erasures",
+    "rights_log",
 ];
 
 /// Opened trees, cheap to clone.
@@ -67,6 +72,8 @@ pub(crate) struct Trees {
     pub rollups: sled::Tree,
     pub visitor_numbers: sled::Tree,
     pub visitor_days: sled::Tree,
+    pub erasures: sled::Tree,
+    pub rights_log: sled::Tree,
     /// The secret consent ids are hashed with at rest.
     pub secret: [u8; 32],
 }
@@ -105,8 +112,8 @@ pub(crate) fn map_err(e: sled::Error) -> StoreError {
 pub struct SledStore {
     trees: Trees,
     cache: Arc<cache::ConsentCache>,
-    writer: Writer,
-    event_writer: EventWriter,
+    writer: Arc<Writer>,
+    event_writer: Arc<EventWriter>,
     metrics: Arc<Metrics>,
 }
 
@@ -137,6 +144,8 @@ impl SledStore {
             rollups: open(TREES[6])?,
             visitor_numbers: open(TREES[7])?,
             visitor_days: open(TREES[8])?,
+            erasures: open(TREES[9])?,
+            rights_log: open(TREES[10])?,
             secret: [0; 32],
             db,
         };
@@ -152,7 +161,27 @@ impl SledStore {
             dir.to_path_buf(),
             cache.clone(),
         )?;
-        let event_writer = EventWriter::start(trees.clone())?;
+        let writer = Arc::new(writer);
+        let event_writer = Arc::new(EventWriter::start(trees.clone())?);
+        // On a thread of its own: resuming waits on the writers, which an async runtime's
+        // thread (where `open` may be called) must never do.
+        let resumed = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    erase::Eraser {
+                        trees: &trees,
+                        writer: &writer,
+                        events: &event_writer,
+                        cache: &cache,
+                    }
+                    .resume(crate::domain::Clock::now(&crate::domain::SystemClock))
+                })
+                .join()
+                .unwrap_or_else(|_| Err(StoreError::Io("resuming erasures failed".into())))
+        })?;
+        if resumed > 0 {
+            log::warn!("finished {resumed} erasures interrupted by an unclean stop");
+        }
         Ok(SledStore {
             trees,
             cache,
@@ -246,6 +275,29 @@ fn record_at(trees: &Trees, seq: u64, id: &ConsentId) -> Result<Option<ConsentRe
 }
 
 impl ConsentStore for SledStore {
+    fn erase(
+        &self,
+        site: SiteId,
+        id: ConsentId,
+        now: Timestamp,
+        channel: &'static str,
+    ) -> StoreFuture<Option<crate::store::ErasureReceipt>> {
+        let (writer, events, cache) = (
+            self.writer.clone(),
+            self.event_writer.clone(),
+            self.cache.clone(),
+        );
+        self.read(move |trees| {
+            erase::Eraser {
+                trees,
+                writer: &writer,
+                events: &events,
+                cache: &cache,
+            }
+            .erase(&site, &id, now, channel)
+        })
+    }
+
     fn record(&self, decision: Decision) -> StoreFuture<ConsentRecord> {
         let pending = self.writer.submit_decision(decision);
         Box::pin(pending)

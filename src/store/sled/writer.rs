@@ -17,7 +17,9 @@ use super::anchor::{self, Anchor};
 use super::cache::ConsentCache;
 use super::{Trees, keys, map_err};
 use crate::domain::ledger::decision_payload;
-use crate::domain::{ConsentRecord, Decision, EntryHash, EntryHeader, EntryKind, GENESIS};
+use crate::domain::{
+    ConsentRecord, Decision, EntryHash, EntryHeader, EntryKind, GENESIS, Timestamp,
+};
 use crate::store::StoreError;
 use crate::telemetry::Metrics;
 
@@ -34,6 +36,12 @@ enum Job {
         hash: EntryHash,
         document: Vec<u8>,
         reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// An erasure's tombstone: chained like a decision, with no state of its own.
+    Tombstone {
+        payload: Vec<u8>,
+        recorded_at: Timestamp,
+        reply: oneshot::Sender<Result<EntryHash, StoreError>>,
     },
 }
 
@@ -129,6 +137,25 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// Appends a tombstone and waits, on this (blocking) thread, until it is durable.
+    pub fn append_tombstone_blocking(
+        &self,
+        payload: Vec<u8>,
+        recorded_at: Timestamp,
+    ) -> Result<EntryHash, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        if !self.send(Job::Tombstone {
+            payload,
+            recorded_at,
+            reply,
+        }) {
+            return Err(StoreError::Closed);
+        }
+        rx.blocking_recv().map_err(|_| StoreError::Closed)?
+    }
+}
+
 impl Drop for Writer {
     fn drop(&mut self) {
         // Closing the channel ends the thread once it has answered what is queued.
@@ -218,6 +245,8 @@ fn commit(
     let mut notices = Vec::new();
     let mut decision_replies = Vec::new();
     let mut notice_replies = Vec::new();
+    let mut tombstones = Vec::new();
+    let mut tombstone_replies = Vec::new();
     for job in jobs {
         match job {
             Job::Decision {
@@ -264,6 +293,21 @@ fn commit(
                 notices.push((hash, document));
                 notice_replies.push(reply);
             }
+            Job::Tombstone {
+                payload,
+                recorded_at,
+                reply,
+            } => {
+                let seq = next.seq + 1;
+                let header =
+                    EntryHeader::next(seq, next.hash, &payload, recorded_at, EntryKind::Tombstone);
+                let hash = header.hash();
+                let mut entry = header.to_bytes().to_vec();
+                entry.extend_from_slice(&payload);
+                tombstones.push((seq.to_be_bytes(), entry));
+                tombstone_replies.push((reply, hash));
+                next = Head { seq, hash };
+            }
         }
     }
 
@@ -279,6 +323,9 @@ fn commit(
         ledger.insert(&p.key, entry);
         consents.insert(p.state_key.as_slice(), p.state.as_slice());
         history.insert(p.history_key.as_slice(), &[][..]);
+    }
+    for (key, entry) in tombstones {
+        ledger.insert(&key, entry);
     }
     let result = (|| -> Result<(), sled::Error> {
         trees.ledger.apply_batch(ledger)?;
@@ -308,6 +355,9 @@ fn commit(
             for reply in notice_replies {
                 let _ = reply.send(Ok(()));
             }
+            for (reply, hash) in tombstone_replies {
+                let _ = reply.send(Ok(hash));
+            }
             Ok(next)
         }
         Err(e) => {
@@ -316,6 +366,9 @@ fn commit(
                 let _ = reply.send(Err(e.clone()));
             }
             for reply in notice_replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+            for (reply, _) in tombstone_replies {
                 let _ = reply.send(Err(e.clone()));
             }
             // What is on disk decides where the chain goes on.
