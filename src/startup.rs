@@ -20,7 +20,7 @@ use crate::http::{observe, routes};
 use crate::notices::SiteNotices;
 use crate::settings::Settings;
 use crate::store::sled::SledStore;
-use crate::store::{AnalyticsStore, ConsentStore, StoreError};
+use crate::store::{AnalyticsStore, ConsentStore, Retention, StoreError};
 use crate::telemetry::Metrics;
 
 /// Why the server did not start.
@@ -49,6 +49,40 @@ fn form_error(e: UrlencodedError, _: &HttpRequest) -> actix_web::Error {
 
 fn query_error(e: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
     ApiError::invalid("query string", format!("cannot be read: {e}")).into()
+}
+
+/// Each site's retention, from its policy: what the policy page promises is what is swept.
+pub fn retention_plan(settings: &Settings) -> Vec<Retention> {
+    settings
+        .sites
+        .iter()
+        .map(|s| Retention {
+            site: s.id.clone(),
+            event_days: s.policy.event_retention_days,
+            inactivity_days: (s.policy.inactivity_deletion_months * 365).div_ceil(12),
+        })
+        .collect()
+}
+
+/// How often retention is applied.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+fn spawn_sweeper(store: Arc<dyn ConsentStore>, plan: Vec<Retention>, clock: Arc<dyn Clock>) {
+    actix_web::rt::spawn(async move {
+        loop {
+            actix_web::rt::time::sleep(Duration::from_secs(30)).await;
+            match store.sweep(plan.clone(), clock.now()).await {
+                Ok(r) => log::info!(
+                    "retention: {} events, {} inactive visitors, {} rights-log entries removed",
+                    r.events_deleted,
+                    r.visitors_erased,
+                    r.rights_log_deleted
+                ),
+                Err(e) => log::error!("retention sweep failed: {e}"),
+            }
+            actix_web::rt::time::sleep(SWEEP_EVERY).await;
+        }
+    });
 }
 
 /// A built, bound server, not yet running.
@@ -107,6 +141,11 @@ impl Application {
             script: ScriptBundle::build(),
             limiter: RateLimiter::new(settings.rate_limit),
         });
+        spawn_sweeper(
+            store.clone(),
+            retention_plan(&settings),
+            state.clock.clone(),
+        );
         let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {
             addr: settings.listen.to_string(),
             source,
@@ -150,6 +189,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The consent store, for tests that reach below HTTP (retention sweeps).
+    pub fn store(&self) -> Arc<dyn ConsentStore> {
+        self.store.clone()
     }
 
     /// Serves until SIGINT or SIGTERM, then drains in-flight requests and flushes the store.

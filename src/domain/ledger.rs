@@ -279,6 +279,13 @@ fn payload_fields(bytes: &[u8]) -> Option<BTreeMap<&str, String>> {
     (fields.get("format")? == "consentry-decision-1").then_some(fields)
 }
 
+/// When a decision payload was recorded.
+pub fn payload_recorded_at(bytes: &[u8]) -> Option<Timestamp> {
+    Some(Timestamp(
+        payload_fields(bytes)?.get("recorded_at")?.parse().ok()?,
+    ))
+}
+
 /// The site and subject a decision payload is about.
 pub fn payload_subject(bytes: &[u8]) -> Option<(SiteId, Subject)> {
     let fields = payload_fields(bytes)?;

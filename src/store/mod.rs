@@ -58,8 +58,37 @@ pub struct ErasureReceipt {
     pub events_deleted: u64,
 }
 
+/// How long one site keeps what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    pub site: SiteId,
+    /// Raw events older than this are deleted (rollups stay: they hold no one).
+    pub event_days: u32,
+    /// Visitors with no decision and no event for this long are erased entirely.
+    pub inactivity_days: u32,
+}
+
+/// Rights-request log entries are kept this long (CCPA §7101: at least 24 months).
+pub const RIGHTS_LOG_DAYS: u32 = 730;
+
+/// What a retention sweep removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub events_deleted: u64,
+    pub visitors_erased: u64,
+    pub rights_log_deleted: u64,
+}
+
 /// Consent storage.
 pub trait ConsentStore: Send + Sync + 'static {
+    /// Applies retention: old raw events, inactive visitors (erased, with a tombstone each),
+    /// old rights-log entries.
+    fn sweep(
+        &self,
+        plan: Vec<Retention>,
+        now: crate::domain::Timestamp,
+    ) -> StoreFuture<SweepReport>;
+
     /// Erases everything held under a consent id: its state, its ledger payloads (headers stay,
     /// so the chain verifies), its events; appends a tombstone. `None` when nothing is held.
     /// Resolves once durable; a crash part-way is finished at the next start.

@@ -22,6 +22,10 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// The data folder, for tests that scan what was written.
     pub data_dir: std::path::PathBuf,
+    /// The store below HTTP, for retention sweeps.
+    pub store: Arc<dyn consentry::store::ConsentStore>,
+    /// The retention the demo site's policy promises.
+    pub retention: Vec<consentry::store::Retention>,
     pub client: Client,
     _dir: Arc<TempDir>,
 }
@@ -95,15 +99,19 @@ pub async fn spawn_app_behind_proxy() -> TestApp {
 async fn start(settings: Settings, dir: Arc<TempDir>) -> TestApp {
     let clock = ManualClock::starting_at(Timestamp(1_790_000_000_000));
     let data_dir = settings.data_dir.clone();
+    let retention = consentry::startup::retention_plan(&settings);
     let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
         .await
         .expect("the application builds");
     let port = app.port();
+    let store = app.store();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         clock,
         data_dir,
+        store,
+        retention,
         client: Client::builder().disable_redirects().finish(),
         _dir: dir,
     }

@@ -17,4 +17,5 @@ mod ledger;
 mod ops;
 mod pages;
 mod policy_versions;
+mod retention;
 mod rights;

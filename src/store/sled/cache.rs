@@ -40,4 +40,11 @@ impl ConsentCache {
             map.remove(&(site.clone(), id.clone()));
         }
     }
+
+    /// Forgets everything: after a sweep erased visitors whose ids it cannot name.
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.0.write() {
+            map.clear();
+        }
+    }
 }

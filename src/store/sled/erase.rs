@@ -95,6 +95,21 @@ impl Eraser<'_> {
         done.map(Some)
     }
 
+    /// Erases by subject (no raw id at hand: the retention sweep).
+    pub fn erase_subject(
+        &self,
+        site: &SiteId,
+        subject: &Subject,
+        now: Timestamp,
+        channel: &str,
+    ) -> Result<Erased, StoreError> {
+        let job_key = keys::consent(site, subject);
+        let job = job_value(now, last_seq(self.trees)? + 1, channel);
+        self.trees.erasures.insert(&job_key, job).map_err(map_err)?;
+        self.trees.erasures.flush().map_err(map_err)?;
+        self.run(site, subject, now, now)
+    }
+
     /// Runs every job left by an unclean stop. Returns how many were finished.
     pub fn resume(&self, now: Timestamp) -> Result<usize, StoreError> {
         let mut done = 0;

@@ -25,6 +25,9 @@ mod cache;
 mod erase;
 pub mod events;
 mod keys;
+#[cfg(test)]
+mod registry_test;
+mod retention;
 mod writer;
 
 use std::ops::Range;
@@ -275,6 +278,31 @@ fn record_at(trees: &Trees, seq: u64, id: &ConsentId) -> Result<Option<ConsentRe
 }
 
 impl ConsentStore for SledStore {
+    fn sweep(
+        &self,
+        plan: Vec<crate::store::Retention>,
+        now: Timestamp,
+    ) -> StoreFuture<crate::store::SweepReport> {
+        let (writer, events, cache) = (
+            self.writer.clone(),
+            self.event_writer.clone(),
+            self.cache.clone(),
+        );
+        self.read(move |trees| {
+            let eraser = erase::Eraser {
+                trees,
+                writer: &writer,
+                events: &events,
+                cache: &cache,
+            };
+            let report = retention::sweep(&eraser, &plan, now)?;
+            if report.visitors_erased > 0 {
+                cache.clear();
+            }
+            Ok(report)
+        })
+    }
+
     fn erase(
         &self,
         site: SiteId,

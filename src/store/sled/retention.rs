@@ -1,0 +1,105 @@
+//! The retention sweep: raw events past their site's limit, visitors inactive past theirs,
+//! rights-log entries past 24 months.
+
+use super::erase::{Eraser, log_request};
+use super::events::event_key;
+use super::{Trees, keys, map_err};
+use crate::domain::ledger::payload_recorded_at;
+use crate::domain::{SiteId, Subject, Timestamp};
+use crate::store::{RIGHTS_LOG_DAYS, Retention, StoreError, SweepReport};
+
+const DAY_MS: i64 = 86_400_000;
+
+pub fn sweep(
+    eraser: &Eraser<'_>,
+    plan: &[Retention],
+    now: Timestamp,
+) -> Result<SweepReport, StoreError> {
+    let t = eraser.trees;
+    let mut report = SweepReport::default();
+    for r in plan {
+        let cutoff = now.0 - i64::from(r.event_days) * DAY_MS;
+        let start = event_key(r.site.as_str(), 0, 0);
+        let end = event_key(r.site.as_str(), cutoff.max(0), 0);
+        for item in t.events.range(start..end) {
+            let (k, _) = item.map_err(map_err)?;
+            t.events.remove(k).map_err(map_err)?;
+            report.events_deleted += 1;
+        }
+        let cutoff_day = u32::try_from(cutoff.div_euclid(DAY_MS)).unwrap_or(0);
+        let mut site_prefix = r.site.as_str().as_bytes().to_vec();
+        site_prefix.push(0);
+        for item in t.visitor_days.scan_prefix(&site_prefix) {
+            let (k, _) = item.map_err(map_err)?;
+            let day = k
+                .get(k.len().saturating_sub(4)..)
+                .and_then(|d| d.try_into().ok())
+                .map(u32::from_be_bytes);
+            if day.is_some_and(|d| d < cutoff_day) {
+                t.visitor_days.remove(k).map_err(map_err)?;
+            }
+        }
+        report.visitors_erased += erase_inactive(eraser, r, now)?;
+    }
+    let cutoff = (now.0 - i64::from(RIGHTS_LOG_DAYS) * DAY_MS).max(0);
+    for item in t.rights_log.range(..cutoff.to_be_bytes()) {
+        let (k, _) = item.map_err(map_err)?;
+        t.rights_log.remove(k).map_err(map_err)?;
+        report.rights_log_deleted += 1;
+    }
+    t.db.flush().map_err(map_err)?;
+    Ok(report)
+}
+
+/// The last time a visitor did anything: its latest decision or its latest day with events.
+fn last_active(t: &Trees, site: &SiteId, subject: &Subject, state: &[u8]) -> Option<i64> {
+    let decided = payload_recorded_at(state.get(40..)?).map(|at| at.0);
+    let vkey = super::events::visitor_key(site.as_str(), subject);
+    let last_day = t
+        .visitor_days
+        .scan_prefix(&vkey)
+        .filter_map(Result::ok)
+        .filter_map(|(k, _)| k.get(vkey.len()..)?.try_into().ok().map(u32::from_be_bytes))
+        .max()
+        .map(|d| i64::from(d) * DAY_MS + DAY_MS - 1);
+    decided.max(last_day)
+}
+
+fn erase_inactive(eraser: &Eraser<'_>, r: &Retention, now: Timestamp) -> Result<u64, StoreError> {
+    let t = eraser.trees;
+    let cutoff = now.0 - i64::from(r.inactivity_days) * DAY_MS;
+    let mut prefix = r.site.as_str().as_bytes().to_vec();
+    prefix.push(0);
+    let mut inactive = Vec::new();
+    for item in t.consents.scan_prefix(&prefix) {
+        let (k, v) = item.map_err(map_err)?;
+        let Some(subject) = k
+            .get(prefix.len()..)
+            .and_then(|s| s.try_into().ok())
+            .map(Subject)
+        else {
+            continue;
+        };
+        if last_active(t, &r.site, &subject, &v).is_some_and(|at| at < cutoff) {
+            inactive.push(subject);
+        }
+    }
+    for subject in &inactive {
+        eraser.erase_subject(&r.site, subject, now, "retention")?;
+        debug_assert!(
+            !t.consents
+                .contains_key(keys::consent(&r.site, subject))
+                .unwrap_or(true)
+        );
+    }
+    if !inactive.is_empty() {
+        let line = format!(
+            "type=retention\nsite={}\nchannel=sweeper\noutcome=erased {} inactive visitors\ncompleted_at={}\n",
+            r.site,
+            inactive.len(),
+            now.0
+        );
+        log_request(t, now, line.as_bytes())?;
+    }
+    Ok(inactive.len() as u64)
+}

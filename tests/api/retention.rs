@@ -1,0 +1,90 @@
+//! Retention as the demo policy promises it: raw events after 90 days, everything of a visitor
+//! inactive for 12 months. The clock is moved, never slept on.
+
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn sweep(app: &TestApp) -> consentry::store::SweepReport {
+    app.store
+        .sweep(
+            app.retention.clone(),
+            consentry::domain::Clock::now(&app.clock),
+        )
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn raw_events_older_than_the_sites_limit_are_swept_and_newer_ones_stay() {
+    let app = spawn_app().await;
+    let id = app.consent("accept_all", json!({})).await["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.send_events(&TestApp::pageview(&id, "/old"), &[]).await;
+    app.clock.advance_days(60);
+    app.send_events(&TestApp::pageview(&id, "/newer"), &[])
+        .await;
+    app.export(&id).await;
+
+    app.clock.advance_days(31);
+    let report = sweep(&app).await;
+    assert_eq!(report.events_deleted, 1);
+    assert_eq!(report.visitors_erased, 0);
+    let export = app.export(&id).await;
+    let paths: Vec<_> = export["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].clone())
+        .collect();
+    assert_eq!(
+        paths,
+        [json!("/newer")],
+        "day 91: the day-0 event is gone, the day-60 one stays"
+    );
+    assert_eq!(
+        export["current"]["action"], "accept_all",
+        "the consent record stays"
+    );
+}
+
+#[actix_web::test]
+async fn a_visitor_inactive_for_twelve_months_is_erased_and_an_active_one_is_not() {
+    let app = spawn_app().await;
+    let idle = app.consent("accept_all", json!({})).await["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.send_events(&TestApp::pageview(&idle, "/"), &[]).await;
+    app.clock.advance_days(200);
+    let active = app.consent("accept_all", json!({})).await["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.send_events(&TestApp::pageview(&active, "/"), &[]).await;
+    app.export(&active).await;
+
+    app.clock.advance_days(160);
+    assert_eq!(
+        sweep(&app).await.visitors_erased,
+        0,
+        "day 360: nobody is 12 months idle yet"
+    );
+    app.clock.advance_days(7);
+    let report = sweep(&app).await;
+    assert_eq!(report.visitors_erased, 1, "day 367: the idle visitor goes");
+    let (status, _) = app
+        .get_json(&format!("/api/v1/sites/demo/consents/{idle}/export"), &[])
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .get_json(&format!("/api/v1/sites/demo/consents/{active}"), &[])
+        .await;
+    assert_eq!(status, 200, "the visitor active on day 200 stays");
+    let (_, body) = app
+        .send_events(&TestApp::pageview(&idle, "/back"), &[])
+        .await;
+    assert_eq!(body["dropped"][0]["reason"], "no_consent");
+}
