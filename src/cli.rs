@@ -54,6 +54,27 @@ pub enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// A visitor's rights, for an operator (the server must be stopped).
+    Visitor {
+        #[command(subcommand)]
+        command: VisitorCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VisitorCommand {
+    /// Print everything held under a consent id, as JSON.
+    Export {
+        #[arg(long)]
+        site: String,
+        consent_id: String,
+    },
+    /// Erase everything held under a consent id; a tombstone stays in the ledger.
+    Erase {
+        #[arg(long)]
+        site: String,
+        consent_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +120,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Ledger {
             command: LedgerCommand::Verify,
         } => verify(settings),
+        Command::Visitor { command } => visitor(settings, command),
     }
 }
 
@@ -160,4 +182,80 @@ fn verify(settings: Settings) -> i32 {
             1
         }
     }
+}
+
+fn visitor(settings: Settings, command: VisitorCommand) -> i32 {
+    let (site, raw_id) = match &command {
+        VisitorCommand::Export { site, consent_id }
+        | VisitorCommand::Erase { site, consent_id } => (site.clone(), consent_id.clone()),
+    };
+    let Some(site) = settings.site(&site).map(|s| s.id.clone()) else {
+        eprintln!("consentry: there is no site `{site}` in the settings");
+        return 2;
+    };
+    let Ok(id) = crate::domain::ConsentId::parse(&raw_id) else {
+        eprintln!("consentry: `{raw_id}` is not a consent id");
+        return 2;
+    };
+    let store = match SledStore::open(
+        &settings.data_dir,
+        settings.cache_capacity_mb,
+        Arc::new(Metrics::default()),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("consentry: {e}");
+            return 1;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("consentry: {e}");
+            return 1;
+        }
+    };
+    let now = crate::domain::Clock::now(&crate::domain::SystemClock);
+    runtime.block_on(async {
+        match command {
+            VisitorCommand::Export { .. } => {
+                match crate::http::rights::export_document(&store, &store, &site, &id, now).await {
+                    Ok(Some(doc)) => {
+                        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                        0
+                    }
+                    Ok(None) => {
+                        eprintln!("consentry: nothing is held under this consent id");
+                        1
+                    }
+                    Err(e) => {
+                        eprintln!("consentry: {e}");
+                        1
+                    }
+                }
+            }
+            VisitorCommand::Erase { .. } => match store.erase(site, id, now, "cli").await {
+                Ok(Some(r)) => {
+                    println!(
+                        "erased: {} ledger entries redacted, {} events deleted; tombstone {}",
+                        r.entries_redacted,
+                        r.events_deleted,
+                        r.tombstone.hex()
+                    );
+                    0
+                }
+                Ok(None) => {
+                    eprintln!("consentry: nothing is held under this consent id");
+                    1
+                }
+                Err(e) => {
+                    eprintln!("consentry: {e}");
+                    1
+                }
+            },
+        }
+    })
 }

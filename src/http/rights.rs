@@ -8,8 +8,9 @@ use serde_json::{Map, Value, json};
 use super::state::AppState;
 use super::wire::{ConsentJson, rfc3339};
 use crate::analytics::event::{PropValue, StoredEvent};
-use crate::domain::ConsentId;
+use crate::domain::{ConsentId, SiteId, Timestamp};
 use crate::errors::ApiError;
+use crate::store::{AnalyticsStore, ConsentStore, StoreError};
 
 #[derive(Serialize)]
 struct EventJson {
@@ -67,6 +68,34 @@ impl From<StoredEvent> for EventJson {
     }
 }
 
+/// The export document of a consent id, or `None` when nothing is held. Used by the API and
+/// by `consentry visitor export`.
+pub async fn export_document(
+    store: &dyn ConsentStore,
+    analytics: &dyn AnalyticsStore,
+    site: &SiteId,
+    id: &ConsentId,
+    now: Timestamp,
+) -> Result<Option<Value>, StoreError> {
+    analytics.sync_events().await?;
+    let current = store.current(site.clone(), id.clone()).await?;
+    let history = store.history(site.clone(), id.clone()).await?;
+    let events = analytics.events_of(site.clone(), id.clone()).await?;
+    if current.is_none() && history.is_empty() && events.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(json!({
+        "format": "consentry-export-1",
+        "site": site.as_str(),
+        "consent_id": id.as_str(),
+        "exported_at": rfc3339(now),
+        "about": "Everything this server holds under this consent id: the current consent, every recorded decision (the ledger entries, each with its receipt), and every analytics event. No IP address or User-Agent is ever stored.",
+        "current": current.as_ref().map(ConsentJson::from),
+        "history": history.iter().map(ConsentJson::from).collect::<Vec<_>>(),
+        "events": events.into_iter().map(EventJson::from).collect::<Vec<_>>(),
+    })))
+}
+
 /// Everything held about a consent id: its current record, every ledger entry, every event.
 #[get("/consents/{consent_id}/export")]
 pub async fn export(
@@ -80,24 +109,15 @@ pub async fn export(
         message: "there is no consent with this id for this site".into(),
     };
     let id = ConsentId::parse(&id).map_err(|_| unknown())?;
-    let site_id = entry.site.id.clone();
-    state.analytics.sync_events().await?;
-    let current = state.store.current(site_id.clone(), id.clone()).await?;
-    let history = state.store.history(site_id.clone(), id.clone()).await?;
-    let events = state.analytics.events_of(site_id, id.clone()).await?;
-    if current.is_none() && history.is_empty() && events.is_empty() {
-        return Err(unknown());
-    }
-    let body = json!({
-        "format": "consentry-export-1",
-        "site": entry.site.id.as_str(),
-        "consent_id": id.as_str(),
-        "exported_at": rfc3339(state.clock.now()),
-        "about": "Everything this server holds under this consent id: the current consent, every recorded decision (the ledger entries, each with its receipt), and every analytics event. No IP address or User-Agent is ever stored.",
-        "current": current.as_ref().map(ConsentJson::from),
-        "history": history.iter().map(ConsentJson::from).collect::<Vec<_>>(),
-        "events": events.into_iter().map(EventJson::from).collect::<Vec<_>>(),
-    });
+    let body = export_document(
+        state.store.as_ref(),
+        state.analytics.as_ref(),
+        &entry.site.id,
+        &id,
+        state.clock.now(),
+    )
+    .await?
+    .ok_or_else(unknown)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((

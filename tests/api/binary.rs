@@ -125,3 +125,16 @@ pub fn spawn_unready(data_dir: &Path) -> Child {
         .spawn()
         .expect("the binary starts")
 }
+
+/// Runs a `consentry` command against a data folder: (exit success, stdout, stderr).
+pub fn run_cli(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = command(data_dir)
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -325,3 +325,39 @@ async fn an_erasure_cut_short_by_sigkill_is_finished_at_restart_and_never_left_h
         "erasure crash test: {erased_total} of 120 erasures finished across 4 SIGKILLs; {out}"
     );
 }
+
+#[actix_web::test]
+async fn an_operator_exports_and_erases_a_visitor_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = binary::start(dir.path());
+    let client = awc::Client::default();
+    let ids = seed(&server, &client, 2).await;
+    assert!(server.terminate().success());
+
+    let (ok, out, _) = binary::run_cli(
+        dir.path(),
+        &["visitor", "export", "--site", "demo", &ids[0]],
+    );
+    assert!(ok);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["consent_id"], ids[0].as_str());
+    assert_eq!(doc["events"].as_array().unwrap().len(), 2);
+
+    let (ok, out, _) =
+        binary::run_cli(dir.path(), &["visitor", "erase", "--site", "demo", &ids[0]]);
+    assert!(ok);
+    assert!(out.contains("2 events deleted"), "{out}");
+    let (ok, _, err) = binary::run_cli(
+        dir.path(),
+        &["visitor", "export", "--site", "demo", &ids[0]],
+    );
+    assert!(!ok);
+    assert!(err.contains("nothing is held"), "{err}");
+    let (ok, out, _) = binary::run_cli(
+        dir.path(),
+        &["visitor", "export", "--site", "demo", &ids[1]],
+    );
+    assert!(ok, "the other visitor is untouched: {out}");
+    let (ok, out) = verify_ledger(dir.path());
+    assert!(ok && out.contains("3 entries verified"), "{out}");
+}
