@@ -28,6 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(pages::home)
         .service(pages::policy)
         .service(pages::save_preferences)
+        .service(pages::erase_data)
         .service(pages::asset)
         .service(pages::openapi)
         .service(script::consent_js)

@@ -67,6 +67,7 @@ pub async fn home(state: web::Data<AppState>) -> HttpResponse {
 pub struct PolicyQuery {
     lang: Option<String>,
     saved: Option<String>,
+    erased: Option<String>,
 }
 
 /// The consent id in the first-party consent cookie, when the site is served from here.
@@ -131,7 +132,8 @@ pub async fn policy(
         .and_then(|v| v.to_str().ok());
     let language = i18n::choose(query.lang.as_deref(), accept);
     let now = state.clock.now();
-    let current = match cookie_consent_id(&req) {
+    let cookie_id = cookie_consent_id(&req);
+    let current = match cookie_id.clone() {
         Some(id) => state
             .store
             .current(site.id.clone(), id)
@@ -169,6 +171,13 @@ pub async fn policy(
                     .unwrap_or_default()
             }),
             receipt: current.filter(|_| saved).map(|r| r.receipt),
+            export_url: cookie_id
+                .as_ref()
+                .map(|id| format!("/api/v1/sites/{}/consents/{id}/export", site.id))
+                .unwrap_or_default(),
+            consent_id: cookie_id.map(|id| id.to_string()),
+            erase_url: format!("/sites/{}/policy/erase", site.id),
+            erased: query.erased.is_some(),
         },
         gpc: gpc_header(&req),
     };
@@ -197,36 +206,12 @@ pub async fn save_preferences(
 ) -> Result<HttpResponse, ApiError> {
     let entry = state.site(&path)?;
     let site = &entry.site;
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok());
-    if let Some(origin) = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-    {
-        if !is_own_origin(origin, host) {
-            return Err(ApiError::OriginNotAllowed(
-                origin.chars().take(200).collect(),
-            ));
-        }
-    }
+    check_form(&req, &form)?;
     let field = |name: &str| {
         form.iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let sent = field("csrf").unwrap_or("");
-    let expected = req
-        .cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
-    if expected.is_empty() || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
-        return Err(ApiError::Forbidden(
-            "the form has expired or was not sent from the policy page; reload the page and try again".into(),
-        ));
-    }
     let if_client = state
         .limiter
         .check(super::visitor::client_address(&state, &req));
@@ -313,6 +298,76 @@ pub async fn save_preferences(
             format!("/sites/{}/policy?saved=1#preferences", site.id),
         ))
         .cookie(cookie)
+        .finish())
+}
+
+/// Checks the form's CSRF token against its cookie, and its origin against ours.
+fn check_form(req: &HttpRequest, form: &[(String, String)]) -> Result<(), ApiError> {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
+    if let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        if !is_own_origin(origin, host) {
+            return Err(ApiError::OriginNotAllowed(
+                origin.chars().take(200).collect(),
+            ));
+        }
+    }
+    let sent = form
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    let expected = req
+        .cookie(CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if expected.is_empty() || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
+        return Err(ApiError::Forbidden(
+            "the form has expired or was not sent from the policy page; reload the page and try again".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The policy page's "Erase my data" form: the consent id in the form must be this browser's.
+#[post("/sites/{site}/policy/erase")]
+pub async fn erase_data(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, ApiError> {
+    let entry = state.site(&path)?;
+    check_form(&req, &form)?;
+    let sent = form
+        .iter()
+        .find(|(k, _)| k == "consent_id")
+        .map(|(_, v)| v.as_str());
+    let id = cookie_consent_id(&req)
+        .filter(|id| Some(id.as_str()) == sent)
+        .ok_or_else(|| ApiError::invalid("consent_id", "must be this browser's consent id"))?;
+    state
+        .store
+        .erase(entry.site.id.clone(), id, state.clock.now(), "policy_page")
+        .await?;
+    let gone = Cookie::build(CONSENT_COOKIE, "")
+        .path("/")
+        .same_site(SameSite::Lax)
+        .secure(state.is_https(&req))
+        .max_age(CookieDuration::ZERO)
+        .finish();
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/sites/{}/policy?erased=1#your-data", entry.site.id),
+        ))
+        .cookie(gone)
         .finish())
 }
 

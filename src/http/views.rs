@@ -45,6 +45,14 @@ pub struct PreferencesForm {
     pub saved_message: Option<String>,
     /// The receipt of the saved decision, shown so the visitor can keep it.
     pub receipt: Option<String>,
+    /// This browser's consent id, when the site is served from here and one is set.
+    pub consent_id: Option<String>,
+    /// Where "Download my data" links to (the export endpoint of `consent_id`).
+    pub export_url: String,
+    /// Where the erase form posts.
+    pub erase_url: String,
+    /// An erasure was just completed.
+    pub erased: bool,
 }
 
 /// `GET /sites/{site}/policy`.

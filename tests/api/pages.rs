@@ -229,3 +229,92 @@ async fn the_policy_form_refuses_a_post_without_its_token_or_from_another_site()
         );
     }
 }
+
+#[actix_web::test]
+async fn the_policy_page_offers_this_browsers_data_for_download_and_erases_it_on_request() {
+    let app = spawn_app().await;
+    let (cookie, token) = policy_form(&app).await;
+    let res = app
+        .client
+        .post(app.url("/sites/demo/policy/preferences"))
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .insert_header(("cookie", cookie.as_str()))
+        .send_body(format!("csrf={token}&action=accept_all"))
+        .await
+        .unwrap();
+    let consent = res
+        .cookies()
+        .unwrap()
+        .iter()
+        .find(|c| c.name() == "consentry")
+        .unwrap()
+        .value()
+        .to_owned();
+    let id = consent.split('.').next().unwrap().to_owned();
+    let both = format!("{cookie}; consentry={consent}");
+
+    let mut res = app
+        .client
+        .get(app.url("/sites/demo/policy"))
+        .insert_header(("cookie", both.as_str()))
+        .send()
+        .await
+        .unwrap();
+    let html = String::from_utf8(res.body().limit(1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(
+        html.contains(&format!("/api/v1/sites/demo/consents/{id}/export")),
+        "a download link"
+    );
+    let fresh = res
+        .cookies()
+        .unwrap()
+        .iter()
+        .find(|c| c.name() == "consentry_csrf")
+        .unwrap()
+        .value()
+        .to_owned();
+    let both = format!("consentry_csrf={fresh}; consentry={consent}");
+
+    let res = app
+        .client
+        .post(app.url("/sites/demo/policy/erase"))
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .insert_header(("cookie", both.as_str()))
+        .send_body(format!(
+            "csrf={fresh}&consent_id={}",
+            "0000000000000000000000000a"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        400,
+        "only this browser's own id can be erased here"
+    );
+
+    let res = app
+        .client
+        .post(app.url("/sites/demo/policy/erase"))
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .insert_header(("cookie", both.as_str()))
+        .send_body(format!("csrf={fresh}&consent_id={id}"))
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let cleared = res
+        .cookies()
+        .unwrap()
+        .iter()
+        .find(|c| c.name() == "consentry")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        cleared.max_age().unwrap().whole_seconds(),
+        0,
+        "the consent cookie is cleared"
+    );
+    let (status, _) = app
+        .get_json(&format!("/api/v1/sites/demo/consents/{id}/export"), &[])
+        .await;
+    assert_eq!(status, 404);
+}
