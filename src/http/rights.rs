@@ -109,15 +109,25 @@ pub async fn export(
         message: "there is no consent with this id for this site".into(),
     };
     let id = ConsentId::parse(&id).map_err(|_| unknown())?;
+    let now = state.clock.now();
     let body = export_document(
         state.store.as_ref(),
         state.analytics.as_ref(),
         &entry.site.id,
         &id,
-        state.clock.now(),
+        now,
     )
-    .await?
-    .ok_or_else(unknown)?;
+    .await?;
+    let outcome = if body.is_some() {
+        "exported"
+    } else {
+        "nothing_held"
+    };
+    state
+        .store
+        .log_rights_request(now, "access", "api", outcome)
+        .await?;
+    let body = body.ok_or_else(unknown)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((

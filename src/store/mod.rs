@@ -81,6 +81,18 @@ pub struct SweepReport {
 
 /// Consent storage.
 pub trait ConsentStore: Send + Sync + 'static {
+    /// Logs a rights request (kind, channel, outcome, time; never the id) for 24 months.
+    fn log_rights_request(
+        &self,
+        at: crate::domain::Timestamp,
+        kind: &'static str,
+        channel: &'static str,
+        outcome: &'static str,
+    ) -> StoreFuture<()>;
+
+    /// The rights-request log, oldest first, as text lines.
+    fn rights_log(&self) -> StoreFuture<Vec<String>>;
+
     /// Applies retention: old raw events, inactive visitors (erased, with a tombstone each),
     /// old rights-log entries.
     fn sweep(

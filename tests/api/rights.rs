@@ -361,3 +361,30 @@ async fn an_operator_exports_and_erases_a_visitor_from_the_command_line() {
     let (ok, out) = verify_ledger(dir.path());
     assert!(ok && out.contains("3 entries verified"), "{out}");
 }
+
+#[actix_web::test]
+async fn each_rights_request_is_logged_with_its_type_and_outcome_but_not_the_id() {
+    let app = spawn_app().await;
+    let id = app.consent("accept_all", json!({})).await["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.export(&id).await;
+    delete(&app, &id).await;
+    let (status, _) = app
+        .get_json(&format!("/api/v1/sites/demo/consents/{id}/export"), &[])
+        .await;
+    assert_eq!(status, 404);
+    let log = app.store.rights_log().await.unwrap();
+    assert_eq!(log.len(), 3, "{log:?}");
+    assert!(
+        log[0].contains("type=access") && log[0].contains("outcome=exported"),
+        "{log:?}"
+    );
+    assert!(
+        log[1].contains("type=erasure") && log[1].contains("outcome=erased"),
+        "{log:?}"
+    );
+    assert!(log[2].contains("outcome=nothing_held"), "{log:?}");
+    assert!(log.iter().all(|l| !l.contains(&id)), "no id in the log");
+}

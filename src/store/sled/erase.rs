@@ -301,10 +301,10 @@ impl Eraser<'_> {
     }
 }
 
-/// Logs a rights request (never the id), kept 24 months.
+/// Logs a rights request (never the id), kept 24 months. Keyed by time, then a monotonic id.
 pub fn log_request(trees: &Trees, at: Timestamp, line: &[u8]) -> Result<(), StoreError> {
     let mut key = at.0.to_be_bytes().to_vec();
-    key.extend_from_slice(&rand::random::<[u8; 4]>());
+    key.extend_from_slice(&trees.db.generate_id().map_err(map_err)?.to_be_bytes());
     trees.rights_log.insert(key, line).map_err(map_err)?;
     Ok(())
 }

@@ -14,7 +14,7 @@
 //! | `visitor_numbers`  | site 0x00 subject           | the id's visitor number                | yes         |
 //! | `visitor_days`     | site 0x00 subject day       | empty: the days the id has events      | yes         |
 //! | `erasures`         | site 0x00 subject           | a pending erasure job                  | yes         |
-//! | `rights_log`       | time, random                | a rights request: type, channel, outcome | no        |
+//! | `rights_log`       | time, monotonic id          | a rights request: type, channel, outcome | no        |
 //!
 //! "Consent id?" means the row can be tied to one consent id. No key or value holds the raw id:
 //! it is written as its `Subject`, a SHA-256 of a per-database secret (`meta/subject_secret`),
@@ -278,6 +278,38 @@ fn record_at(trees: &Trees, seq: u64, id: &ConsentId) -> Result<Option<ConsentRe
 }
 
 impl ConsentStore for SledStore {
+    fn log_rights_request(
+        &self,
+        at: Timestamp,
+        kind: &'static str,
+        channel: &'static str,
+        outcome: &'static str,
+    ) -> StoreFuture<()> {
+        self.read(move |t| {
+            let line = format!(
+                "type={kind}\nchannel={channel}\noutcome={outcome}\nat={}\n",
+                at.0
+            );
+            erase::log_request(t, at, line.as_bytes())
+        })
+    }
+
+    fn rights_log(&self) -> StoreFuture<Vec<String>> {
+        self.read(|t| {
+            let mut out = Vec::new();
+            for item in t.rights_log.iter() {
+                let (_, v) = item.map_err(map_err)?;
+                out.push(
+                    String::from_utf8_lossy(&v)
+                        .replace('\n', " ")
+                        .trim()
+                        .to_owned(),
+                );
+            }
+            Ok(out)
+        })
+    }
+
     fn sweep(
         &self,
         plan: Vec<crate::store::Retention>,
