@@ -18,7 +18,7 @@ use super::{Trees, keys, map_err};
 use crate::analytics::codec::{self, EncodeInput};
 use crate::analytics::event::AcceptedEvent;
 use crate::analytics::rollup::{Aggregator, Counters};
-use crate::domain::Subject;
+use crate::domain::{ConsentId, SiteId, Subject};
 use crate::store::StoreError;
 
 /// Batches of events the queue holds before `append_events` answers `Overloaded`.
@@ -119,6 +119,8 @@ struct State {
     events: Vec<(Vec<u8>, Vec<u8>)>,
     index: sled::Batch,
     pending: usize,
+    /// Whether each consent seen since the last write is still held (and its subject).
+    live: HashMap<(SiteId, ConsentId), Option<Subject>>,
     /// The newest event time seen: visits expire against event time, not the wall clock.
     latest_ms: i64,
 }
@@ -141,6 +143,7 @@ fn run(trees: Trees, rx: Receiver<Job>) {
         events: Vec::new(),
         index: sled::Batch::default(),
         pending: 0,
+        live: HashMap::new(),
         latest_ms: 0,
     };
     let mut last_write = Instant::now();
@@ -208,16 +211,26 @@ impl State {
     fn add(&mut self, e: &AcceptedEvent) {
         // An erasure may have begun since the gate let this event through: then it is not
         // written. The erasure deletes the state first and then waits for this queue.
-        let subject = self.trees.subject(&e.site, &e.consent_id);
-        let live = self
-            .trees
-            .consents
-            .contains_key(keys::consent(&e.site, &subject))
-            .unwrap_or(false);
-        if !live {
+        // The answer is remembered until the next write, which every erasure's barrier forces.
+        let memo_key = (e.site.clone(), e.consent_id.clone());
+        let live = match self.live.get(&memo_key) {
+            Some(known) => *known,
+            None => {
+                let subject = self.trees.subject(&e.site, &e.consent_id);
+                let live = self
+                    .trees
+                    .consents
+                    .contains_key(keys::consent(&e.site, &subject))
+                    .unwrap_or(false)
+                    .then_some(subject);
+                self.live.insert(memo_key, live);
+                live
+            }
+        };
+        let Some(subject) = live else {
             return;
-        }
-        let vkey = visitor_key(e.site.as_str(), &self.trees.subject(&e.site, &e.consent_id));
+        };
+        let vkey = visitor_key(e.site.as_str(), &subject);
         let visitor = self.visitor_number(&vkey);
         let day = u32::try_from(e.at.millis().div_euclid(DAY_MS)).unwrap_or(0);
         if self.days.get(&vkey) != Some(&day) {
@@ -249,6 +262,7 @@ impl State {
     }
 
     fn write(&mut self) {
+        self.live.clear();
         let deltas = self.aggregator.drain();
         if self.pending == 0 && deltas.is_empty() {
             return;
