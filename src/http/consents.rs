@@ -182,7 +182,7 @@ pub async fn record(
     Ok(record)
 }
 
-fn unknown_consent() -> ApiError {
+pub(crate) fn unknown_consent() -> ApiError {
     ApiError::NotFound {
         code: "unknown_consent",
         message: "there is no consent with this id for this site".into(),

@@ -10,9 +10,7 @@ use subtle::ConstantTimeEq;
 use super::consents::{Ask, record};
 use super::guard::is_own_origin;
 use super::state::{AppState, SiteEntry};
-use super::views::{
-    CategoryView, CookieView, DemoPage, IndexPage, PolicyPage, PreferencesForm, ServiceView,
-};
+use super::views::{CategoryView, DemoPage, IndexPage, PolicyPage, PreferencesForm};
 use super::visitor::{Visitor, gpc_header};
 use crate::domain::{Action, ConsentId, ConsentRecord, Decision};
 use crate::errors::ApiError;
@@ -83,36 +81,25 @@ fn random_token() -> String {
 }
 
 fn view(entry: &SiteEntry, language: &str, current: Option<&ConsentRecord>) -> Vec<CategoryView> {
-    entry
-        .site
+    let docs = entry
+        .notices
+        .policy
+        .doc
         .categories
-        .iter()
-        .map(|c| CategoryView {
-            id: c.id.to_string(),
-            title: c.title.get(language).to_owned(),
-            description: c.description.get(language).to_owned(),
-            required: c.required,
-            sale_or_sharing: c.sale_or_sharing,
-            checked: c.required || current.is_some_and(|r| r.decision.choices.granted(&c.id)),
-            services: c
-                .services
-                .iter()
-                .map(|s| ServiceView {
-                    name: s.name.clone(),
-                    provider: s.provider.clone(),
-                    purpose: s.purpose.clone(),
-                    privacy_url: s.privacy_url.clone(),
-                    cookies: s
-                        .cookies
+        .get(language)
+        .or_else(|| entry.notices.policy.doc.categories.get("en"))
+        .cloned()
+        .unwrap_or_default();
+    docs.into_iter()
+        .map(|doc| {
+            let checked = doc.required
+                || current.is_some_and(|r| {
+                    r.decision
+                        .choices
                         .iter()
-                        .map(|k| CookieView {
-                            name: k.name.clone(),
-                            duration: k.duration.clone(),
-                            purpose: k.purpose.clone(),
-                        })
-                        .collect(),
-                })
-                .collect(),
+                        .any(|(c, on)| on && c.as_str() == doc.id)
+                });
+            CategoryView { doc, checked }
         })
         .collect()
 }

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, delete, get, web};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use super::consents::unknown_consent;
 use super::state::AppState;
 use super::wire::{ConsentJson, rfc3339};
 use crate::analytics::event::{PropValue, StoredEvent};
@@ -104,11 +105,7 @@ pub async fn export(
 ) -> Result<HttpResponse, ApiError> {
     let (site, id) = path.into_inner();
     let entry = state.site(&site)?;
-    let unknown = || ApiError::NotFound {
-        code: "unknown_consent",
-        message: "there is no consent with this id for this site".into(),
-    };
-    let id = ConsentId::parse(&id).map_err(|_| unknown())?;
+    let id = ConsentId::parse(&id).map_err(|_| unknown_consent())?;
     let now = state.clock.now();
     let body = export_document(
         state.store.as_ref(),
@@ -127,7 +124,7 @@ pub async fn export(
         .store
         .log_rights_request(now, "access", "api", outcome)
         .await?;
-    let body = body.ok_or_else(unknown)?;
+    let body = body.ok_or_else(unknown_consent)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((
@@ -146,17 +143,13 @@ pub async fn erase(
 ) -> Result<HttpResponse, ApiError> {
     let (site, id) = path.into_inner();
     let entry = state.site(&site)?;
-    let unknown = || ApiError::NotFound {
-        code: "unknown_consent",
-        message: "there is no consent with this id for this site".into(),
-    };
-    let id = ConsentId::parse(&id).map_err(|_| unknown())?;
+    let id = ConsentId::parse(&id).map_err(|_| unknown_consent())?;
     let now = state.clock.now();
     let receipt = state
         .store
         .erase(entry.site.id.clone(), id.clone(), now, "api")
         .await?
-        .ok_or_else(unknown)?;
+        .ok_or_else(unknown_consent)?;
     state
         .metrics
         .consents

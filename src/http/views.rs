@@ -4,34 +4,23 @@
 
 use askama::Template;
 
-#[derive(Debug, Clone)]
-pub struct CookieView {
-    pub name: String,
-    pub duration: String,
-    pub purpose: String,
-}
+use crate::notices::CategoryDoc;
 
-#[derive(Debug, Clone)]
-pub struct ServiceView {
-    pub name: String,
-    pub provider: String,
-    pub purpose: String,
-    pub privacy_url: Option<String>,
-    pub cookies: Vec<CookieView>,
-}
-
+/// A category as the policy page shows it: the archived policy document's category (so the
+/// page renders exactly what the hash in its meta tag names), and whether the form ticks it.
 #[derive(Debug, Clone)]
 pub struct CategoryView {
-    pub id: String,
-    pub title: String,
-    pub description: String,
-    /// Always on; the form shows it checked and disabled.
-    pub required: bool,
-    /// Turned off by an opt-out preference signal (GPC): sale, sharing, targeted ads.
-    pub sale_or_sharing: bool,
-    /// Whether the form shows it ticked: the visitor's current choice, never a default.
+    pub doc: CategoryDoc,
+    /// The visitor's current choice, never a default.
     pub checked: bool,
-    pub services: Vec<ServiceView>,
+}
+
+impl std::ops::Deref for CategoryView {
+    type Target = CategoryDoc;
+
+    fn deref(&self) -> &CategoryDoc {
+        &self.doc
+    }
 }
 
 /// The preferences form that works without JavaScript.
