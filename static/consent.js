@@ -35,7 +35,7 @@
   var sec = location.protocol == 'https:' ? '; Secure' : '';
   // cfg: the banner config; rec: the current valid record; ch: its choices.
   var cfg, rec = null, ch = {}, act = {}, lock = {}, lsn = [], ck = readCk();
-  var busy, sheet, root, bn, bt, bd, bb, ov, dg, fab, toast, inp, op, gnotes;
+  var busy, sheet, root, bn, bt, bd, bb, ov, dg, rt, fab, toast, inp, op, gnotes;
 
   function readCk() {
     var m = d.cookie.match(/(?:^|;\s*)consentry=([^;]*)/);
@@ -77,8 +77,8 @@
     });
   }
 
-  function req(path, body) {
-    var o = {credentials: 'omit'};
+  function req(path, body, m) {
+    var o = {credentials: 'omit', method: m};
     if (body) {
       o.method = 'POST';
       o.headers = {'Content-Type': 'application/json'};
@@ -138,7 +138,7 @@
   }
 
   function fire() {
-    var x = {consent_id: rec.consent_id, choices: Object.assign({}, ch)};
+    var x = {consent_id: rec ? rec.consent_id : null, choices: Object.assign({}, ch)};
     lsn.forEach(function (f) {
       try { f(x); } catch (e) { setTimeout(function () { throw e; }); }
     });
@@ -280,6 +280,7 @@
     btn(T.reject_all, choose('reject_all'), b);
     btn(T.accept_all, choose('accept_all'), b);
     btn(T.save, choose('save', 1), b);
+    rt = el('div', 'cst-rt', 0, dg);
     dg.onkeydown = trap;
 
     fab = attr(btn('', prefs, root, 'cst-fab'), {'aria-label': T.settings, title: T.settings});
@@ -353,6 +354,7 @@
     if (!cfg) return;
     if (ov.hidden) op = d.activeElement;
     sync();
+    rights();
     ov.hidden = false;
     var f = focusables(), i = f.filter(function (e) { return e.tagName == 'INPUT'; });
     (i[0] || f[0] || dg).focus();
@@ -377,10 +379,65 @@
       bn.hidden = ov.hidden = true;
       fab.hidden = false;
       if (wasOpen || root.contains(d.activeElement)) (visible(op) && !root.contains(op) ? op : fab).focus();
-      toast.textContent = cfg.texts.saved;
-      toast.hidden = false;
-      clearTimeout(toast.t);
-      toast.t = setTimeout(function () { toast.hidden = true; }, 4e3);
+      note(cfg.texts.saved);
+    }).catch(function (e) { console.warn(e); }).then(function () { busy = 0; });
+  }
+  function note(x) {
+    toast.textContent = x;
+    toast.hidden = false;
+    clearTimeout(toast.t);
+    toast.t = setTimeout(function () { toast.hidden = true; }, 4e3);
+  }
+
+  // "Your data" in the preferences (only with a consent id): download what the server holds,
+  // or erase it after one confirm step (c). Cancel takes the place of the erase button, so a
+  // double click can not confirm.
+  function rights(c) {
+    var T = cfg.texts, f = function (x, g, k) { return btn(x, g, rt, 'cst-lk' + (k || '')); };
+    rt.hidden = !ck;
+    rt.textContent = '';
+    el('h3', 0, T.your_data || 'Your data', rt);
+    f(T.download_data || 'Download my data', xport);
+    if (!c) return f(T.erase_data || 'Erase my data', function () { rights(1); });
+    f(T.cancel || 'Cancel', function () { rights().focus(); }).focus();
+    f(T.confirm_erase || 'Confirm erase', erase, ' cst-dz');
+  }
+  var cu = function () { return 'consents/' + encodeURIComponent(ck.id); };
+  // Save the export as a file through a detached link: no navigation, and no tracked click.
+  function xport() {
+    var n = 'consentry-' + ck.id + '.json';
+    fetch(api + cu() + '/export', {credentials: 'omit'}).then(function (r) {
+      if (r.status != 200) throw new Error('consentry: export ' + r.status);
+      return r.blob();
+    }).then(function (b) {
+      var a = el('a'), u = a.href = URL.createObjectURL(b);
+      a.download = n;
+      a.click();
+      setTimeout(function () { URL.revokeObjectURL(u); }, 6e4);
+    }).catch(function (e) { console.warn(e); });
+  }
+  // The server erases the id (404: it holds nothing); then this browser forgets it too, as for
+  // a new visitor. If anything of an optional category ran, the page reloads, as on withdrawal.
+  function erase() {
+    if (busy) return;
+    busy = 1;
+    req(cu(), 0, 'DELETE').then(function (x) {
+      if (x.s != 200 && x.s != 404) throw new Error('consentry: erase ' + x.s);
+      var reload = cfg.categories.some(function (c) { return !c.required && act[c.id]; });
+      ck = rec = null;
+      ch = {};
+      q = [];
+      pv = 0;
+      delCk(CK);
+      purge();
+      gcm('update', ch);
+      fire();
+      if (reload) return location.reload();
+      sync();
+      ov.hidden = true;
+      show();
+      bn.focus();
+      note(cfg.texts.erased || 'Your data has been erased.');
     }).catch(function (e) { console.warn(e); }).then(function () { busy = 0; });
   }
 
@@ -388,7 +445,7 @@
   function load() {
     return Promise.all([
       req('banner?lang=' + lang + (gpc ? '&gpc=1' : '')),
-      ck && req('consents/' + encodeURIComponent(ck.id)).catch(function () {})
+      ck && req(cu()).catch(function () {})
     ]).then(function (x) {
       var b = x[0], r = x[1];
       if (b.s != 200) throw new Error('consentry: banner ' + b.s);

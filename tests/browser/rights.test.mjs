@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
   startServer, openBrowser, waitForBanner, consentCommands, eventRequests, storedEvents,
-  DESKTOP_UA, SIGNALS,
+  axeSerious, DESKTOP_UA, SIGNALS,
 } from './helpers.mjs';
 
 let server;
@@ -121,6 +121,8 @@ test('the erase confirm step is reachable with Tab and Enter, and Cancel backs o
     // Enter opens the confirm step with focus on Cancel; Cancel goes back without erasing.
     await page.keyboard.press('Enter');
     assert.equal(await activeText(page), 'Cancel');
+    const axe = await axeSerious(page, '.cst-root');
+    assert.deepEqual(axe, [], `the dialog with the confirm step: ${JSON.stringify(axe, null, 1)}`);
     await page.keyboard.press('Enter');
     assert.equal(await activeText(page), 'Erase my data');
     assert.equal(await exportStatus(id), 200, 'Cancel erased nothing');
@@ -140,9 +142,9 @@ test('the erase confirm step is reachable with Tab and Enter, and Cancel backs o
     await dialog(page).waitFor({ state: 'hidden' });
     assert.ok(await page.evaluate(() => !!document.activeElement.closest('.cst-banner')), 'focus moved to the banner');
     assert.equal(await page.locator('.cst-fab').isVisible(), false);
-    assert.ok(await page.locator('.cst-toast', { hasText: 'erased' }).isVisible());
-    assert.ok(!(await page.evaluate(() => document.cookie)).includes('consentry'));
-    assert.ok(!(await context.cookies()).some((c) => c.name === 'consentry'));
+    assert.ok(await page.locator('.cst-toast', { hasText: 'erased' }).isVisible(), 'the erasure is announced');
+    assert.ok(!(await page.evaluate(() => document.cookie)).includes('consentry'), 'no consentry cookie');
+    assert.ok(!(await context.cookies()).some((c) => c.name === 'consentry'), 'no consentry cookie in the jar');
     assert.equal(await page.evaluate(() => window.consentry.consentId()), null);
     const cmds = await consentCommands(page);
     const [t, last] = cmds[cmds.length - 1];
