@@ -60,6 +60,7 @@ pub fn retention_plan(settings: &Settings) -> Vec<Retention> {
             site: s.id.clone(),
             event_days: s.policy.event_retention_days,
             inactivity_days: (s.policy.inactivity_deletion_months * 365).div_ceil(12),
+            withdrawal_purge_hours: 24,
         })
         .collect()
 }

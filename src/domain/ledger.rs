@@ -279,6 +279,20 @@ fn payload_fields(bytes: &[u8]) -> Option<BTreeMap<&str, String>> {
     (fields.get("format")? == "consentry-decision-1").then_some(fields)
 }
 
+/// The categories a decision payload refuses.
+pub fn payload_refused(bytes: &[u8]) -> Option<Vec<String>> {
+    let fields = payload_fields(bytes)?;
+    Some(
+        fields
+            .get("choices")?
+            .split(',')
+            .filter_map(|item| item.split_once(':'))
+            .filter(|(_, on)| *on == "0")
+            .map(|(c, _)| c.to_owned())
+            .collect(),
+    )
+}
+
 /// When a decision payload was recorded.
 pub fn payload_recorded_at(bytes: &[u8]) -> Option<Timestamp> {
     Some(Timestamp(

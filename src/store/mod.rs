@@ -66,6 +66,9 @@ pub struct Retention {
     pub event_days: u32,
     /// Visitors with no decision and no event for this long are erased entirely.
     pub inactivity_days: u32,
+    /// Events of a category the visitor has since refused (withdrawn) are deleted by the first
+    /// sweep after this many hours.
+    pub withdrawal_purge_hours: u32,
 }
 
 /// Rights-request log entries are kept this long (CCPA §7101: at least 24 months).
@@ -75,6 +78,8 @@ pub const RIGHTS_LOG_DAYS: u32 = 730;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepReport {
     pub events_deleted: u64,
+    /// Events deleted because their category was withdrawn.
+    pub withdrawn_events_deleted: u64,
     pub visitors_erased: u64,
     pub rights_log_deleted: u64,
 }

@@ -88,3 +88,39 @@ async fn a_visitor_inactive_for_twelve_months_is_erased_and_an_active_one_is_not
         .await;
     assert_eq!(body["dropped"][0]["reason"], "no_consent");
 }
+
+#[actix_web::test]
+async fn events_of_a_withdrawn_category_are_purged_within_a_day_and_the_rest_stay() {
+    let app = spawn_app().await;
+    let id = app.consent("accept_all", json!({})).await["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let batch = json!([
+        TestApp::pageview(&id, "/"),
+        {"consent_id": id, "name": "ad_click", "url": "https://parcelwise.example/", "category": "marketing"},
+    ]);
+    let (_, body) = app.send_events(&batch, &[]).await;
+    assert_eq!(body["accepted"], 2);
+    let (status, _) = app
+        .post_json(
+            "/api/v1/sites/demo/consents",
+            &json!({"action": "save", "choices": {"analytics": true}, "consent_id": id,
+                    "policy_version": crate::helpers::POLICY_VERSION}),
+        )
+        .await;
+    assert_eq!(status, 201, "marketing is withdrawn, analytics kept");
+    app.export(&id).await;
+
+    assert_eq!(sweep(&app).await.withdrawn_events_deleted, 0, "not due yet");
+    app.clock.advance_days(1);
+    let report = sweep(&app).await;
+    assert_eq!(report.withdrawn_events_deleted, 1);
+    let names: Vec<_> = app.export(&id).await["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("pageview")], "the analytics event stays");
+}

@@ -4,7 +4,8 @@
 use super::erase::{Eraser, log_request};
 use super::events::event_key;
 use super::{Trees, keys, map_err};
-use crate::domain::ledger::payload_recorded_at;
+use crate::analytics::codec;
+use crate::domain::ledger::{payload_recorded_at, payload_refused};
 use crate::domain::{SiteId, Subject, Timestamp};
 use crate::store::{RIGHTS_LOG_DAYS, Retention, StoreError, SweepReport};
 
@@ -39,6 +40,7 @@ pub fn sweep(
                 t.visitor_days.remove(k).map_err(map_err)?;
             }
         }
+        report.withdrawn_events_deleted += purge_withdrawn(t, r, now)?;
         report.visitors_erased += erase_inactive(eraser, r, now)?;
     }
     let cutoff = (now.0 - i64::from(RIGHTS_LOG_DAYS) * DAY_MS).max(0);
@@ -102,4 +104,65 @@ fn erase_inactive(eraser: &Eraser<'_>, r: &Retention, now: Timestamp) -> Result<
         log_request(t, now, line.as_bytes())?;
     }
     Ok(inactive.len() as u64)
+}
+
+/// Deletes the events of categories a visitor refused after granting them (a withdrawal, or a
+/// narrower choice), once the refusal is `withdrawal_purge_hours` old. Events of categories
+/// still granted stay.
+fn purge_withdrawn(t: &Trees, r: &Retention, now: Timestamp) -> Result<u64, StoreError> {
+    let due = now.0 - i64::from(r.withdrawal_purge_hours) * 3_600_000;
+    let mut prefix = r.site.as_str().as_bytes().to_vec();
+    prefix.push(0);
+    let mut deleted = 0;
+    for item in t.consents.scan_prefix(&prefix) {
+        let (k, v) = item.map_err(map_err)?;
+        let payload = v.get(40..).unwrap_or_default();
+        let refused = payload_refused(payload).unwrap_or_default();
+        let decided = payload_recorded_at(payload).map(|at| at.0);
+        if refused.is_empty() || decided.is_none_or(|at| at > due) {
+            continue;
+        }
+        let Some(subject) = k
+            .get(prefix.len()..)
+            .and_then(|s| s.try_into().ok())
+            .map(Subject)
+        else {
+            continue;
+        };
+        let vkey = super::events::visitor_key(r.site.as_str(), &subject);
+        let Some(number) = t
+            .visitor_numbers
+            .get(&vkey)
+            .map_err(map_err)?
+            .and_then(|n| n.as_ref().try_into().ok().map(u64::from_be_bytes))
+        else {
+            continue;
+        };
+        for day in t.visitor_days.scan_prefix(&vkey) {
+            let (dk, _) = day.map_err(map_err)?;
+            let Some(day) = dk
+                .get(vkey.len()..)
+                .and_then(|d| d.try_into().ok())
+                .map(u32::from_be_bytes)
+            else {
+                continue;
+            };
+            let from = i64::from(day) * DAY_MS;
+            let start = event_key(r.site.as_str(), from, 0);
+            let end = event_key(r.site.as_str(), from + DAY_MS, 0);
+            for ev in t.events.range(start..end) {
+                let (ek, ev) = ev.map_err(map_err)?;
+                let Some(at) = super::events::event_time(&ek) else {
+                    continue;
+                };
+                if let Some((visitor, e)) = codec::decode(Timestamp(at), &ev) {
+                    if visitor == number && refused.iter().any(|c| *c == e.category) {
+                        t.events.remove(ek).map_err(map_err)?;
+                        deleted += 1;
+                    }
+                }
+            }
+        }
+    }
+    Ok(deleted)
 }
