@@ -156,7 +156,7 @@ fn purge_withdrawn(t: &Trees, r: &Retention, now: Timestamp) -> Result<u64, Stor
                     continue;
                 };
                 if let Some((visitor, e)) = codec::decode(Timestamp(at), &ev) {
-                    if visitor == number && refused.iter().any(|c| *c == e.category) {
+                    if visitor == number && refused.contains(&e.category) {
                         t.events.remove(ek).map_err(map_err)?;
                         deleted += 1;
                     }
