@@ -10,7 +10,7 @@ use actix_web::error::{QueryPayloadError, UrlencodedError};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpServer, web};
 
-use crate::domain::{Clock, SystemClock};
+use crate::domain::{Clock, Site, SystemClock};
 use crate::errors::ApiError;
 use crate::geo::GeoLocator;
 use crate::http::rate_limit::RateLimiter;
@@ -49,6 +49,19 @@ fn form_error(e: UrlencodedError, _: &HttpRequest) -> actix_web::Error {
 
 fn query_error(e: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
     ApiError::invalid("query string", format!("cannot be read: {e}")).into()
+}
+
+/// A site with its notices built and archived (durably) under their hashes.
+async fn site_entry(store: &dyn ConsentStore, site: Site) -> Result<SiteEntry, StoreError> {
+    let notices = SiteNotices::build(&site);
+    for (hash, document) in notices.documents() {
+        store.archive_notice(hash, document).await?;
+    }
+    Ok(SiteEntry {
+        site,
+        notices,
+        next: None,
+    })
 }
 
 /// Each site's retention, from its policy: what the policy page promises is what is swept.
@@ -115,17 +128,12 @@ impl Application {
         let events = analytics.clone();
         let mut sites = BTreeMap::new();
         for site in &settings.sites {
-            let notices = SiteNotices::build(site);
-            for (hash, document) in notices.documents() {
-                store.archive_notice(hash, document).await?;
+            let mut entry = site_entry(store.as_ref(), site.clone()).await?;
+            if let (Some(next), Some(up)) = (site.after_upcoming_change(), &site.policy.upcoming) {
+                let next = site_entry(store.as_ref(), next).await?;
+                entry.next = Some((up.effective_at, Box::new(next)));
             }
-            sites.insert(
-                site.id.to_string(),
-                SiteEntry {
-                    site: site.clone(),
-                    notices,
-                },
-            );
+            sites.insert(site.id.to_string(), entry);
         }
         let geo = GeoLocator::open(
             settings.geoip.clone(),

@@ -47,6 +47,7 @@ fn site() -> Site {
                 PolicyVersion::parse("v1").unwrap(),
                 vec![CategoryId::parse("marketing").unwrap()],
             )]),
+            upcoming: None,
         },
         categories: vec![
             cat("necessary", true, false),

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::clock::Timestamp;
 use super::ids::{CategoryId, PolicyVersion, SiteId};
 use super::jurisdiction::Regime;
 
@@ -84,6 +85,21 @@ pub struct Policy {
     /// Earlier versions whose consents still count, each with the categories changed
     /// materially since: a consent given under it counts for every other category.
     pub earlier_versions: BTreeMap<PolicyVersion, Vec<CategoryId>>,
+    /// A version announced in advance, taking effect at its time.
+    pub upcoming: Option<Upcoming>,
+}
+
+/// A policy change scheduled ahead: announced until `effective_at`, in force from then on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upcoming {
+    pub version: PolicyVersion,
+    pub effective_at: Timestamp,
+    /// `YYYY-MM-DD` of `effective_at`, for the page.
+    pub effective_date: String,
+    /// The categories it changes materially: consents for them must be given again.
+    pub material: Vec<CategoryId>,
+    /// What changes, in a sentence or two, for the announcement.
+    pub summary: String,
 }
 
 impl Policy {
@@ -118,6 +134,27 @@ pub struct Site {
 impl Site {
     /// The longest a consent may last: 13 months (CNIL), 395 days.
     pub const MAX_CONSENT_DAYS: u32 = 395;
+
+    /// The site as it will be once its upcoming policy version takes effect: the new version
+    /// is current, and consents under every earlier one stop counting for what it changed.
+    pub fn after_upcoming_change(&self) -> Option<Site> {
+        let up = self.policy.upcoming.as_ref()?;
+        let mut next = self.clone();
+        let p = &mut next.policy;
+        for material in p.earlier_versions.values_mut() {
+            for c in &up.material {
+                if !material.contains(c) {
+                    material.push(c.clone());
+                }
+            }
+        }
+        p.earlier_versions
+            .insert(p.version.clone(), up.material.clone());
+        p.version = up.version.clone();
+        p.last_updated = up.effective_date.clone();
+        p.upcoming = None;
+        Some(next)
+    }
 
     pub fn category(&self, id: &str) -> Option<&Category> {
         self.categories.iter().find(|c| c.id.as_str() == id)

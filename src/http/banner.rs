@@ -42,6 +42,17 @@ struct BannerJson<'a> {
     consent_max_age_days: u32,
     reject_max_age_days: u32,
     banner_hash: String,
+    /// A policy version announced ahead of its effective date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upcoming_change: Option<UpcomingJson>,
+}
+
+#[derive(Serialize)]
+struct UpcomingJson {
+    version: String,
+    effective_at: String,
+    material: Vec<String>,
+    summary: String,
 }
 
 #[get("/banner")]
@@ -89,6 +100,12 @@ pub async fn banner(
         consent_max_age_days: site.consent_max_age_days,
         reject_max_age_days: site.reject_max_age_days,
         banner_hash: banner.hash.hex(),
+        upcoming_change: site.policy.upcoming.as_ref().map(|u| UpcomingJson {
+            version: u.version.to_string(),
+            effective_at: super::wire::rfc3339(u.effective_at),
+            material: u.material.iter().map(ToString::to_string).collect(),
+            summary: u.summary.clone(),
+        }),
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -167,6 +167,13 @@ pub async fn policy(
             erased: query.erased.is_some(),
         },
         gpc: gpc_header(&req),
+        upcoming: p.upcoming.as_ref().map(|u| {
+            (
+                u.version.to_string(),
+                u.effective_date.clone(),
+                u.summary.clone(),
+            )
+        }),
     };
     let mut response = html(page.render());
     let csrf = Cookie::build(CSRF_COOKIE, token)

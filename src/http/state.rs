@@ -7,7 +7,7 @@ use actix_web::HttpRequest;
 
 use super::rate_limit::RateLimiter;
 use super::script::ScriptBundle;
-use crate::domain::{Clock, Site};
+use crate::domain::{Clock, Site, Timestamp};
 use crate::errors::ApiError;
 use crate::geo::{GeoLocator, TrustedProxies};
 use crate::notices::SiteNotices;
@@ -18,6 +18,8 @@ use crate::telemetry::Metrics;
 pub struct SiteEntry {
     pub site: Site,
     pub notices: SiteNotices,
+    /// The site once its upcoming policy version takes effect, and when that is.
+    pub next: Option<(Timestamp, Box<SiteEntry>)>,
 }
 
 /// Shared by every worker.
@@ -35,10 +37,17 @@ pub struct AppState {
 
 impl AppState {
     /// The site named in the path, or 404 `unknown_site`.
+    /// The site named in the path, as it is now: a scheduled policy version takes over at
+    /// its effective time, by the application's clock.
     pub fn site(&self, id: &str) -> Result<&SiteEntry, ApiError> {
-        self.sites
+        let entry = self
+            .sites
             .get(id)
-            .ok_or_else(|| ApiError::UnknownSite(id.chars().take(64).collect()))
+            .ok_or_else(|| ApiError::UnknownSite(id.chars().take(64).collect()))?;
+        match &entry.next {
+            Some((at, next)) if self.clock.now() >= *at => Ok(next),
+            _ => Ok(entry),
+        }
     }
 
     /// Whether the request reached us over HTTPS: only a trusted proxy's word counts.

@@ -68,6 +68,8 @@ pub struct PolicyPage {
     pub form: PreferencesForm,
     /// The browser sent `Sec-GPC: 1`.
     pub gpc: bool,
+    /// A version announced ahead: (version, effective date, summary).
+    pub upcoming: Option<(String, String, String)>,
 }
 
 /// `GET /`: the demo site of the default configuration.

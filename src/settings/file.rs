@@ -75,6 +75,19 @@ struct FilePolicy {
     /// Earlier versions whose consents still count for the categories not in `material`.
     #[serde(default)]
     earlier: Vec<FileEarlierVersion>,
+    /// A version announced ahead of its effective date.
+    upcoming: Option<FileUpcoming>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileUpcoming {
+    version: String,
+    /// `YYYY-MM-DD`; the change takes effect at 00:00 UTC that day.
+    effective: String,
+    #[serde(default)]
+    material: Vec<String>,
+    summary: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -245,6 +258,7 @@ impl FileSite {
             ));
         }
         let earlier = p.earlier;
+        let upcoming = p.upcoming;
         let mut policy = Policy {
             version,
             last_updated: p.last_updated,
@@ -256,6 +270,7 @@ impl FileSite {
             inactivity_deletion_months: p.inactivity_deletion_months.unwrap_or(12),
             event_retention_days: p.event_retention_days.unwrap_or(90),
             earlier_versions: BTreeMap::new(),
+            upcoming: None,
         };
         let mut categories: Vec<Category> = Vec::new();
         for c in self.categories {
@@ -319,6 +334,51 @@ impl FileSite {
                 material.push(known.id.clone());
             }
             policy.earlier_versions.insert(v, material);
+        }
+        if let Some(u) = upcoming {
+            let version = PolicyVersion::parse(&u.version).map_err(|bad| {
+                err(
+                    &at("policy.upcoming.version"),
+                    format!("`{}` {bad}", u.version),
+                )
+            })?;
+            if version == policy.version {
+                return Err(err(
+                    &at("policy.upcoming.version"),
+                    "must differ from the current version",
+                ));
+            }
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            let day = time::Date::parse(&u.effective, &format).map_err(|_| {
+                err(
+                    &at("policy.upcoming.effective"),
+                    "must be a date like 2027-01-01",
+                )
+            })?;
+            let effective_at = crate::domain::Timestamp(
+                i64::try_from(day.midnight().assume_utc().unix_timestamp_nanos() / 1_000_000)
+                    .unwrap_or(0),
+            );
+            let mut material = Vec::new();
+            for m in u.material {
+                let known = categories
+                    .iter()
+                    .find(|c| c.id.as_str() == m)
+                    .ok_or_else(|| {
+                        err(
+                            &at("policy.upcoming.material"),
+                            format!("`{m}` is not a category of this site"),
+                        )
+                    })?;
+                material.push(known.id.clone());
+            }
+            policy.upcoming = Some(crate::domain::site::Upcoming {
+                version,
+                effective_at,
+                effective_date: u.effective,
+                material,
+                summary: u.summary,
+            });
         }
         let mut event_categories = BTreeMap::new();
         for (event, category) in self.event_categories {

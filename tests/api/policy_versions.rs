@@ -136,3 +136,70 @@ async fn a_version_not_listed_as_compatible_drops_every_category() {
     );
     assert!(server.terminate().success());
 }
+
+#[actix_web::test]
+async fn a_scheduled_change_is_announced_before_its_date_and_takes_effect_on_it() {
+    use consentry::domain::site::Upcoming;
+    use consentry::domain::{CategoryId, PolicyVersion, Timestamp};
+
+    let start = Timestamp(1_790_000_000_000);
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.sites[0].policy.upcoming = Some(Upcoming {
+            version: PolicyVersion::parse("2026-10-01").unwrap(),
+            effective_at: start.plus_days(10),
+            effective_date: "2026-10-01".into(),
+            material: vec![CategoryId::parse("marketing").unwrap()],
+            summary: "We add a second advertising partner.".into(),
+        })
+    })
+    .await;
+    let (_, banner) = app.get_json("/api/v1/sites/demo/banner", &[]).await;
+    assert_eq!(
+        banner["policy_version"], "2026-11-01",
+        "the current version still applies"
+    );
+    assert_eq!(banner["upcoming_change"]["version"], "2026-10-01");
+    assert_eq!(banner["upcoming_change"]["material"], json!(["marketing"]));
+    let mut res = app
+        .client
+        .get(app.url("/sites/demo/policy"))
+        .send()
+        .await
+        .unwrap();
+    let html = String::from_utf8(res.body().limit(1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(html.contains("Upcoming change") && html.contains("second advertising partner"));
+
+    let id = app.consent("accept_all", json!({})).await["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.clock.advance_days(10);
+
+    let (_, banner) = app.get_json("/api/v1/sites/demo/banner", &[]).await;
+    assert_eq!(
+        banner["policy_version"], "2026-10-01",
+        "in force on its date"
+    );
+    assert!(banner.get("upcoming_change").is_none());
+    let (_, body) = app.send_events(&events(&id), &[]).await;
+    assert_eq!(body["accepted"], 1, "analytics goes on: {body}");
+    assert_eq!(
+        body["dropped"],
+        json!([{"index": 1, "reason": "policy_outdated"}])
+    );
+    let (status, _) = app
+        .post_json(
+            "/api/v1/sites/demo/consents",
+            &json!({"action": "accept_all", "policy_version": "2026-11-01", "consent_id": id}),
+        )
+        .await;
+    assert_eq!(status, 409, "the old version is stale now");
+    let mut res = app
+        .client
+        .get(app.url("/sites/demo/policy"))
+        .send()
+        .await
+        .unwrap();
+    let html = String::from_utf8(res.body().limit(1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(html.contains("2026-10-01") && !html.contains("Upcoming change"));
+}
