@@ -456,7 +456,10 @@
         delCk(CK);
       }
       r = r && r.s == 200 && r.j;
-      if (r && r.policy_version == cfg.policy_version && Date.parse(r.expires_at) > Date.now()) {
+      // A consent under an earlier version still counts unless the change since touched a
+      // category it granted: then the banner asks again.
+      var m = r && (cfg.earlier_versions || {})[r.policy_version];
+      if (r && (r.policy_version == cfg.policy_version || m && !m.some(function (c) { return r.choices[c]; })) && Date.parse(r.expires_at) > Date.now()) {
         commit(r);
         fab.hidden = false;
         return;

@@ -42,6 +42,9 @@ struct BannerJson<'a> {
     consent_max_age_days: u32,
     reject_max_age_days: u32,
     banner_hash: String,
+    /// Earlier versions whose consents still count, each with the categories changed
+    /// materially since: the banner asks again only if one of those was granted.
+    earlier_versions: BTreeMap<String, Vec<String>>,
     /// A policy version announced ahead of its effective date.
     #[serde(skip_serializing_if = "Option::is_none")]
     upcoming_change: Option<UpcomingJson>,
@@ -100,6 +103,12 @@ pub async fn banner(
         consent_max_age_days: site.consent_max_age_days,
         reject_max_age_days: site.reject_max_age_days,
         banner_hash: banner.hash.hex(),
+        earlier_versions: site
+            .policy
+            .earlier_versions
+            .iter()
+            .map(|(v, m)| (v.to_string(), m.iter().map(ToString::to_string).collect()))
+            .collect(),
         upcoming_change: site.policy.upcoming.as_ref().map(|u| UpcomingJson {
             version: u.version.to_string(),
             effective_at: super::wire::rfc3339(u.effective_at),

@@ -203,3 +203,19 @@ async fn a_scheduled_change_is_announced_before_its_date_and_takes_effect_on_it(
     let html = String::from_utf8(res.body().limit(1 << 20).await.unwrap().to_vec()).unwrap();
     assert!(html.contains("2026-10-01") && !html.contains("Upcoming change"));
 }
+
+#[actix_web::test]
+async fn the_banner_names_the_earlier_versions_that_still_count_and_what_changed_since() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.sites[0].policy.earlier_versions.insert(
+            consentry::domain::PolicyVersion::parse("2026-06-01").unwrap(),
+            vec![consentry::domain::CategoryId::parse("marketing").unwrap()],
+        );
+    })
+    .await;
+    let (_, banner) = app.get_json("/api/v1/sites/demo/banner", &[]).await;
+    assert_eq!(
+        banner["earlier_versions"],
+        json!({"2026-06-01": ["marketing"]})
+    );
+}
