@@ -4,7 +4,7 @@
 pub const LANGUAGES: [&str; 4] = ["en", "de", "fr", "es"];
 
 /// Every text key the banner script reads.
-pub const KEYS: [&str; 20] = [
+pub const KEYS: [&str; 21] = [
     "title",
     "description",
     "accept_all",
@@ -25,9 +25,10 @@ pub const KEYS: [&str; 20] = [
     "do_not_sell",
     "acknowledge",
     "saved",
+    "policy_updated",
 ];
 
-const EN: [&str; 20] = [
+const EN: [&str; 21] = [
     "We value your privacy",
     "We use cookies and similar technologies for analytics and marketing only if you agree. You can change your mind at any time in Privacy settings.",
     "Accept all",
@@ -48,9 +49,10 @@ const EN: [&str; 20] = [
     "Do Not Sell or Share My Personal Information",
     "OK",
     "Your choices were saved.",
+    "Our privacy policy was updated. Your choices still apply; you can review them in Privacy settings.",
 ];
 
-const DE: [&str; 20] = [
+const DE: [&str; 21] = [
     "Ihre Privatsphäre ist uns wichtig",
     "Wir verwenden Cookies und ähnliche Technologien für Statistik und Marketing nur mit Ihrer Einwilligung. Sie können Ihre Wahl jederzeit in den Datenschutz-Einstellungen ändern.",
     "Alle akzeptieren",
@@ -71,9 +73,10 @@ const DE: [&str; 20] = [
     "Meine personenbezogenen Daten nicht verkaufen oder weitergeben",
     "OK",
     "Ihre Auswahl wurde gespeichert.",
+    "Unsere Datenschutzerklärung wurde aktualisiert. Ihre Auswahl gilt weiter; Sie können sie in den Datenschutz-Einstellungen prüfen.",
 ];
 
-const FR: [&str; 20] = [
+const FR: [&str; 21] = [
     "Nous respectons votre vie privée",
     "Nous utilisons des cookies et technologies similaires pour la mesure d'audience et le marketing uniquement avec votre accord. Vous pouvez changer d'avis à tout moment dans les paramètres de confidentialité.",
     "Tout accepter",
@@ -94,9 +97,10 @@ const FR: [&str; 20] = [
     "Ne pas vendre ni partager mes informations personnelles",
     "OK",
     "Vos choix ont été enregistrés.",
+    "Notre politique de confidentialité a été mise à jour. Vos choix restent valables ; vous pouvez les revoir dans les paramètres de confidentialité.",
 ];
 
-const ES: [&str; 20] = [
+const ES: [&str; 21] = [
     "Valoramos su privacidad",
     "Usamos cookies y tecnologías similares para analítica y marketing solo si usted lo acepta. Puede cambiar de opinión en cualquier momento en la configuración de privacidad.",
     "Aceptar todo",
@@ -117,6 +121,7 @@ const ES: [&str; 20] = [
     "No vender ni compartir mi información personal",
     "OK",
     "Sus opciones se han guardado.",
+    "Nuestra política de privacidad se ha actualizado. Sus opciones siguen vigentes; puede revisarlas en la configuración de privacidad.",
 ];
 
 /// The texts of a supported language, as (key, text) pairs in `KEYS` order.

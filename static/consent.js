@@ -462,6 +462,7 @@
       if (r && (r.policy_version == cfg.policy_version || m && !m.some(function (c) { return r.choices[c]; })) && Date.parse(r.expires_at) > Date.now()) {
         commit(r);
         fab.hidden = false;
+        if (m) note(cfg.texts.policy_updated);
         return;
       }
       rec = null;
