@@ -205,8 +205,14 @@ pub async fn create(
         .json(ConsentJson::from(&record)))
 }
 
-fn parse_id(raw: &str) -> Result<ConsentId, ApiError> {
-    ConsentId::parse(raw).map_err(|_| unknown_consent())
+/// The site and consent id named in the path: 404 `unknown_site` or `unknown_consent`.
+pub(crate) fn site_and_id(
+    state: &AppState,
+    (site, id): (String, String),
+) -> Result<(&SiteEntry, ConsentId), ApiError> {
+    let entry = state.site(&site)?;
+    let id = ConsentId::parse(&id).map_err(|_| unknown_consent())?;
+    Ok((entry, id))
 }
 
 #[get("/consents/{consent_id}")]
@@ -214,9 +220,7 @@ pub async fn read(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (site, id) = path.into_inner();
-    let entry = state.site(&site)?;
-    let id = parse_id(&id)?;
+    let (entry, id) = site_and_id(&state, path.into_inner())?;
     let record = state
         .store
         .current(entry.site.id.clone(), id)

@@ -133,20 +133,9 @@ pub async fn policy(
     let p = &site.policy;
     let page = PolicyPage {
         site_id: site.id.to_string(),
-        site_name: site.name.clone(),
+        doc: &entry.notices.policy.doc,
         language: language.to_owned(),
-        version: p.version.to_string(),
-        last_updated: p.last_updated.clone(),
         policy_hash: entry.notices.policy.hash.hex(),
-        controller: p.controller.clone(),
-        address: p.address.clone(),
-        contact_email: p.contact_email.clone(),
-        dpo_email: p.dpo_email.clone(),
-        log_retention_days: p.log_retention_days,
-        event_retention_days: p.event_retention_days,
-        inactivity_deletion_months: p.inactivity_deletion_months,
-        consent_max_age_days: site.consent_max_age_days,
-        reject_max_age_days: site.reject_max_age_days,
         categories: view(entry, language, current.as_ref()),
         form: PreferencesForm {
             action_url: format!("/sites/{}/policy/preferences", site.id),

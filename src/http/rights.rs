@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, delete, get, web};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::consents::unknown_consent;
+use super::consents::{site_and_id, unknown_consent};
 use super::state::AppState;
 use super::wire::{ConsentJson, rfc3339};
 use crate::analytics::event::{PropValue, StoredEvent};
@@ -103,9 +103,7 @@ pub async fn export(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (site, id) = path.into_inner();
-    let entry = state.site(&site)?;
-    let id = ConsentId::parse(&id).map_err(|_| unknown_consent())?;
+    let (entry, id) = site_and_id(&state, path.into_inner())?;
     let now = state.clock.now();
     let body = export_document(
         state.store.as_ref(),
@@ -141,9 +139,7 @@ pub async fn erase(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (site, id) = path.into_inner();
-    let entry = state.site(&site)?;
-    let id = ConsentId::parse(&id).map_err(|_| unknown_consent())?;
+    let (entry, id) = site_and_id(&state, path.into_inner())?;
     let now = state.clock.now();
     let receipt = state
         .store

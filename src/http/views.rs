@@ -4,7 +4,7 @@
 
 use askama::Template;
 
-use crate::notices::CategoryDoc;
+use crate::notices::{CategoryDoc, PolicyDoc};
 
 /// A category as the policy page shows it: the archived policy document's category (so the
 /// page renders exactly what the hash in its meta tag names), and whether the form ticks it.
@@ -44,32 +44,30 @@ pub struct PreferencesForm {
     pub erased: bool,
 }
 
-/// `GET /sites/{site}/policy`.
+/// `GET /sites/{site}/policy`: the archived policy document (fields reach the template through
+/// `Deref`), so the page renders exactly what `policy_hash` names, plus this visitor's state.
 #[derive(Template)]
 #[template(path = "policy.html")]
-pub struct PolicyPage {
+pub struct PolicyPage<'a> {
+    pub doc: &'a PolicyDoc,
     pub site_id: String,
-    pub site_name: String,
     pub language: String,
-    pub version: String,
-    pub last_updated: String,
-    /// Hex SHA-256 of the archived policy document this page renders.
+    /// Hex SHA-256 of `doc` as archived.
     pub policy_hash: String,
-    pub controller: String,
-    pub address: String,
-    pub contact_email: String,
-    pub dpo_email: Option<String>,
-    pub log_retention_days: u32,
-    pub event_retention_days: u32,
-    pub inactivity_deletion_months: u32,
-    pub consent_max_age_days: u32,
-    pub reject_max_age_days: u32,
     pub categories: Vec<CategoryView>,
     pub form: PreferencesForm,
     /// The browser sent `Sec-GPC: 1`.
     pub gpc: bool,
     /// A version announced ahead: (version, effective date, summary).
     pub upcoming: Option<(String, String, String)>,
+}
+
+impl std::ops::Deref for PolicyPage<'_> {
+    type Target = PolicyDoc;
+
+    fn deref(&self) -> &PolicyDoc {
+        self.doc
+    }
 }
 
 /// `GET /`: the demo site of the default configuration.
