@@ -16,13 +16,6 @@ fn reasons(body: &Value) -> Vec<(u64, String)> {
         .collect()
 }
 
-async fn consent_id(app: &TestApp, action: &str, choices: Value) -> String {
-    app.consent(action, choices).await["consent_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[actix_web::test]
 async fn an_event_without_any_consent_is_dropped_as_no_consent_and_not_stored() {
     let app = spawn_app().await;
@@ -43,7 +36,7 @@ async fn an_event_without_any_consent_is_dropped_as_no_consent_and_not_stored() 
 #[actix_web::test]
 async fn a_refused_category_drops_its_events_and_a_granted_one_stores_them() {
     let app = spawn_app().await;
-    let refused = consent_id(&app, "reject_all", json!({})).await;
+    let refused = app.consent_id("reject_all", json!({})).await;
     let (_, body) = app
         .send_events(&TestApp::pageview(&refused, "/"), &[])
         .await;
@@ -55,7 +48,7 @@ async fn a_refused_category_drops_its_events_and_a_granted_one_stores_them() {
             .is_empty()
     );
 
-    let granted = consent_id(&app, "save", json!({"analytics": true})).await;
+    let granted = app.consent_id("save", json!({"analytics": true})).await;
     let (_, body) = app
         .send_events(&TestApp::pageview(&granted, "/pricing?ref=x"), &[])
         .await;
@@ -72,7 +65,7 @@ async fn a_refused_category_drops_its_events_and_a_granted_one_stores_them() {
 #[actix_web::test]
 async fn a_batch_mixing_accepted_and_dropped_events_answers_each_by_index() {
     let app = spawn_app().await;
-    let analytics_only = consent_id(&app, "save", json!({"analytics": true})).await;
+    let analytics_only = app.consent_id("save", json!({"analytics": true})).await;
     let batch = json!([
         TestApp::pageview(&analytics_only, "/"),
         {"consent_id": analytics_only, "name": "ad_click", "url": "https://parcelwise.example/", "category": "marketing"},
@@ -105,12 +98,12 @@ async fn a_batch_mixing_accepted_and_dropped_events_answers_each_by_index() {
 async fn the_site_configured_category_wins_when_it_is_stricter() {
     let app = spawn_app().await;
     // The demo site files `purchase` under marketing.
-    let analytics_only = consent_id(&app, "save", json!({"analytics": true})).await;
+    let analytics_only = app.consent_id("save", json!({"analytics": true})).await;
     let purchase = |id: &str| json!({"consent_id": id, "name": "purchase", "url": "https://parcelwise.example/checkout", "category": "analytics"});
     let (_, body) = app.send_events(&purchase(&analytics_only), &[]).await;
     assert_eq!(reasons(&body), [(0, "category_denied".to_owned())]);
 
-    let everything = consent_id(&app, "accept_all", json!({})).await;
+    let everything = app.consent_id("accept_all", json!({})).await;
     let (_, body) = app.send_events(&purchase(&everything), &[]).await;
     assert_eq!(body["accepted"], 1);
     let events = app.export(&everything).await["events"].clone();
@@ -120,7 +113,7 @@ async fn the_site_configured_category_wins_when_it_is_stricter() {
 #[actix_web::test]
 async fn an_expired_consent_drops_events_as_consent_expired() {
     let app = spawn_app().await;
-    let id = consent_id(&app, "accept_all", json!({})).await;
+    let id = app.consent_id("accept_all", json!({})).await;
     app.clock.advance_days(394);
     let (_, body) = app.send_events(&TestApp::pageview(&id, "/"), &[]).await;
     assert_eq!(body["accepted"], 1, "still valid on day 394");
@@ -132,7 +125,7 @@ async fn an_expired_consent_drops_events_as_consent_expired() {
 #[actix_web::test]
 async fn bots_are_dropped_whatever_their_consent() {
     let app = spawn_app().await;
-    let id = consent_id(&app, "accept_all", json!({})).await;
+    let id = app.consent_id("accept_all", json!({})).await;
     for ua in [
         "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
         "curl/8.5.0",
@@ -158,7 +151,7 @@ async fn bots_are_dropped_whatever_their_consent() {
 #[actix_web::test]
 async fn gpc_on_the_event_request_drops_marketing_but_not_analytics() {
     let app = spawn_app().await;
-    let id = consent_id(&app, "accept_all", json!({})).await;
+    let id = app.consent_id("accept_all", json!({})).await;
     let batch = json!([
         TestApp::pageview(&id, "/"),
         {"consent_id": id, "name": "ad_click", "url": "https://parcelwise.example/", "category": "marketing"},
@@ -172,7 +165,7 @@ async fn gpc_on_the_event_request_drops_marketing_but_not_analytics() {
 async fn after_a_withdrawal_is_acknowledged_no_later_event_is_accepted() {
     let app = spawn_app().await;
     for round in 0..20 {
-        let id = consent_id(&app, "accept_all", json!({})).await;
+        let id = app.consent_id("accept_all", json!({})).await;
         // Events in flight while the withdrawal is recorded: each may land either side.
         let in_flight: Vec<_> = (0..10)
             .map(|_| {
@@ -261,7 +254,7 @@ async fn the_events_answer_sets_no_cookie_and_bad_bodies_are_400s() {
 #[actix_web::test]
 async fn drops_are_counted_by_reason_in_metrics() {
     let app = spawn_app().await;
-    let refused = consent_id(&app, "reject_all", json!({})).await;
+    let refused = app.consent_id("reject_all", json!({})).await;
     app.send_events(&TestApp::pageview(&refused, "/"), &[])
         .await;
     app.send_events(&TestApp::pageview("0000000000000000000000000a", "/"), &[])

@@ -189,6 +189,14 @@ impl TestApp {
             .await
     }
 
+    /// Records a decision and returns its consent id.
+    pub async fn consent_id(&self, action: &str, choices: Value) -> String {
+        self.consent(action, choices).await["consent_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// A pageview for `consent_id`.
     pub fn pageview(consent_id: &str, path: &str) -> Value {
         json!({"consent_id": consent_id, "name": "pageview", "url": format!("https://parcelwise.example{path}")})

@@ -47,12 +47,10 @@ fn events(id: &str) -> Value {
     ])
 }
 
-#[actix_web::test]
-async fn a_material_change_to_marketing_drops_marketing_events_until_re_consent_while_analytics_continues()
- {
-    let dir = tempfile::tempdir().unwrap();
-    let v1 = config(dir.path(), "2026-11-01", &[]);
-    let server = binary::start_with_config(dir.path(), &v1);
+/// The binary on the first version, with one visitor who accepted everything (the 201 body).
+async fn accepted_under_first_version(dir: &std::path::Path) -> (binary::Server, Value) {
+    let v1 = config(dir, "2026-11-01", &[]);
+    let server = binary::start_with_config(dir, &v1);
     let (status, consent) = post(
         &server,
         "/api/v1/sites/demo/consents",
@@ -60,6 +58,14 @@ async fn a_material_change_to_marketing_drops_marketing_events_until_re_consent_
     )
     .await;
     assert_eq!(status, 201);
+    (server, consent)
+}
+
+#[actix_web::test]
+async fn a_material_change_to_marketing_drops_marketing_events_until_re_consent_while_analytics_continues()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, consent) = accepted_under_first_version(dir.path()).await;
     let id = consent["consent_id"].as_str().unwrap().to_owned();
     let (_, body) = post(&server, "/api/v1/sites/demo/events", events(&id)).await;
     assert_eq!(body["accepted"], 2);
@@ -115,14 +121,7 @@ async fn a_material_change_to_marketing_drops_marketing_events_until_re_consent_
 #[actix_web::test]
 async fn a_version_not_listed_as_compatible_drops_every_category() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = config(dir.path(), "2026-11-01", &[]);
-    let server = binary::start_with_config(dir.path(), &v1);
-    let (_, consent) = post(
-        &server,
-        "/api/v1/sites/demo/consents",
-        json!({"action": "accept_all", "policy_version": "2026-11-01"}),
-    )
-    .await;
+    let (server, consent) = accepted_under_first_version(dir.path()).await;
     let id = consent["consent_id"].as_str().unwrap().to_owned();
     assert!(server.terminate().success());
 

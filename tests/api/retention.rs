@@ -18,10 +18,7 @@ async fn sweep(app: &TestApp) -> consentry::store::SweepReport {
 #[actix_web::test]
 async fn raw_events_older_than_the_sites_limit_are_swept_and_newer_ones_stay() {
     let app = spawn_app().await;
-    let id = app.consent("accept_all", json!({})).await["consent_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.consent_id("accept_all", json!({})).await;
     app.send_events(&TestApp::pageview(&id, "/old"), &[]).await;
     app.clock.advance_days(60);
     app.send_events(&TestApp::pageview(&id, "/newer"), &[])
@@ -53,16 +50,10 @@ async fn raw_events_older_than_the_sites_limit_are_swept_and_newer_ones_stay() {
 #[actix_web::test]
 async fn a_visitor_inactive_for_twelve_months_is_erased_and_an_active_one_is_not() {
     let app = spawn_app().await;
-    let idle = app.consent("accept_all", json!({})).await["consent_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let idle = app.consent_id("accept_all", json!({})).await;
     app.send_events(&TestApp::pageview(&idle, "/"), &[]).await;
     app.clock.advance_days(200);
-    let active = app.consent("accept_all", json!({})).await["consent_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let active = app.consent_id("accept_all", json!({})).await;
     app.send_events(&TestApp::pageview(&active, "/"), &[]).await;
     app.export(&active).await;
 
@@ -92,10 +83,7 @@ async fn a_visitor_inactive_for_twelve_months_is_erased_and_an_active_one_is_not
 #[actix_web::test]
 async fn events_of_a_withdrawn_category_are_purged_within_a_day_and_the_rest_stay() {
     let app = spawn_app().await;
-    let id = app.consent("accept_all", json!({})).await["consent_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.consent_id("accept_all", json!({})).await;
     let batch = json!([
         TestApp::pageview(&id, "/"),
         {"consent_id": id, "name": "ad_click", "url": "https://parcelwise.example/", "category": "marketing"},

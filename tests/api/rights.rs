@@ -53,16 +53,10 @@ async fn an_export_holds_every_decision_and_event_of_the_id() {
 #[actix_web::test]
 async fn after_erasure_nothing_is_held_and_later_events_are_dropped() {
     let app = spawn_app().await;
-    let id = app.consent("accept_all", json!({})).await["consent_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.consent_id("accept_all", json!({})).await;
     app.send_events(&TestApp::pageview(&id, "/before"), &[])
         .await;
-    let keep = app.consent("accept_all", json!({})).await["consent_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let keep = app.consent_id("accept_all", json!({})).await;
     app.send_events(&TestApp::pageview(&keep, "/kept"), &[])
         .await;
 
@@ -365,10 +359,7 @@ async fn an_operator_exports_and_erases_a_visitor_from_the_command_line() {
 #[actix_web::test]
 async fn each_rights_request_is_logged_with_its_type_and_outcome_but_not_the_id() {
     let app = spawn_app().await;
-    let id = app.consent("accept_all", json!({})).await["consent_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.consent_id("accept_all", json!({})).await;
     app.export(&id).await;
     delete(&app, &id).await;
     let (status, _) = app
