@@ -117,7 +117,14 @@ test('a consent id the server no longer knows (erased) brings the banner back an
     const sent = posts(requests);
     assert.equal(sent.length, 1);
     assert.equal(sent[0].consent_id, undefined, 'the erased id is not reused');
-    const id = await consentIdFromCookie(context);
+    // The script writes the cookie once it has the 201's body: wait for it rather than race it.
+    const id = (await res.json()).consent_id;
+    let cookieId = null;
+    for (let i = 0; i < 40 && cookieId !== id; i++) {
+      cookieId = await consentIdFromCookie(context);
+      if (cookieId !== id) await page.waitForTimeout(50);
+    }
+    assert.equal(cookieId, id, 'the new id is kept in the cookie');
     assert.notEqual(id, 'erased0123456789');
     assert.equal((await serverRecord(server, 'demo', id)).status, 200);
   });
