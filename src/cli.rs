@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default) and `ledger verify`.
+//! The command line: `serve` (the default), `ledger verify`, `visitor`, `keys` and `demo-data`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,6 +58,39 @@ pub enum Command {
     Visitor {
         #[command(subcommand)]
         command: VisitorCommand,
+    },
+    /// Marketer API keys (the server must be stopped).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Fill the data folder with realistic consented traffic (the server must be stopped).
+    DemoData(crate::demo_data::DemoDataArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key for one site and print it once; only its hash is stored.
+    Create {
+        #[arg(long)]
+        site: String,
+        /// A name to tell keys apart, e.g. who holds it.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Days until the key stops working (none: until revoked).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List a site's keys: id, label, created, expiry, revoked (never the key).
+    List {
+        #[arg(long)]
+        site: String,
+    },
+    /// Revoke a key by its id; it stops working on the next request.
+    Revoke {
+        #[arg(long)]
+        site: String,
+        key_id: String,
     },
 }
 
@@ -121,6 +154,8 @@ pub fn run(cli: Cli) -> i32 {
             command: LedgerCommand::Verify,
         } => verify(settings),
         Command::Visitor { command } => visitor(settings, command),
+        Command::Keys { command } => crate::keys_cli::run(settings, command),
+        Command::DemoData(args) => crate::demo_data::run(settings, args),
     }
 }
 
@@ -197,22 +232,8 @@ fn visitor(settings: Settings, command: VisitorCommand) -> i32 {
         eprintln!("consentry: `{raw_id}` is not a consent id");
         return 2;
     };
-    let store = match SledStore::open(
-        &settings.data_dir,
-        settings.cache_capacity_mb,
-        Arc::new(Metrics::default()),
-    ) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("consentry: {e}");
-            return 1;
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
+    let (store, runtime) = match open_offline(&settings) {
+        Ok(opened) => opened,
         Err(e) => {
             eprintln!("consentry: {e}");
             return 1;
@@ -258,4 +279,20 @@ fn visitor(settings: Settings, command: VisitorCommand) -> i32 {
             },
         }
     })
+}
+
+/// Opens the data folder for a command run while the server is stopped, with a runtime to
+/// drive the store's futures.
+pub fn open_offline(settings: &Settings) -> Result<(SledStore, tokio::runtime::Runtime), String> {
+    let store = SledStore::open(
+        &settings.data_dir,
+        settings.cache_capacity_mb,
+        Arc::new(Metrics::default()),
+    )
+    .map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok((store, runtime))
 }

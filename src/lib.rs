@@ -4,11 +4,13 @@
 
 pub mod analytics;
 pub mod cli;
+pub mod demo_data;
 pub mod domain;
 pub mod errors;
 pub mod geo;
 pub mod http;
 pub mod i18n;
+pub mod keys_cli;
 pub mod notices;
 pub mod settings;
 pub mod startup;

@@ -20,7 +20,7 @@ use crate::http::{observe, routes};
 use crate::notices::SiteNotices;
 use crate::settings::Settings;
 use crate::store::sled::SledStore;
-use crate::store::{AnalyticsStore, ConsentStore, Retention, StoreError};
+use crate::store::{AccessStore, AnalyticsStore, ConsentStore, Retention, StoreError};
 use crate::telemetry::Metrics;
 
 /// Why the server did not start.
@@ -124,6 +124,7 @@ impl Application {
             metrics.clone(),
         )?);
         let store: Arc<dyn ConsentStore> = sled.clone();
+        let access: Arc<dyn AccessStore> = sled.clone();
         let analytics: Arc<dyn AnalyticsStore> = sled;
         let events = analytics.clone();
         let mut sites = BTreeMap::new();
@@ -149,6 +150,10 @@ impl Application {
             metrics,
             script: ScriptBundle::build(),
             limiter: RateLimiter::new(settings.rate_limit),
+            access,
+            key_limiter: RateLimiter::new(settings.query_rate_limit),
+            session_secret: rand::random(),
+            min_group_size: settings.min_group_size,
         });
         spawn_sweeper(
             store.clone(),

@@ -2,6 +2,8 @@
 //! the rollups kept as they arrive.
 
 pub mod codec;
+pub mod consent_stats;
 pub mod enrich;
 pub mod event;
+pub mod query;
 pub mod rollup;

@@ -1,21 +1,27 @@
-//! Rollups: per site, per hour, per dimension value, counters kept as events arrive, so reports
-//! over months read rollups instead of raw events.
+//! Rollups: per site, per hour and per day, per dimension value, counters kept as events
+//! arrive, so reports over months read rollups instead of raw events.
 //!
 //! Visits are derived here: a visitor's events belong to one visit until 30 minutes pass
 //! without one. Visit-level dimensions (source, campaign, country, device…) come from the
 //! visit's first event; a visit of one event is a bounce until a second arrives; the time
 //! between a visit's events is its duration. Visit state lives in memory only (a restart
 //! starts new visits).
+//!
+//! Unique counts (`visitors`, `converters`) are unique per period of the cell: per hour in
+//! hourly cells, per day in daily cells. Over a range of days they are summed, so a visitor
+//! who returns on three days counts three times (as in Plausible and Fathom, whose daily salts
+//! make the same choice).
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
-use super::event::AcceptedEvent;
+use super::event::{AcceptedEvent, Context};
 
 /// A visit ends after this long without an event.
 pub const VISIT_TIMEOUT_MS: i64 = 30 * 60 * 1000;
-const HOUR_MS: i64 = 3_600_000;
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 86_400_000;
 
 /// The dimensions rollups are kept for, by their code (the index).
 pub const DIMENSIONS: [&str; 13] = [
@@ -34,8 +40,42 @@ pub const DIMENSIONS: [&str; 13] = [
     "visit:device",
 ];
 
-const PAGE: u8 = 1;
-const NAME: u8 = 2;
+/// The source of visits that came with no referrer and no campaign.
+pub const DIRECT: &str = "Direct / None";
+
+pub const TOTAL: u8 = 0;
+pub const PAGE: u8 = 1;
+pub const NAME: u8 = 2;
+
+/// The period a cell covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Grain {
+    /// Periods are hours since the epoch.
+    Hour = 0,
+    /// Periods are days since the epoch (UTC).
+    Day = 1,
+}
+
+impl Grain {
+    pub const ALL: [Grain; 2] = [Grain::Hour, Grain::Day];
+
+    /// The period holding a time.
+    pub fn period(self, at_ms: i64) -> u32 {
+        let len = match self {
+            Grain::Hour => HOUR_MS,
+            Grain::Day => DAY_MS,
+        };
+        u32::try_from(at_ms.div_euclid(len)).unwrap_or(0)
+    }
+
+    fn from_byte(b: u8) -> Option<Grain> {
+        match b {
+            0 => Some(Grain::Hour),
+            1 => Some(Grain::Day),
+            _ => None,
+        }
+    }
+}
 
 /// Counters of one rollup cell. Bounces can be negative in a delta (a visit un-bounced).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,13 +83,28 @@ pub struct Counters {
     pub visitors: i64,
     pub visits: i64,
     pub pageviews: i64,
+    /// Custom events (anything but a pageview).
     pub events: i64,
     pub bounces: i64,
     pub duration_ms: i64,
+    /// Visitors with at least one custom event, unique per period like `visitors`.
+    pub converters: i64,
 }
 
 impl Counters {
-    pub const LEN: usize = 48;
+    pub const LEN: usize = 56;
+
+    fn fields(&self) -> [i64; 7] {
+        [
+            self.visitors,
+            self.visits,
+            self.pageviews,
+            self.events,
+            self.bounces,
+            self.duration_ms,
+            self.converters,
+        ]
+    }
 
     pub fn add(&mut self, o: &Counters) {
         self.visitors += o.visitors;
@@ -58,19 +113,12 @@ impl Counters {
         self.events += o.events;
         self.bounces += o.bounces;
         self.duration_ms += o.duration_ms;
+        self.converters += o.converters;
     }
 
     pub fn to_bytes(self) -> [u8; Self::LEN] {
         let mut out = [0u8; Self::LEN];
-        let fields = [
-            self.visitors,
-            self.visits,
-            self.pageviews,
-            self.events,
-            self.bounces,
-            self.duration_ms,
-        ];
-        for (i, f) in fields.iter().enumerate() {
+        for (i, f) in self.fields().iter().enumerate() {
             out[i * 8..i * 8 + 8].copy_from_slice(&f.to_le_bytes());
         }
         out
@@ -90,66 +138,65 @@ impl Counters {
             events: f(3),
             bounces: f(4),
             duration_ms: f(5),
+            converters: f(6),
         }
     }
 }
 
-/// A rollup cell's key: `site 0x00 hour(u32 BE) dimension(u8) value`.
-pub fn key(site: &str, hour: u32, dim: u8, value: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(site.len() + 6 + value.len());
+/// A rollup cell's key: `site 0x00 grain(u8) dimension(u8) period(u32 BE) value`, so one
+/// dimension over a range of periods is one contiguous range of keys.
+pub fn key(site: &str, grain: Grain, dim: u8, period: u32, value: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(site.len() + 7 + value.len());
     k.extend_from_slice(site.as_bytes());
     k.push(0);
-    k.extend_from_slice(&hour.to_be_bytes());
+    k.push(grain as u8);
     k.push(dim);
+    k.extend_from_slice(&period.to_be_bytes());
     k.extend_from_slice(value.as_bytes());
     k
 }
 
+/// A parsed rollup key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellKey {
+    pub site: String,
+    pub grain: Grain,
+    pub dim: u8,
+    pub period: u32,
+    pub value: String,
+}
+
 /// The inverse of `key`.
-pub fn parse_key(k: &[u8]) -> Option<(String, u32, u8, String)> {
+pub fn parse_key(k: &[u8]) -> Option<CellKey> {
     let zero = k.iter().position(|b| *b == 0)?;
     let site = std::str::from_utf8(&k[..zero]).ok()?.to_owned();
     let rest = k.get(zero + 1..)?;
-    let hour = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?);
-    let dim = *rest.get(4)?;
-    let value = std::str::from_utf8(rest.get(5..)?).ok()?.to_owned();
-    Some((site, hour, dim, value))
+    let grain = Grain::from_byte(*rest.first()?)?;
+    let dim = *rest.get(1)?;
+    let period = u32::from_be_bytes(rest.get(2..6)?.try_into().ok()?);
+    let value = std::str::from_utf8(rest.get(6..)?).ok()?.to_owned();
+    Some(CellKey {
+        site,
+        grain,
+        dim,
+        period,
+        value,
+    })
 }
 
 pub fn hour_of(at_ms: i64) -> u32 {
-    u32::try_from(at_ms.div_euclid(HOUR_MS)).unwrap_or(0)
+    Grain::Hour.period(at_ms)
 }
 
-struct Visit {
-    number: u64,
-    start_hour: u32,
-    last_ms: i64,
-    events: u32,
-    dims: Vec<(u8, String)>,
-}
-
-/// Turns accepted events into visit numbers and rollup deltas. Owned by one thread.
-#[derive(Default)]
-pub struct Aggregator {
-    visits: HashMap<(String, u64), Visit>,
-    seen: HashMap<u32, HashSet<u64>>,
-    pending: HashMap<Vec<u8>, Counters>,
-    next_visit: u64,
-}
-
-/// Past this many distinct (visitor, dimension value) pairs in an hour, uniques are counted
-/// for the total only, to bound memory.
-const SEEN_CAP: usize = 2_000_000;
-
-fn visit_dims(e: &AcceptedEvent) -> Vec<(u8, String)> {
-    let c = &e.context;
+/// The visit-level dimension values of a context, by dimension code.
+pub fn visit_dims(c: &Context) -> Vec<(u8, String)> {
     let mut out = Vec::with_capacity(10);
+    out.push((3, c.source.clone().unwrap_or_else(|| DIRECT.to_owned())));
     let mut push = |dim: u8, v: &Option<String>| {
         if let Some(v) = v {
             out.push((dim, v.clone()));
         }
     };
-    push(3, &c.source);
     push(4, &c.referrer);
     push(5, &c.utm_source);
     push(6, &c.utm_medium);
@@ -162,65 +209,106 @@ fn visit_dims(e: &AcceptedEvent) -> Vec<(u8, String)> {
     out
 }
 
+/// Every cell (dimension, value) an event is counted in, given its visit's dimensions.
+pub fn event_cells(name: &str, path: &str, visit: &[(u8, String)]) -> Vec<(u8, String)> {
+    let mut cells = Vec::with_capacity(visit.len() + 2);
+    cells.push((TOTAL, String::new()));
+    if name == "pageview" {
+        cells.push((PAGE, path.to_owned()));
+    } else {
+        cells.push((NAME, name.to_owned()));
+    }
+    cells.extend(visit.iter().cloned());
+    cells
+}
+
+struct Visit {
+    number: u64,
+    start_ms: i64,
+    last_ms: i64,
+    events: u32,
+    dims: Vec<(u8, String)>,
+}
+
+/// Turns accepted events into visit numbers and rollup deltas. Owned by one thread.
+#[derive(Default)]
+pub struct Aggregator {
+    visits: HashMap<(String, u64), Visit>,
+    seen: HashMap<(Grain, u32), HashSet<u64>>,
+    pending: HashMap<Vec<u8>, Counters>,
+    next_visit: u64,
+}
+
+/// Past this many distinct (visitor, cell) pairs in a period, uniques are counted for the
+/// total only, to bound memory.
+const SEEN_CAP: usize = 2_000_000;
+
 impl Aggregator {
-    fn bump(&mut self, site: &str, hour: u32, dim: u8, value: &str, delta: Counters) {
-        self.pending
-            .entry(key(site, hour, dim, value))
-            .or_default()
-            .add(&delta);
+    fn bump(&mut self, site: &str, at_ms: i64, dim: u8, value: &str, delta: Counters) {
+        for grain in Grain::ALL {
+            self.pending
+                .entry(key(site, grain, dim, grain.period(at_ms), value))
+                .or_default()
+                .add(&delta);
+        }
     }
 
-    fn first_in_hour(&mut self, hour: u32, visitor: u64, site: &str, dim: u8, value: &str) -> bool {
-        let set = self.seen.entry(hour).or_default();
-        if dim != 0 && set.len() >= SEEN_CAP {
+    /// Whether this is the visitor's first time in this cell in this period (`conversion`
+    /// keeps a separate set for converters).
+    fn first(&mut self, grain: Grain, at_ms: i64, cell: (u64, &str, u8, &str, bool)) -> bool {
+        let set = self.seen.entry((grain, grain.period(at_ms))).or_default();
+        if cell.2 != TOTAL && set.len() >= SEEN_CAP {
             return false;
         }
         let mut h = DefaultHasher::new();
-        (visitor, site, dim, value).hash(&mut h);
+        cell.hash(&mut h);
         set.insert(h.finish())
     }
 
     /// Adds one event of `visitor`; returns its visit number.
     pub fn add(&mut self, visitor: u64, e: &AcceptedEvent) -> u64 {
         let now = e.at.millis();
-        let hour = hour_of(now);
         let site = e.site.as_str().to_owned();
-        self.seen.retain(|h, _| *h + 1 >= hour);
+        let (hour, day) = (Grain::Hour.period(now), Grain::Day.period(now));
+        self.seen.retain(|(g, p), _| match g {
+            Grain::Hour => *p + 1 >= hour,
+            Grain::Day => *p + 1 >= day,
+        });
 
         let slot = (site.clone(), visitor);
         let ongoing = self
             .visits
             .get(&slot)
             .is_some_and(|v| now - v.last_ms < VISIT_TIMEOUT_MS);
-        let (number, start_hour, dims, fresh, gap, unbounce) = if ongoing {
+        let (number, start_ms, dims, fresh, gap, unbounce) = if ongoing {
             let v = self.visits.get_mut(&slot).map(|v| {
                 let gap = (now - v.last_ms).max(0);
                 v.last_ms = now;
                 v.events += 1;
-                (v.number, v.start_hour, v.dims.clone(), gap, v.events == 2)
+                (v.number, v.start_ms, v.dims.clone(), gap, v.events == 2)
             });
-            let Some((n, h, d, gap, unbounce)) = v else {
+            let Some((n, s, d, gap, unbounce)) = v else {
                 return 0;
             };
-            (n, h, d, false, gap, unbounce)
+            (n, s, d, false, gap, unbounce)
         } else {
             self.next_visit += 1;
             let number = (u64::try_from(now).unwrap_or(0) << 12) | (self.next_visit & 0xfff);
-            let dims = visit_dims(e);
+            let dims = visit_dims(&e.context);
             self.visits.insert(
                 slot,
                 Visit {
                     number,
-                    start_hour: hour,
+                    start_ms: now,
                     last_ms: now,
                     events: 1,
                     dims: dims.clone(),
                 },
             );
-            (number, hour, dims, true, 0, false)
+            (number, now, dims, true, 0, false)
         };
 
-        // Visit-level counters go to the hour the visit started.
+        // Visit-level counters go to the hour and day the visit started.
         let visit_delta = Counters {
             visits: i64::from(fresh),
             bounces: i64::from(fresh) - i64::from(unbounce),
@@ -228,29 +316,32 @@ impl Aggregator {
             ..Counters::default()
         };
         if visit_delta != Counters::default() {
-            self.bump(&site, start_hour, 0, "", visit_delta);
+            self.bump(&site, start_ms, TOTAL, "", visit_delta);
             for (dim, value) in &dims {
-                self.bump(&site, start_hour, *dim, value, visit_delta);
+                self.bump(&site, start_ms, *dim, value, visit_delta);
             }
         }
 
-        // Event-level counters go to the event's hour.
-        let base = Counters {
-            pageviews: i64::from(e.is_pageview()),
-            events: i64::from(!e.is_pageview()),
-            ..Counters::default()
-        };
-        let mut cells: Vec<(u8, String)> = vec![(0, String::new())];
-        if e.is_pageview() {
-            cells.push((PAGE, e.path.clone()));
-        } else {
-            cells.push((NAME, e.name.clone()));
-        }
-        cells.extend(dims);
-        for (dim, value) in cells {
-            let mut delta = base;
-            delta.visitors = i64::from(self.first_in_hour(hour, visitor, &site, dim, &value));
-            self.bump(&site, hour, dim, &value, delta);
+        // Event-level counters go to the event's hour and day.
+        let custom = !e.is_pageview();
+        for (dim, value) in event_cells(&e.name, &e.path, &dims) {
+            for grain in Grain::ALL {
+                let cell = (visitor, site.as_str(), dim, value.as_str(), false);
+                let converted =
+                    custom && self.first(grain, now, (visitor, &site, dim, &value, true));
+                let delta = Counters {
+                    pageviews: i64::from(!custom),
+                    events: i64::from(custom),
+                    visitors: i64::from(self.first(grain, now, cell)),
+                    converters: i64::from(converted),
+                    ..Counters::default()
+                };
+                let period = grain.period(now);
+                self.pending
+                    .entry(key(&site, grain, dim, period, &value))
+                    .or_default()
+                    .add(&delta);
+            }
         }
         number
     }
@@ -295,8 +386,8 @@ mod tests {
     fn totals(deltas: &[(Vec<u8>, Counters)], dim: u8, value: &str) -> Counters {
         let mut sum = Counters::default();
         for (k, c) in deltas {
-            let (_, _, d, v) = parse_key(k).unwrap();
-            if d == dim && v == value {
+            let cell = parse_key(k).unwrap();
+            if cell.grain == Grain::Day && cell.dim == dim && cell.value == value {
                 sum.add(c);
             }
         }
@@ -333,8 +424,28 @@ mod tests {
         a.add(1, &event(0, "signup", "/"));
         let d = a.drain();
         let t = totals(&d, 0, "");
-        assert_eq!((t.pageviews, t.events), (0, 1));
+        assert_eq!((t.pageviews, t.events, t.converters), (0, 1, 1));
         assert_eq!(totals(&d, 2, "signup").events, 1);
+    }
+
+    #[test]
+    fn a_visitor_counts_once_per_day_but_once_per_hour_in_hourly_cells() {
+        let mut a = Aggregator::default();
+        a.add(1, &event(0, "pageview", "/"));
+        a.add(1, &event(5, "signup", "/"));
+        a.add(1, &event(120, "pageview", "/"));
+        a.add(1, &event(130, "signup", "/"));
+        let d = a.drain();
+        let day = totals(&d, 0, "");
+        assert_eq!((day.visitors, day.converters, day.events), (1, 1, 2));
+        let hourly: i64 = d
+            .iter()
+            .filter_map(|(k, c)| {
+                let cell = parse_key(k)?;
+                (cell.grain == Grain::Hour && cell.dim == 0).then_some(c.visitors)
+            })
+            .sum();
+        assert_eq!(hourly, 2);
     }
 
     #[test]
@@ -346,9 +457,20 @@ mod tests {
             events: 4,
             bounces: -5,
             duration_ms: 6,
+            converters: 7,
         };
         assert_eq!(Counters::from_bytes(&c.to_bytes()), c);
-        let k = key("demo", 7, 3, "Google");
-        assert_eq!(parse_key(&k), Some(("demo".into(), 7, 3, "Google".into())));
+        let k = key("demo", Grain::Day, 3, 7, "Google");
+        let cell = parse_key(&k).unwrap();
+        assert_eq!(
+            (
+                cell.site.as_str(),
+                cell.grain,
+                cell.dim,
+                cell.period,
+                cell.value.as_str()
+            ),
+            ("demo", Grain::Day, 3, 7, "Google")
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! - Every value that crosses into `domain` is parsed into a type that cannot hold an invalid
 //!   value (`SiteId`, `CategoryId`, `ConsentId`, `PolicyVersion`, `Choices`).
 
+pub mod api_key;
 pub mod clock;
 pub mod consent;
 pub mod event;
@@ -17,6 +18,7 @@ pub mod jurisdiction;
 pub mod ledger;
 pub mod site;
 
+pub use api_key::{ApiKey, ApiKeyId, KeyRefusal, PresentedKey};
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use consent::{Action, Choices, ConsentRecord, Decision, DecisionError, DecisionRequest};
 pub use event::{DropReason, event_categories, gate};

@@ -29,6 +29,24 @@ pub fn is_own_origin(origin: &str, host: Option<&str>) -> bool {
         .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host))
 }
 
+/// For forms posted to our own pages: an `Origin`, when sent, must be our own.
+pub fn check_own_origin(req: &actix_web::HttpRequest) -> Result<(), ApiError> {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
+    match req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(origin) if !is_own_origin(origin, host) => Err(ApiError::OriginNotAllowed(
+            origin.chars().take(200).collect(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn allowed(state: &AppState, req: &ServiceRequest, origin: &str) -> bool {
     let host = req
         .headers()
@@ -58,6 +76,11 @@ fn is_state_change(method: &Method) -> bool {
         *method,
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     )
+}
+
+/// The marketer endpoints that read with a POST: rate-limited per key, not per address.
+fn is_marketer_query(path: &str) -> bool {
+    path.ends_with("/query") || path.ends_with("/consent-stats")
 }
 
 /// Middleware for `/api/v1/sites/{site}`.
@@ -101,7 +124,13 @@ pub async fn site_api_gate(
             return Ok(req.into_response(e.error_response()).map_into_right_body());
         }
         let client = client_address(&state, req.request());
-        if let Err(retry_after) = state.limiter.check(client) {
+        let limited = if is_marketer_query(req.path()) {
+            // Marketer queries are limited per API key, after authentication.
+            Ok(())
+        } else {
+            state.limiter.check(client)
+        };
+        if let Err(retry_after) = limited {
             state
                 .metrics
                 .rate_limited

@@ -6,6 +6,7 @@ pub mod consents;
 pub mod events;
 pub mod guard;
 pub mod json;
+pub mod marketer;
 pub mod observe;
 pub mod ops;
 pub mod pages;
@@ -31,6 +32,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(pages::erase_data)
         .service(pages::asset)
         .service(pages::openapi)
+        .service(marketer::dashboard::page)
+        .service(marketer::dashboard::sign_in)
+        .service(marketer::dashboard::sign_out)
         .service(script::consent_js)
         .service(ops::healthz)
         .service(ops::metrics)
@@ -45,6 +49,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(events::collect)
                 .service(rights::export)
                 .service(rights::erase)
+                .service(marketer::query::run_query)
+                .service(marketer::query::consent_stats)
+                .service(marketer::query::export_csv)
                 .default_service(web::to(not_found)),
         )
         .default_service(web::to(not_found));

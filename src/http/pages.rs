@@ -8,7 +8,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::consents::{Ask, record};
-use super::guard::is_own_origin;
+use super::guard::check_own_origin;
 use super::state::{AppState, SiteEntry};
 use super::views::{CategoryView, DemoPage, IndexPage, PolicyPage, PreferencesForm};
 use super::visitor::{Visitor, gpc_header};
@@ -23,7 +23,7 @@ const CSRF_COOKIE: &str = "consentry_csrf";
 /// The Content-Security-Policy of every page: nothing inline, nothing from elsewhere.
 const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-fn html(body: Result<String, askama::Error>) -> HttpResponse {
+pub(crate) fn html(body: Result<String, askama::Error>) -> HttpResponse {
     match body {
         Ok(body) => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
@@ -286,21 +286,7 @@ pub async fn save_preferences(
 
 /// Checks the form's CSRF token against its cookie, and its origin against ours.
 fn check_form(req: &HttpRequest, form: &[(String, String)]) -> Result<(), ApiError> {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok());
-    if let Some(origin) = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-    {
-        if !is_own_origin(origin, host) {
-            return Err(ApiError::OriginNotAllowed(
-                origin.chars().take(200).collect(),
-            ));
-        }
-    }
+    check_own_origin(req)?;
     let sent = form
         .iter()
         .find(|(k, _)| k == "csrf")
@@ -355,7 +341,7 @@ pub async fn erase_data(
 }
 
 /// Files under `/static/`, embedded in the binary.
-const ASSETS: [(&str, &str, &str); 5] = [
+const ASSETS: [(&str, &str, &str); 8] = [
     (
         "pages.css",
         "text/css; charset=utf-8",
@@ -380,6 +366,21 @@ const ASSETS: [(&str, &str, &str); 5] = [
         "openapi.json",
         "application/json; charset=utf-8",
         include_str!("../../static/openapi.json"),
+    ),
+    (
+        "dashboard.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/dashboard.js"),
+    ),
+    (
+        "chart.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/chart.js"),
+    ),
+    (
+        "dashboard.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/dashboard.css"),
     ),
 ];
 

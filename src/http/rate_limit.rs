@@ -1,6 +1,6 @@
 //! Per-client token buckets for state-changing requests.
 //!
-//! Keys are client addresses held in memory only; a bucket that has refilled is forgotten, so
+//! Keys are client addresses (or API key ids, for the marketer endpoints) held in memory only; a bucket that has refilled is forgotten, so
 //! the map holds only clients seen in the last few minutes.
 
 use std::collections::HashMap;
@@ -15,17 +15,17 @@ struct Bucket {
     updated: Instant,
 }
 
-/// Token buckets, one per client address.
-pub struct RateLimiter {
+/// Token buckets, one per client address (or other key).
+pub struct RateLimiter<K = IpAddr> {
     limit: RateLimit,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
 /// Past this many tracked clients, full buckets are swept out.
 const SWEEP_AT: usize = 50_000;
 
-impl RateLimiter {
-    pub fn new(limit: RateLimit) -> RateLimiter {
+impl<K: std::hash::Hash + Eq> RateLimiter<K> {
+    pub fn new(limit: RateLimit) -> RateLimiter<K> {
         RateLimiter {
             limit,
             buckets: Mutex::new(HashMap::new()),
@@ -37,7 +37,7 @@ impl RateLimiter {
     }
 
     /// Takes a token for `client`. `Err(seconds)` says how long until one is free.
-    pub fn check(&self, client: IpAddr) -> Result<(), u64> {
+    pub fn check(&self, client: K) -> Result<(), u64> {
         let now = Instant::now();
         let burst = f64::from(self.limit.burst);
         let rate = self.per_second();
@@ -73,7 +73,7 @@ mod tests {
 
     #[test]
     fn a_client_gets_its_burst_then_is_told_when_to_come_back() {
-        let limiter = RateLimiter::new(RateLimit {
+        let limiter: RateLimiter = RateLimiter::new(RateLimit {
             burst: 3,
             per_minute: 60,
         });

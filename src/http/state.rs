@@ -7,11 +7,11 @@ use actix_web::HttpRequest;
 
 use super::rate_limit::RateLimiter;
 use super::script::ScriptBundle;
-use crate::domain::{Clock, Site, Timestamp};
+use crate::domain::{ApiKeyId, Clock, Site, Timestamp};
 use crate::errors::ApiError;
 use crate::geo::{GeoLocator, TrustedProxies};
 use crate::notices::SiteNotices;
-use crate::store::{AnalyticsStore, ConsentStore};
+use crate::store::{AccessStore, AnalyticsStore, ConsentStore};
 use crate::telemetry::Metrics;
 
 /// A configured site and its archived notices.
@@ -33,6 +33,14 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub script: ScriptBundle,
     pub limiter: RateLimiter,
+    /// API keys and the query log.
+    pub access: Arc<dyn AccessStore>,
+    /// Per API key, for the marketer endpoints.
+    pub key_limiter: RateLimiter<ApiKeyId>,
+    /// Signs dashboard session cookies; made at start, so sessions end with the process.
+    pub session_secret: [u8; 32],
+    /// Query groups narrower than the site with fewer visitors than this are suppressed.
+    pub min_group_size: u32,
 }
 
 impl AppState {

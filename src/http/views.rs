@@ -86,3 +86,23 @@ pub struct DemoPage {
 pub struct IndexPage {
     pub sites: Vec<(String, String)>,
 }
+
+/// `GET /dashboard/{site}` when signed in.
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+pub struct DashboardPage {
+    pub site_id: String,
+    pub site_name: String,
+    /// The signed-in key's id (never the key), shown so a marketer knows which key is in use.
+    pub key_id: String,
+}
+
+/// `GET /dashboard/{site}` when signed out, and a failed sign-in.
+#[derive(Template)]
+#[template(path = "dashboard_signin.html")]
+pub struct DashboardSignin {
+    pub site_id: String,
+    pub site_name: String,
+    /// Why the last sign-in failed, if it did.
+    pub error: Option<String>,
+}

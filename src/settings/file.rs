@@ -32,6 +32,10 @@ pub struct FileSettings {
     pub trusted_proxies: Option<Vec<String>>,
     pub cache_capacity_mb: Option<u64>,
     pub rate_limit: Option<FileRateLimit>,
+    /// Per API key, for the marketer endpoints.
+    pub query_rate_limit: Option<FileRateLimit>,
+    /// Query groups with fewer visitors than this are suppressed.
+    pub min_group_size: Option<u32>,
     #[serde(default)]
     pub sites: Vec<FileSite>,
 }
@@ -161,18 +165,36 @@ impl FileSettings {
         })?;
         let trusted_proxies = TrustedProxies::parse(&self.trusted_proxies.unwrap_or_default())
             .map_err(|e| err("trusted_proxies", e))?;
-        let rate_limit = match self.rate_limit {
+        let limit = |name: &str, raw: Option<FileRateLimit>, default: RateLimit| match raw {
             Some(r) if r.burst == 0 || r.per_minute == 0 => {
-                return Err(err("rate_limit", "burst and per_minute must be above zero"));
+                Err(err(name, "burst and per_minute must be above zero"))
             }
-            Some(r) => RateLimit {
+            Some(r) => Ok(RateLimit {
                 burst: r.burst,
                 per_minute: r.per_minute,
-            },
-            None => RateLimit {
+            }),
+            None => Ok(default),
+        };
+        let rate_limit = limit(
+            "rate_limit",
+            self.rate_limit,
+            RateLimit {
                 burst: 60,
                 per_minute: 300,
             },
+        )?;
+        let query_rate_limit = limit(
+            "query_rate_limit",
+            self.query_rate_limit,
+            RateLimit {
+                burst: 120,
+                per_minute: 600,
+            },
+        )?;
+        let min_group_size = match self.min_group_size {
+            Some(0) => return Err(err("min_group_size", "must be at least 1")),
+            Some(k) => k,
+            None => 5,
         };
         let mut sites = Vec::with_capacity(self.sites.len());
         for raw in self.sites {
@@ -190,6 +212,8 @@ impl FileSettings {
             trusted_proxies,
             cache_capacity_mb: self.cache_capacity_mb.unwrap_or(64).max(8),
             rate_limit,
+            query_rate_limit,
+            min_group_size,
             sites,
         })
     }

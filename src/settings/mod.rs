@@ -37,6 +37,10 @@ pub struct Settings {
     /// sled's page cache, in megabytes.
     pub cache_capacity_mb: u64,
     pub rate_limit: RateLimit,
+    /// Per API key, for the marketer endpoints.
+    pub query_rate_limit: RateLimit,
+    /// Query groups narrower than the whole site with fewer visitors than this are suppressed.
+    pub min_group_size: u32,
     pub sites: Vec<Site>,
 }
 

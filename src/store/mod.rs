@@ -14,10 +14,11 @@ use std::pin::Pin;
 
 use std::ops::Range;
 
+use crate::analytics::consent_stats::{StatCounts, StatKey};
 use crate::analytics::event::{AcceptedEvent, StoredEvent};
-use crate::analytics::rollup::Counters;
+use crate::analytics::rollup::{Counters, Grain};
 use crate::domain::ledger::ChainFault;
-use crate::domain::{ConsentId, ConsentRecord, Decision, EntryHash, SiteId};
+use crate::domain::{ApiKey, ApiKeyId, ConsentId, ConsentRecord, Decision, EntryHash, SiteId};
 
 /// What a store call resolves to.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
@@ -82,6 +83,7 @@ pub struct SweepReport {
     pub withdrawn_events_deleted: u64,
     pub visitors_erased: u64,
     pub rights_log_deleted: u64,
+    pub query_log_deleted: u64,
 }
 
 /// Consent storage.
@@ -157,15 +159,53 @@ pub trait AnalyticsStore: Send + Sync + 'static {
     /// Every stored event of a consent id, oldest first.
     fn events_of(&self, site: SiteId, id: ConsentId) -> StoreFuture<Vec<StoredEvent>>;
 
-    /// Rollup counters summed over `hours` (hours since the epoch) for one dimension (an index
-    /// of `analytics::rollup::DIMENSIONS`), by dimension value.
+    /// The rollup cells of one dimension (an index of `analytics::rollup::DIMENSIONS`) over a
+    /// range of periods of one grain, as (period, value, counters). With `value`, only that
+    /// value's cells.
     fn rollup(
         &self,
         site: SiteId,
-        hours: Range<u32>,
+        grain: Grain,
         dim: u8,
-    ) -> StoreFuture<Vec<(String, Counters)>>;
+        periods: Range<u32>,
+        value: Option<String>,
+    ) -> StoreFuture<Vec<(u32, String, Counters)>>;
+
+    /// Feeds every stored event of a site with a time in `range` (ms) to `sink`, oldest first,
+    /// with its visitor number. Runs off the async threads; resolves when the scan is done.
+    fn scan_events(&self, site: SiteId, range: Range<i64>, sink: EventSink) -> StoreFuture<()>;
+
+    /// The consent-statistics rows of a site over a range of days.
+    fn consent_stats(
+        &self,
+        site: SiteId,
+        days: Range<u32>,
+    ) -> StoreFuture<Vec<(StatKey, StatCounts)>>;
 }
+
+/// Query-log entries are kept this long.
+pub const QUERY_LOG_DAYS: u32 = 90;
+
+/// Marketer access: API keys and the log of what they queried.
+pub trait AccessStore: Send + Sync + 'static {
+    /// Stores a key record (new, or revoked). Durable when it resolves.
+    fn put_key(&self, key: ApiKey) -> StoreFuture<()>;
+
+    /// The key record with this id.
+    fn key(&self, id: ApiKeyId) -> StoreFuture<Option<ApiKey>>;
+
+    /// A site's key records, oldest first.
+    fn keys(&self, site: SiteId) -> StoreFuture<Vec<ApiKey>>;
+
+    /// Logs one query (key id, endpoint, parameters, rows), kept `QUERY_LOG_DAYS`.
+    fn log_query(&self, at: crate::domain::Timestamp, line: String) -> StoreFuture<()>;
+
+    /// The query log, oldest first.
+    fn query_log(&self) -> StoreFuture<Vec<String>>;
+}
+
+/// What `scan_events` feeds each event to.
+pub type EventSink = Box<dyn FnMut(u64, StoredEvent) + Send>;
 
 /// The longest an acknowledged event may wait before it is on disk.
 pub const EVENT_DURABILITY: std::time::Duration = std::time::Duration::from_secs(1);

@@ -7,14 +7,14 @@
 //! chain still verifies; (6) a tombstone is appended; (7) the job record goes. A job found at
 //! start-up (a crash mid-way) is run again from the top.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use super::cache::ConsentCache;
 use super::events::{EventWriter, event_key, event_time, visitor_key};
 use super::writer::Writer;
 use super::{Trees, keys, map_err, split_entry};
 use crate::analytics::codec;
-use crate::analytics::rollup::{self, Counters};
+use crate::analytics::rollup::{self, Counters, Grain};
 use crate::domain::ledger::{Tombstone, is_tombstone_of, tombstone_payload};
 use crate::domain::{EntryHash, EntryHeader, SiteId, Subject, Timestamp};
 use crate::store::StoreError;
@@ -218,7 +218,7 @@ impl Eraser<'_> {
     }
 
     /// Deletes the visitor's events, day index and number; takes the visitor out of the
-    /// unique-visitor counts of the rollup cells those events counted it in. Other counts
+    /// unique-visitor and converter counts of the rollup cells (hourly and daily) those events counted it in. Other counts
     /// (pageviews, visits…) stay: they are aggregates that no longer point to anyone.
     fn delete_events(&self, site: &SiteId, subject: &Subject) -> Result<u64, StoreError> {
         let t = self.trees;
@@ -233,7 +233,7 @@ impl Eraser<'_> {
                 .map_err(|_| StoreError::Corrupt("a visitor number cannot be read".into()))?,
         );
         let mut deleted = 0;
-        let mut cells = BTreeSet::new();
+        let mut cells = BTreeMap::new();
         for day in t.visitor_days.scan_prefix(&vkey) {
             let (dk, _) = day.map_err(map_err)?;
             let Some(day) = dk
@@ -255,28 +255,13 @@ impl Eraser<'_> {
                 if visitor != number {
                     continue;
                 }
-                let hour = rollup::hour_of(at);
-                cells.insert((hour, 0u8, String::new()));
-                if e.name == "pageview" {
-                    cells.insert((hour, 1, e.path.clone()));
-                } else {
-                    cells.insert((hour, 2, e.name.clone()));
-                }
-                let c = &e.context;
-                for (dim, value) in [
-                    (3, c.source.clone()),
-                    (4, c.referrer.clone()),
-                    (5, c.utm_source.clone()),
-                    (6, c.utm_medium.clone()),
-                    (7, c.utm_campaign.clone()),
-                    (8, c.country.clone()),
-                    (9, c.region.clone()),
-                    (10, Some(c.browser.clone())),
-                    (11, Some(c.os.clone())),
-                    (12, Some(c.device.clone())),
-                ] {
-                    if let Some(v) = value {
-                        cells.insert((hour, dim, v));
+                let dims = rollup::visit_dims(&e.context);
+                let custom = e.name != "pageview";
+                for (dim, value) in rollup::event_cells(&e.name, &e.path, &dims) {
+                    for grain in Grain::ALL {
+                        let cell = (grain, grain.period(at), dim, value.clone());
+                        let entry = cells.entry(cell).or_insert(false);
+                        *entry |= custom;
                     }
                 }
                 t.events.remove(k).map_err(map_err)?;
@@ -284,15 +269,16 @@ impl Eraser<'_> {
             }
             t.visitor_days.remove(dk).map_err(map_err)?;
         }
-        let minus_one = Counters {
-            visitors: -1,
-            ..Counters::default()
-        };
-        for (hour, dim, value) in cells {
+        for ((grain, period, dim, value), converted) in cells {
+            let minus = Counters {
+                visitors: -1,
+                converters: -i64::from(converted),
+                ..Counters::default()
+            };
             t.rollups
                 .merge(
-                    rollup::key(site.as_str(), hour, dim, &value),
-                    minus_one.to_bytes(),
+                    rollup::key(site.as_str(), grain, dim, period, &value),
+                    minus.to_bytes(),
                 )
                 .map_err(map_err)?;
         }

@@ -15,11 +15,15 @@
 //! | `visitor_days`     | site 0x00 subject day       | empty: the days the id has events      | yes         |
 //! | `erasures`         | site 0x00 subject           | a pending erasure job                  | yes         |
 //! | `rights_log`       | time, monotonic id          | a rights request: type, channel, outcome | no        |
+//! | `consent_stats`    | site 0x00 day action …      | decision counts, merged by addition    | no          |
+//! | `api_keys`         | key id                      | site, label, SHA-256 of the key, times | no          |
+//! | `query_log`        | time, monotonic id          | a marketer query: key id, parameters, rows | no      |
 //!
 //! "Consent id?" means the row can be tied to one consent id. No key or value holds the raw id:
 //! it is written as its `Subject`, a SHA-256 of a per-database secret (`meta/subject_secret`),
 //! the site and the id.
 
+mod access;
 mod anchor;
 mod cache;
 mod erase;
@@ -36,19 +40,23 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::analytics::codec;
+use crate::analytics::consent_stats::{self, StatCounts, StatKey};
 use crate::analytics::event::{AcceptedEvent, StoredEvent};
-use crate::analytics::rollup::{self, Counters};
+use crate::analytics::rollup::{self, Counters, Grain};
 use crate::domain::Timestamp;
 use crate::domain::ledger::{parse_decision_payload, verify_chain};
+use crate::domain::{ApiKey, ApiKeyId};
 use crate::domain::{ConsentId, ConsentRecord, Decision, EntryHash, EntryHeader, SiteId, Subject};
-use crate::store::{AnalyticsStore, ConsentStore, LedgerReport, StoreError, StoreFuture};
+use crate::store::{
+    AccessStore, AnalyticsStore, ConsentStore, LedgerReport, StoreError, StoreFuture,
+};
 use crate::telemetry::Metrics;
 
 use events::EventWriter;
 pub(crate) use writer::Writer;
 
 /// The names of every tree, in the order above.
-pub const TREES: [&str; 11] = [
+pub const TREES: [&str; 14] = [
     "ledger",
     "consents",
     "consent_history",
@@ -60,6 +68,9 @@ pub const TREES: [&str; 11] = [
     "visitor_days",
     "erasures",
     "rights_log",
+    "consent_stats",
+    "api_keys",
+    "query_log",
 ];
 
 /// Opened trees, cheap to clone.
@@ -77,6 +88,9 @@ pub(crate) struct Trees {
     pub visitor_days: sled::Tree,
     pub erasures: sled::Tree,
     pub rights_log: sled::Tree,
+    pub consent_stats: sled::Tree,
+    pub api_keys: sled::Tree,
+    pub query_log: sled::Tree,
     /// The secret consent ids are hashed with at rest.
     pub secret: [u8; 32],
 }
@@ -149,12 +163,18 @@ impl SledStore {
             visitor_days: open(TREES[8])?,
             erasures: open(TREES[9])?,
             rights_log: open(TREES[10])?,
+            consent_stats: open(TREES[11])?,
+            api_keys: open(TREES[12])?,
+            query_log: open(TREES[13])?,
             secret: [0; 32],
             db,
         };
         let mut trees = trees;
         trees.secret = subject_secret(&trees.meta)?;
         trees.rollups.set_merge_operator(events::merge_counters);
+        trees
+            .consent_stats
+            .set_merge_operator(crate::analytics::consent_stats::merge);
         let anchor = check_anchor(dir, &trees)?;
         writer::reconcile(&trees, anchor.map_or(1, |a| a.seq + 1))?;
         let cache = Arc::new(cache::ConsentCache::default());
@@ -505,28 +525,92 @@ impl AnalyticsStore for SledStore {
         })
     }
 
+    fn consent_stats(
+        &self,
+        site: SiteId,
+        days: Range<u32>,
+    ) -> StoreFuture<Vec<(StatKey, StatCounts)>> {
+        self.read(move |t| {
+            let start = consent_stats::day_prefix(site.as_str(), days.start);
+            let end = consent_stats::day_prefix(site.as_str(), days.end);
+            let mut out = Vec::new();
+            for item in t.consent_stats.range(start..end) {
+                let (k, v) = item.map_err(map_err)?;
+                if let Some(key) = consent_stats::parse_key(&k) {
+                    out.push((key, StatCounts::from_bytes(&v)));
+                }
+            }
+            Ok(out)
+        })
+    }
+
     fn rollup(
         &self,
         site: SiteId,
-        hours: Range<u32>,
+        grain: Grain,
         dim: u8,
-    ) -> StoreFuture<Vec<(String, Counters)>> {
+        periods: Range<u32>,
+        value: Option<String>,
+    ) -> StoreFuture<Vec<(u32, String, Counters)>> {
         self.read(move |t| {
-            let mut sums: std::collections::BTreeMap<String, Counters> = Default::default();
-            let start = rollup::key(site.as_str(), hours.start, 0, "");
-            let end = rollup::key(site.as_str(), hours.end, 0, "");
+            let mut out = Vec::new();
+            let start = rollup::key(site.as_str(), grain, dim, periods.start, "");
+            let end = rollup::key(site.as_str(), grain, dim, periods.end, "");
             for item in t.rollups.range(start..end) {
                 let (k, v) = item.map_err(map_err)?;
-                let Some((_, _, d, value)) = rollup::parse_key(&k) else {
+                let Some(cell) = rollup::parse_key(&k) else {
                     continue;
                 };
-                if d == dim {
-                    sums.entry(value)
-                        .or_default()
-                        .add(&Counters::from_bytes(&v));
+                if value.as_ref().is_some_and(|want| *want != cell.value) {
+                    continue;
+                }
+                out.push((cell.period, cell.value, Counters::from_bytes(&v)));
+            }
+            Ok(out)
+        })
+    }
+
+    fn scan_events(
+        &self,
+        site: SiteId,
+        range: Range<i64>,
+        mut sink: crate::store::EventSink,
+    ) -> StoreFuture<()> {
+        self.read(move |t| {
+            let start = events::event_key(site.as_str(), range.start.max(0), 0);
+            let end = events::event_key(site.as_str(), range.end.max(0), 0);
+            for item in t.events.range(start..end) {
+                let (k, v) = item.map_err(map_err)?;
+                let Some(at) = events::event_time(&k) else {
+                    continue;
+                };
+                if let Some((visitor, e)) = codec::decode(Timestamp(at), &v) {
+                    sink(visitor, e);
                 }
             }
-            Ok(sums.into_iter().collect())
+            Ok(())
         })
+    }
+}
+
+impl AccessStore for SledStore {
+    fn put_key(&self, key: ApiKey) -> StoreFuture<()> {
+        self.read(move |t| access::put_key(t, &key))
+    }
+
+    fn key(&self, id: ApiKeyId) -> StoreFuture<Option<ApiKey>> {
+        self.read(move |t| access::key(t, &id))
+    }
+
+    fn keys(&self, site: SiteId) -> StoreFuture<Vec<ApiKey>> {
+        self.read(move |t| access::keys(t, &site))
+    }
+
+    fn log_query(&self, at: Timestamp, line: String) -> StoreFuture<()> {
+        self.read(move |t| access::log_query(t, at, &line))
+    }
+
+    fn query_log(&self) -> StoreFuture<Vec<String>> {
+        self.read(access::query_log)
     }
 }

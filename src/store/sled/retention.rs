@@ -7,7 +7,7 @@ use super::{Trees, keys, map_err};
 use crate::analytics::codec;
 use crate::domain::ledger::{payload_recorded_at, payload_refused};
 use crate::domain::{SiteId, Subject, Timestamp};
-use crate::store::{RIGHTS_LOG_DAYS, Retention, StoreError, SweepReport};
+use crate::store::{QUERY_LOG_DAYS, RIGHTS_LOG_DAYS, Retention, StoreError, SweepReport};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -42,6 +42,12 @@ pub fn sweep(
         }
         report.withdrawn_events_deleted += purge_withdrawn(t, r, now)?;
         report.visitors_erased += erase_inactive(eraser, r, now)?;
+    }
+    let cutoff = (now.0 - i64::from(QUERY_LOG_DAYS) * DAY_MS).max(0);
+    for item in t.query_log.range(..cutoff.to_be_bytes()) {
+        let (k, _) = item.map_err(map_err)?;
+        t.query_log.remove(k).map_err(map_err)?;
+        report.query_log_deleted += 1;
     }
     let cutoff = (now.0 - i64::from(RIGHTS_LOG_DAYS) * DAY_MS).max(0);
     for item in t.rights_log.range(..cutoff.to_be_bytes()) {

@@ -5,6 +5,7 @@
 //! share one flush, and sled never sees concurrent flushes (which stall 0.34). Only this thread
 //! appends to the ledger, so the chain cannot fork.
 
+use crate::analytics::consent_stats;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
@@ -331,6 +332,14 @@ fn commit(
         trees.ledger.apply_batch(ledger)?;
         trees.consents.apply_batch(consents)?;
         trees.history.apply_batch(history)?;
+        for p in &prepared {
+            let site = p.record.decision.site.as_str();
+            for (key, counts) in consent_stats::deltas(&p.record.decision) {
+                trees
+                    .consent_stats
+                    .merge(consent_stats::key(site, &key), counts.to_bytes())?;
+            }
+        }
         for (hash, document) in &notices {
             trees.notices.insert(hash.0, document.as_slice())?;
         }
