@@ -105,6 +105,7 @@ pub struct Application {
     server: Server,
     store: Arc<dyn ConsentStore>,
     analytics: Arc<dyn AnalyticsStore>,
+    access: Arc<dyn AccessStore>,
 }
 
 impl Application {
@@ -150,7 +151,7 @@ impl Application {
             metrics,
             script: ScriptBundle::build(),
             limiter: RateLimiter::new(settings.rate_limit),
-            access,
+            access: access.clone(),
             key_limiter: RateLimiter::new(settings.query_rate_limit),
             session_secret: rand::random(),
             min_group_size: settings.min_group_size,
@@ -198,6 +199,7 @@ impl Application {
             server,
             store,
             analytics: events,
+            access,
         })
     }
 
@@ -208,6 +210,16 @@ impl Application {
     /// The consent store, for tests that reach below HTTP (retention sweeps).
     pub fn store(&self) -> Arc<dyn ConsentStore> {
         self.store.clone()
+    }
+
+    /// The analytics store, for tests that wait for queued events or query below HTTP.
+    pub fn analytics(&self) -> Arc<dyn AnalyticsStore> {
+        self.analytics.clone()
+    }
+
+    /// API keys and the query log, for tests that make keys while the server runs.
+    pub fn access(&self) -> Arc<dyn AccessStore> {
+        self.access.clone()
     }
 
     /// Serves until SIGINT or SIGTERM, then drains in-flight requests and flushes the store.

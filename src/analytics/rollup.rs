@@ -13,10 +13,10 @@
 //! make the same choice).
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
-use super::event::{AcceptedEvent, Context};
+use super::event::{AcceptedEvent, Context, StoredEvent};
 
 /// A visit ends after this long without an event.
 pub const VISIT_TIMEOUT_MS: i64 = 30 * 60 * 1000;
@@ -219,6 +219,51 @@ pub fn event_cells(name: &str, path: &str, visit: &[(u8, String)]) -> Vec<(u8, S
         cells.push((NAME, name.to_owned()));
     }
     cells.extend(visit.iter().cloned());
+    cells
+}
+
+/// What one visitor's events added to the rollups, negated: erasing the visitor subtracts it,
+/// so no count anywhere still includes them. `events` are the visitor's, oldest first.
+pub fn retraction(events: &[StoredEvent]) -> BTreeMap<(Grain, u32, u8, String), Counters> {
+    let mut cells: BTreeMap<(Grain, u32, u8, String), Counters> = BTreeMap::new();
+    let mut converted = HashSet::new();
+    let mut visits: HashMap<u64, (Vec<(u8, String)>, u32, i64, i64)> = HashMap::new();
+    for e in events {
+        let at = e.at.millis();
+        let visit = visits
+            .entry(e.visit)
+            .or_insert_with(|| (visit_dims(&e.context), 0, at, at));
+        visit.1 += 1;
+        visit.3 = at;
+        let custom = e.name != "pageview";
+        for (dim, value) in event_cells(&e.name, &e.path, &visit.0) {
+            for grain in Grain::ALL {
+                let cell = (grain, grain.period(at), dim, value.clone());
+                let first_custom = custom && converted.insert(cell.clone());
+                let c = cells.entry(cell).or_insert(Counters {
+                    visitors: -1,
+                    ..Counters::default()
+                });
+                c.pageviews -= i64::from(!custom);
+                c.events -= i64::from(custom);
+                c.converters -= i64::from(first_custom);
+            }
+        }
+    }
+    for (number, (dims, count, first, last)) in visits {
+        let start = i64::try_from(number >> 12).unwrap_or(first);
+        let cells_of_visit = std::iter::once((TOTAL, String::new())).chain(dims);
+        for (dim, value) in cells_of_visit {
+            for grain in Grain::ALL {
+                let c = cells
+                    .entry((grain, grain.period(start), dim, value.clone()))
+                    .or_default();
+                c.visits -= 1;
+                c.bounces -= i64::from(count == 1);
+                c.duration_ms -= last - first;
+            }
+        }
+    }
     cells
 }
 

@@ -24,6 +24,10 @@ pub struct TestApp {
     pub data_dir: std::path::PathBuf,
     /// The store below HTTP, for retention sweeps.
     pub store: Arc<dyn consentry::store::ConsentStore>,
+    /// The analytics store: to wait for queued events, or query below HTTP.
+    pub analytics: Arc<dyn consentry::store::AnalyticsStore>,
+    /// API keys and the query log.
+    pub access: Arc<dyn consentry::store::AccessStore>,
     /// The retention the demo site's policy promises.
     pub retention: Vec<consentry::store::Retention>,
     pub client: Client,
@@ -105,12 +109,16 @@ async fn start(settings: Settings, dir: Arc<TempDir>) -> TestApp {
         .expect("the application builds");
     let port = app.port();
     let store = app.store();
+    let analytics = app.analytics();
+    let access = app.access();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         clock,
         data_dir,
         store,
+        analytics,
+        access,
         retention,
         client: Client::builder().disable_redirects().finish(),
         _dir: dir,

@@ -14,6 +14,7 @@ mod helpers;
 mod hygiene;
 mod jurisdiction;
 mod ledger;
+mod marketer;
 mod ops;
 mod pages;
 mod policy_versions;

@@ -170,9 +170,17 @@ pub(super) fn build(
     source: Source,
 ) -> Answer {
     let k = i64::from(min_group_size);
-    let small = |c: &Counters| narrows(query) && c.visitors < k;
+    let small = |c: &Counters| narrows(query) && c.visitors > 0 && c.visitors < k;
     let grains = time_grains(query);
-    let mut rows: Vec<(Vec<Part>, Counters)> = current.into_iter().collect();
+    // Cells an erasure emptied hold zeros: they are no group at all.
+    let mut rows: Vec<(Vec<Part>, Counters)> = current
+        .into_iter()
+        .filter(|(_, c)| *c != Counters::default())
+        .collect();
+    if rows.is_empty() && query.dimensions.is_empty() {
+        // A total always has its one row, zero when nothing happened.
+        rows.push((Vec::new(), Counters::default()));
+    }
     let before = rows.len();
     rows.retain(|(_, c)| !small(c));
     let suppressed = before - rows.len();

@@ -7,14 +7,12 @@
 //! chain still verifies; (6) a tombstone is appended; (7) the job record goes. A job found at
 //! start-up (a crash mid-way) is run again from the top.
 
-use std::collections::BTreeMap;
-
 use super::cache::ConsentCache;
 use super::events::{EventWriter, event_key, event_time, visitor_key};
 use super::writer::Writer;
 use super::{Trees, keys, map_err, split_entry};
 use crate::analytics::codec;
-use crate::analytics::rollup::{self, Counters, Grain};
+use crate::analytics::rollup;
 use crate::domain::ledger::{Tombstone, is_tombstone_of, tombstone_payload};
 use crate::domain::{EntryHash, EntryHeader, SiteId, Subject, Timestamp};
 use crate::store::StoreError;
@@ -217,9 +215,9 @@ impl Eraser<'_> {
         Ok(None)
     }
 
-    /// Deletes the visitor's events, day index and number; takes the visitor out of the
-    /// unique-visitor and converter counts of the rollup cells (hourly and daily) those events counted it in. Other counts
-    /// (pageviews, visits…) stay: they are aggregates that no longer point to anyone.
+    /// Deletes the visitor's events, day index and number, and takes everything those events
+    /// added to the rollups back out (visitors, pageviews, events, visits, bounces, duration),
+    /// so no query can count an erased visitor.
     fn delete_events(&self, site: &SiteId, subject: &Subject) -> Result<u64, StoreError> {
         let t = self.trees;
         let vkey = visitor_key(site.as_str(), subject);
@@ -232,8 +230,10 @@ impl Eraser<'_> {
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("a visitor number cannot be read".into()))?,
         );
-        let mut deleted = 0;
-        let mut cells = BTreeMap::new();
+        // First read every event of the visitor, then take its counts back out of the
+        // rollups, then delete the events and the day index.
+        let mut found = Vec::new();
+        let mut days = Vec::new();
         for day in t.visitor_days.scan_prefix(&vkey) {
             let (dk, _) = day.map_err(map_err)?;
             let Some(day) = dk
@@ -249,38 +249,29 @@ impl Eraser<'_> {
             for item in t.events.range(start..end) {
                 let (k, v) = item.map_err(map_err)?;
                 let Some(at) = event_time(&k) else { continue };
-                let Some((visitor, e)) = codec::decode(Timestamp(at), &v) else {
-                    continue;
-                };
-                if visitor != number {
-                    continue;
-                }
-                let dims = rollup::visit_dims(&e.context);
-                let custom = e.name != "pageview";
-                for (dim, value) in rollup::event_cells(&e.name, &e.path, &dims) {
-                    for grain in Grain::ALL {
-                        let cell = (grain, grain.period(at), dim, value.clone());
-                        let entry = cells.entry(cell).or_insert(false);
-                        *entry |= custom;
+                if let Some((visitor, e)) = codec::decode(Timestamp(at), &v) {
+                    if visitor == number {
+                        found.push((k, e));
                     }
                 }
-                t.events.remove(k).map_err(map_err)?;
-                deleted += 1;
             }
-            t.visitor_days.remove(dk).map_err(map_err)?;
+            days.push(dk);
         }
-        for ((grain, period, dim, value), converted) in cells {
-            let minus = Counters {
-                visitors: -1,
-                converters: -i64::from(converted),
-                ..Counters::default()
-            };
+        let events: Vec<_> = found.iter().map(|(_, e)| e.clone()).collect();
+        for ((grain, period, dim, value), minus) in rollup::retraction(&events) {
             t.rollups
                 .merge(
                     rollup::key(site.as_str(), grain, dim, period, &value),
                     minus.to_bytes(),
                 )
                 .map_err(map_err)?;
+        }
+        let deleted = found.len() as u64;
+        for (k, _) in found {
+            t.events.remove(k).map_err(map_err)?;
+        }
+        for dk in days {
+            t.visitor_days.remove(dk).map_err(map_err)?;
         }
         t.visitor_numbers.remove(&vkey).map_err(map_err)?;
         Ok(deleted)
