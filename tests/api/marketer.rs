@@ -243,7 +243,8 @@ async fn each_dimension_splits_the_dataset_as_computed_by_hand() {
         (
             "event:name",
             json!(["conversions", "visitors", "conversion_rate"]),
-            vec![row(&["signup"], json!([1, 1, 100.0]))],
+            // A goal's conversion rate is its share of all the period's visitors.
+            vec![row(&["signup"], json!([1, 1, 33.3]))],
         ),
         (
             "visit:source",

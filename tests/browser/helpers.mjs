@@ -23,14 +23,24 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 
-/** Start `<bin> serve --listen 127.0.0.1:0 --data-dir <fresh dir>` and wait for its port. */
-export async function startServer() {
+/** The server binary (`target/debug/consentry` or `$CONSENTRY_BIN`). */
+function serverBin() {
   const bin = path.resolve(repoRoot, process.env.CONSENTRY_BIN || 'target/debug/consentry');
   if (!existsSync(bin)) {
     throw new Error(`server binary ${bin} is missing: run \`cargo build\` first or set CONSENTRY_BIN`);
   }
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'consentry-browser-'));
-  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+  return bin;
+}
+
+/**
+ * Start `<bin> serve --listen 127.0.0.1:0 --data-dir <fresh dir>` and wait for its port.
+ * Options: `dataDir` serves an existing folder instead (left in place by `stop()`), `args`
+ * adds arguments after those.
+ */
+export async function startServer({ dataDir: given, args = [] } = {}) {
+  const bin = serverBin();
+  const dataDir = given || mkdtempSync(path.join(tmpdir(), 'consentry-browser-'));
+  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
@@ -66,9 +76,31 @@ export async function startServer() {
         await gone;
         clearTimeout(t);
       }
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!given) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Run the binary with `args` (e.g. `['keys', 'create', …]`); resolves to `{ code, stdout, stderr }`. */
+export function runCli(args, { timeout = 120000 } = {}) {
+  const bin = serverBin();
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`consentry ${args.join(' ')} did not finish in ${timeout} ms\nstderr: ${stderr}`));
+    }, timeout);
+    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
 }
 
 /**

@@ -66,8 +66,9 @@ fn ratio(part: i64, whole: i64) -> f64 {
     }
 }
 
-/// A metric's value from a group's counters.
-pub fn value(metric: Metric, c: &Counters) -> Value {
+/// A metric's value from a group's counters; `base_visitors` is the conversion rate's
+/// denominator.
+pub fn value(metric: Metric, c: &Counters, base_visitors: i64) -> Value {
     match metric {
         Metric::Visitors => Value::Int(c.visitors),
         Metric::Visits => Value::Int(c.visits),
@@ -80,7 +81,7 @@ pub fn value(metric: Metric, c: &Counters) -> Value {
             0
         }),
         Metric::Conversions => Value::Int(c.events),
-        Metric::ConversionRate => Value::Float(ratio(c.converters, c.visitors)),
+        Metric::ConversionRate => Value::Float(ratio(c.converters, base_visitors)),
     }
 }
 
@@ -107,7 +108,10 @@ fn aligned(key: &[Part], grains: &[Option<super::TimeGrain>], span: Span) -> Vec
         .collect()
 }
 
-fn compare_rows(query: &Query, a: &(Vec<Part>, Counters), b: &(Vec<Part>, Counters)) -> Ordering {
+/// A group on its way to a row: key, counters, conversion-rate denominator.
+type Group = (Vec<Part>, Counters, i64);
+
+fn compare_rows(query: &Query, a: &Group, b: &Group) -> Ordering {
     let has_time = query
         .dimensions
         .iter()
@@ -138,9 +142,9 @@ fn compare_rows(query: &Query, a: &(Vec<Part>, Counters), b: &(Vec<Part>, Counte
         let ord = match o.key {
             OrderKey::Metric(i) => {
                 let m = query.metrics[i];
-                value(m, &a.1)
+                value(m, &a.1, a.2)
                     .as_f64()
-                    .partial_cmp(&value(m, &b.1).as_f64())
+                    .partial_cmp(&value(m, &b.1, b.2).as_f64())
                     .unwrap_or(Ordering::Equal)
             }
             OrderKey::Dimension(i) => a.0.get(i).cmp(&b.0.get(i)),
@@ -162,10 +166,33 @@ fn narrows(query: &Query) -> bool {
             .any(|d| !matches!(d, Dimension::Time(_)))
 }
 
+/// A query's groups, and for conversion rates of pages, goals or properties, the visitors of
+/// the surrounding groups (keyed by the query's non-event-level parts, in order).
+pub(super) struct Collected {
+    pub groups: Groups,
+    pub base: Option<Groups>,
+}
+
+impl Collected {
+    /// The denominator of a group's conversion rate.
+    fn base_visitors(&self, query: &Query, key: &[Part], own: &Counters) -> i64 {
+        let Some(base) = &self.base else {
+            return own.visitors;
+        };
+        let base_key: Vec<Part> = key
+            .iter()
+            .zip(&query.dimensions)
+            .filter(|(_, d)| !d.is_event_level())
+            .map(|(p, _)| p.clone())
+            .collect();
+        base.get(&base_key).map_or(0, |b| b.visitors)
+    }
+}
+
 pub(super) fn build(
     query: &Query,
-    current: Groups,
-    previous: Option<(Span, Groups)>,
+    current: Collected,
+    previous: Option<(Span, Collected)>,
     min_group_size: u32,
     source: Source,
 ) -> Answer {
@@ -173,39 +200,49 @@ pub(super) fn build(
     let small = |c: &Counters| narrows(query) && c.visitors > 0 && c.visitors < k;
     let grains = time_grains(query);
     // Cells an erasure emptied hold zeros: they are no group at all.
-    let mut rows: Vec<(Vec<Part>, Counters)> = current
-        .into_iter()
-        .filter(|(_, c)| *c != Counters::default())
+    let mut rows: Vec<Group> = current
+        .groups
+        .iter()
+        .filter(|(_, c)| **c != Counters::default())
+        .map(|(key, c)| (key.clone(), *c, current.base_visitors(query, key, c)))
         .collect();
     if rows.is_empty() && query.dimensions.is_empty() {
         // A total always has its one row, zero when nothing happened.
-        rows.push((Vec::new(), Counters::default()));
+        rows.push((Vec::new(), Counters::default(), 0));
     }
     let before = rows.len();
-    rows.retain(|(_, c)| !small(c));
+    rows.retain(|(_, c, _)| !small(c));
     let suppressed = before - rows.len();
     rows.sort_by(|a, b| compare_rows(query, a, b));
     rows.truncate(query.limit);
 
     let previous_span = previous.as_ref().map(|(s, _)| *s);
-    let earlier: Option<HashMap<Vec<Part>, Counters>> = previous.map(|(span, groups)| {
-        groups
-            .into_iter()
+    let earlier: Option<HashMap<Vec<Part>, (Counters, i64)>> = previous.map(|(span, collected)| {
+        collected
+            .groups
+            .iter()
             .filter(|(_, c)| !small(c))
-            .map(|(key, c)| (aligned(&key, &grains, span), c))
+            .map(|(key, c)| {
+                let base = collected.base_visitors(query, key, c);
+                (aligned(key, &grains, span), (*c, base))
+            })
             .collect()
     });
 
     let rows = rows
         .into_iter()
-        .map(|(key, c)| {
-            let metrics: Vec<Value> = query.metrics.iter().map(|m| value(*m, &c)).collect();
+        .map(|(key, c, base)| {
+            let metrics: Vec<Value> = query.metrics.iter().map(|m| value(*m, &c, base)).collect();
             let comparison = earlier.as_ref().map(|earlier| {
-                let before = earlier
+                let (before, base) = earlier
                     .get(&aligned(&key, &grains, query.span))
                     .copied()
                     .unwrap_or_default();
-                let old: Vec<Value> = query.metrics.iter().map(|m| value(*m, &before)).collect();
+                let old: Vec<Value> = query
+                    .metrics
+                    .iter()
+                    .map(|m| value(*m, &before, base))
+                    .collect();
                 let change = metrics
                     .iter()
                     .zip(&old)

@@ -214,9 +214,21 @@ pub async fn execute(
             Source::Events => events::collect(store, site, query, span).await,
         }
     };
-    let current = collect(query.span).await?;
+    let base = base_query(query);
+    let with_base = |span: Span| {
+        let base = base.clone();
+        async move {
+            let groups = collect(span).await?;
+            let base = match base {
+                Some(base) => Some(execute_groups(store, site, &base, span).await?),
+                None => None,
+            };
+            Ok::<_, StoreError>(answer::Collected { groups, base })
+        }
+    };
+    let current = with_base(query.span).await?;
     let previous = match query.span.previous().filter(|_| query.compare) {
-        Some(span) => Some((span, collect(span).await?)),
+        Some(span) => Some((span, with_base(span).await?)),
         None => None,
     };
     Ok(answer::build(
@@ -226,4 +238,49 @@ pub async fn execute(
         min_group_size,
         source,
     ))
+}
+
+/// When a query narrows to pages, goals or properties (by dimension or filter), a conversion
+/// rate must be relative to every visitor of the surrounding group, not to the visitors of
+/// that page or goal (which would make every goal 100 %). This is the query for those
+/// visitors: the same span, without the event-level dimensions and filters.
+fn base_query(query: &Query) -> Option<Query> {
+    let event_level = query.dimensions.iter().any(Dimension::is_event_level)
+        || query.filters.iter().any(|f| f.dimension.is_event_level());
+    if !event_level || !query.metrics.contains(&Metric::ConversionRate) {
+        return None;
+    }
+    Some(Query {
+        metrics: vec![Metric::Visitors],
+        dimensions: query
+            .dimensions
+            .iter()
+            .filter(|d| !d.is_event_level())
+            .cloned()
+            .collect(),
+        filters: query
+            .filters
+            .iter()
+            .filter(|f| !f.dimension.is_event_level())
+            .cloned()
+            .collect(),
+        order: Vec::new(),
+        limit: usize::MAX,
+        span: query.span,
+        compare: false,
+    })
+}
+
+/// The groups of a query, from rollups where they can answer it.
+async fn execute_groups(
+    store: &dyn AnalyticsStore,
+    site: &SiteId,
+    query: &Query,
+    span: Span,
+) -> Result<answer::Groups, StoreError> {
+    if rollups::can_answer(query) {
+        rollups::collect(store, site, query, span).await
+    } else {
+        events::collect(store, site, query, span).await
+    }
 }

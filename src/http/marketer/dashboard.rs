@@ -102,7 +102,7 @@ pub async fn sign_in(
         Ok(r)
     };
     let Some(presented) = PresentedKey::parse(form.key.trim()) else {
-        return refuse("That is not a Consentry API key. Keys start with `cs_`.");
+        return refuse("That is not a Consentry API key. Keys start with cs_.");
     };
     let record = state
         .access

@@ -44,7 +44,7 @@ pub struct QueryBody {
 }
 
 impl QueryBody {
-    fn raw(&self) -> RawQuery {
+    pub fn raw(&self) -> RawQuery {
         RawQuery {
             metrics: self.metrics.clone(),
             date_range: self.date_range.clone().map(|r| match r {

@@ -1,0 +1,310 @@
+// Browser tests of the marketer dashboard (/dashboard/{site}): sign-in with an API key, the
+// session cookie, the chart, KPIs and tables over demo data, the date range, filtering by
+// clicking rows, CSV export, session expiry, accessibility, phone and dark layouts.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startServer, runCli, openBrowser, axeSerious, artifacts } from './helpers.mjs';
+
+const SITE = 'demo';
+let server;
+let dataDir;
+let key;
+let keyId;
+
+before(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'consentry-dashboard-'));
+  const demo = await runCli(['demo-data', '--site', SITE, '--events', '3000', '--days', '40', '--data-dir', dataDir]);
+  assert.equal(demo.code, 0, `demo-data failed:\n${demo.stdout}\n${demo.stderr}`);
+  const created = await runCli(['keys', 'create', '--site', SITE, '--data-dir', dataDir]);
+  assert.equal(created.code, 0, `keys create failed:\n${created.stderr}`);
+  const lines = created.stdout.trim().split('\n');
+  const last = lines[lines.length - 1].match(/^key: (\S+)$/);
+  assert.ok(last, `the last line of keys create is the key: ${created.stdout}`);
+  key = last[1];
+  keyId = (created.stdout.match(/^id: (\S+)$/m) || [])[1];
+  assert.ok(keyId, `keys create prints the key id: ${created.stdout}`);
+  server = await startServer({ dataDir });
+});
+
+after(async () => {
+  await server?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+const dashboardUrl = () => `${server.url}/dashboard/${SITE}`;
+
+async function withPage(options, fn) {
+  const b = await openBrowser(options);
+  try {
+    await fn(b);
+    assert.deepEqual(b.errors.map(String), [], 'the page threw');
+  } finally {
+    await b.close();
+  }
+}
+
+/** The number of completed full loads (every panel), as the page counts them. */
+const loadedGen = (page) => page.evaluate(() => Number(document.body.getAttribute('data-loaded') || 0));
+
+/** Run `action` and wait until the dashboard has finished the full load it starts. */
+async function reloadsAfter(page, action) {
+  const before = await loadedGen(page);
+  await action();
+  await page.waitForFunction(
+    (g) => Number(document.body.getAttribute('data-loaded') || 0) > g && document.body.getAttribute('data-loading') === 'false',
+    before,
+    { timeout: 15000 },
+  );
+}
+
+async function signIn(page, withKey = key) {
+  await page.goto(dashboardUrl());
+  await page.locator('#key').fill(withKey);
+  await Promise.all([page.waitForNavigation(), page.locator('form[data-testid="signin-form"] button[type="submit"]').click()]);
+}
+
+async function waitDashboard(page) {
+  await page.locator('body.dash').waitFor({ timeout: 10000 });
+  await page.waitForFunction(() => document.body.getAttribute('data-loading') === 'false' && document.body.getAttribute('data-loaded'), null, { timeout: 15000 });
+}
+
+const chartPoints = (page) => page.locator('#chart svg.cc-svg').getAttribute('data-points').then(Number);
+const kpi = (page, metric) => page.locator(`.kpi[data-metric="${metric}"] .kpi-value`).getAttribute('data-value').then(Number);
+const rows = (page, panel) => page.locator(`#panel-${panel} tbody tr.row`);
+
+test('a wrong key shows an error and opens no session', async () => {
+  await withPage({}, async ({ page, context }) => {
+    const first = await page.goto(dashboardUrl());
+    assert.equal(first.status(), 200);
+    assert.equal(await page.locator('label[for="key"]').textContent(), 'API key');
+    assert.equal(await page.locator('#key').getAttribute('type'), 'password');
+    assert.match(await page.locator('.signin-help').textContent(), /consentry keys create --site demo/);
+    assert.equal(await page.locator('[data-testid="signin-error"]').count(), 0, 'no error before a try');
+
+    await page.locator('#key').fill('cs_not_a_real_key');
+    const [res] = await Promise.all([
+      page.waitForNavigation(),
+      page.locator('form[data-testid="signin-form"] button[type="submit"]').click(),
+    ]);
+    assert.equal(res.status(), 401);
+    const error = page.locator('[data-testid="signin-error"]');
+    await error.waitFor({ state: 'visible' });
+    assert.ok((await error.textContent()).trim().length > 0, 'the error says something');
+    assert.equal(await page.locator('#key').getAttribute('aria-invalid'), 'true');
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-signin.png') });
+    assert.equal((await context.cookies()).find((c) => c.name === 'consentry_dashboard'), undefined, 'no session cookie');
+    const axe = await axeSerious(page, 'body');
+    assert.deepEqual(axe, [], `sign-in page: ${JSON.stringify(axe, null, 1)}`);
+  });
+});
+
+test('signing in opens the dashboard; charts, KPIs, tables, range, filters, CSV and sign-out work', async () => {
+  await withPage({ viewport: { width: 1280, height: 900 } }, async ({ page, context, requests }) => {
+    const t0 = Date.now();
+    await signIn(page);
+    await waitDashboard(page);
+
+    // The session cookie: HttpOnly, SameSite=Strict, expiring (8 h), invisible to scripts.
+    const cookie = (await context.cookies()).find((c) => c.name === 'consentry_dashboard');
+    assert.ok(cookie, 'the session cookie is set');
+    assert.equal(cookie.httpOnly, true, 'HttpOnly');
+    assert.equal(cookie.sameSite, 'Strict', 'SameSite=Strict');
+    assert.equal(cookie.path, '/');
+    assert.ok(cookie.expires > 0, 'not a browser-session cookie: it expires');
+    const hours = (cookie.expires * 1000 - t0) / 3600000;
+    assert.ok(hours > 7.9 && hours < 8.1, `expires in about 8 hours, not ${hours.toFixed(2)}`);
+    assert.ok(!(await page.evaluate(() => document.cookie)).includes('consentry_dashboard'), 'scripts cannot read it');
+
+    assert.equal(await page.locator('[data-testid="key-id"]').textContent(), keyId);
+    assert.equal(await page.locator('.ranges button[aria-pressed="true"]').getAttribute('data-range'), '30d');
+
+    // KPIs: real numbers from the demo data.
+    for (const m of ['visitors', 'visits', 'pageviews', 'conversions']) {
+      assert.ok((await kpi(page, m)) > 0, `${m} is non-zero`);
+    }
+    assert.ok((await kpi(page, 'visit_duration')) > 0, 'visit duration is non-zero');
+    assert.match(await page.locator('[data-testid="range-caption"]').textContent(), /compared with/);
+    assert.ok((await page.locator('.kpi[data-metric="visitors"] .kpi-change').textContent()).trim().length > 0, 'a change vs the previous period');
+
+    // The chart: one point per day, four lines (this period and the previous, dashed).
+    assert.equal(await chartPoints(page), 30, '30 daily points');
+    assert.equal(await page.locator('#chart .cc-line').count(), 4);
+    assert.equal(await page.locator('#chart .cc-line.cc-dash').count(), 2);
+    const d = await page.locator('#chart .cc-line:not(.cc-dash)').first().getAttribute('d');
+    assert.ok((d.match(/[ML]/g) || []).length >= 30, `the visitors line has its points: ${d.slice(0, 80)}…`);
+    assert.ok(Number(await page.locator('#chart .cc-line:not(.cc-dash)').first().getAttribute('data-points')) === 30);
+    assert.match(await page.locator('#chart svg').getAttribute('aria-label'), /visitors/);
+    assert.equal(await page.locator('#chart svg').getAttribute('role'), 'img');
+    // A tooltip on hover.
+    const box = await page.locator('#chart svg').boundingBox();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5);
+    await page.locator('#chart .cc-tip').waitFor({ state: 'visible' });
+    assert.match(await page.locator('#chart .cc-tip').textContent(), /Visitors/);
+    // The legend hides and shows a series; the keyboard reads points.
+    await page.locator('#chart .cc-key', { hasText: /^Pageviews$/ }).click();
+    assert.equal(await page.locator('#chart .cc-line').count(), 3);
+    assert.equal(await page.locator('#chart .cc-key', { hasText: /^Pageviews$/ }).getAttribute('aria-pressed'), 'false');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.locator('#chart .cc-line').count(), 4);
+    await page.locator('#chart svg').focus();
+    await page.keyboard.press('Home');
+    assert.match(await page.locator('#chart .cc-tip').textContent(), /^[A-Z][a-z]{2}, /, 'the first day in the tooltip');
+
+    // Tables.
+    for (const p of ['pages', 'sources', 'countries', 'tech', 'conversions', 'consent']) {
+      assert.ok((await rows(page, p).count()) > 0, `${p} has rows`);
+    }
+    assert.ok(!(await page.locator('#panel-conversions tbody').textContent()).includes('pageview'), 'conversions exclude pageviews');
+    const rates = await page.locator('#panel-conversions tbody tr.row td:last-child').allTextContents();
+    assert.ok(rates.length > 0 && rates.every((r) => parseFloat(r) > 0 && parseFloat(r) < 100),
+      `a goal's conversion rate is its share of all visitors: ${rates}`);
+    const convBody = requests.map((r) => r.body).find((b) => b && b.includes('"dimensions":["event:name"]'));
+    assert.ok(convBody && !convBody.includes('is_not'),
+      'the conversions query groups custom events by name with no filter of its own, so rollups answer it');
+    await page.locator('#tab-device').click();
+    await page.waitForFunction(() => !document.querySelector('#panel-tech').hasAttribute('aria-busy'));
+    assert.equal(await page.locator('#panel-tech thead th').first().textContent(), 'Device');
+    assert.ok((await rows(page, 'tech').count()) > 0, 'devices have rows');
+    assert.notEqual(await page.locator('[data-testid="realtime-count"]').textContent(), '–', 'the realtime count loaded');
+    assert.equal(await page.locator('[data-testid="alert"]').isVisible(), false, 'no error shown');
+
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
+
+    // CSV export with the same parameters, through the session.
+    const csvHref = await page.locator('#panel-countries a.csv').getAttribute('href');
+    assert.match(csvHref, /\/api\/v1\/sites\/demo\/export\.csv\?/);
+    const csv = await page.request.get(server.url + csvHref);
+    assert.equal(csv.status(), 200, await csv.text());
+    assert.match(csv.headers()['content-type'], /text\/csv/);
+    assert.match((await csv.text()).split('\n')[0], /^"?visit:country"?,"?visitors"?,"?pageviews"?/);
+
+    // Last 7 days: the chart re-renders with 7 points.
+    const visitors30 = await kpi(page, 'visitors');
+    await reloadsAfter(page, () => page.locator('.ranges button[data-range="7d"]').click());
+    assert.equal(await chartPoints(page), 7, '7 daily points');
+    assert.equal(await page.locator('.ranges button[aria-pressed="true"]').getAttribute('data-range'), '7d');
+    assert.ok((await kpi(page, 'visitors')) < visitors30, 'fewer visitors in 7 days than in 30');
+    assert.match(page.url(), /range=7d/);
+    assert.match(await page.locator('#panel-countries a.csv').getAttribute('href'), /date_range=7d/);
+
+    // Today: hourly.
+    await reloadsAfter(page, () => page.locator('.ranges button[data-range="today"]').click());
+    assert.equal(await chartPoints(page), 24, '24 hourly points');
+    // Last 12 months: monthly.
+    await reloadsAfter(page, () => page.locator('.ranges button[data-range="12mo"]').click());
+    const months = await chartPoints(page);
+    assert.ok(months >= 12 && months <= 13, `12 or 13 monthly points, not ${months}`);
+    // A custom range of 14 days.
+    const day = (n) => new Date(Date.now() - n * 86400000).toISOString().slice(0, 10);
+    await page.locator('#range-from').fill(day(13));
+    await page.locator('#range-to').fill(day(0));
+    await reloadsAfter(page, () => page.locator('#custom-range button[type="submit"]').click());
+    assert.equal(await chartPoints(page), 14, '14 daily points');
+    assert.equal(await page.locator('.ranges button[aria-pressed="true"]').count(), 0);
+    await reloadsAfter(page, () => page.locator('.ranges button[data-range="30d"]').click());
+
+    // Clicking a country filters everything by it.
+    const total = await kpi(page, 'visitors');
+    const country = rows(page, 'countries').first();
+    const code = await country.getAttribute('data-value');
+    const name = (await country.locator('.row-filter').textContent()).replace(/^Filter by /, '');
+    const queriesBefore = requests.length;
+    await reloadsAfter(page, () => country.locator('td').first().click());
+    const chip = page.locator('[data-testid="filter-chip"]');
+    assert.equal(await chip.count(), 1);
+    assert.match(await chip.textContent(), new RegExp(`Country is ${name}`));
+    const filtered = await kpi(page, 'visitors');
+    assert.ok(filtered > 0 && filtered < total, `filtered visitors ${filtered} < ${total}`);
+    assert.deepEqual(
+      await rows(page, 'countries').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-value'))),
+      [code],
+      'the countries table shows only that country',
+    );
+    const sent = requests.slice(queriesBefore).filter((r) => /\/query$/.test(r.url)).map((r) => JSON.parse(r.body));
+    assert.ok(sent.length >= 5 && sent.every((b) => JSON.stringify(b.filters).includes(JSON.stringify(['is', 'visit:country', [code]]))),
+      'every query carries the filter');
+    assert.match(await page.locator('#panel-pages a.csv').getAttribute('href'), /filters=/);
+
+    // Enter on a row (the row's button) adds a second filter.
+    await rows(page, 'sources').first().locator('.row-filter').focus();
+    await reloadsAfter(page, () => page.keyboard.press('Enter'));
+    assert.equal(await chip.count(), 2);
+    assert.ok((await kpi(page, 'visitors')) <= filtered);
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-filtered.png') });
+
+    // Removing a chip removes its filter.
+    await reloadsAfter(page, () => chip.first().locator('button').click());
+    assert.equal(await chip.count(), 1);
+    assert.doesNotMatch(await chip.textContent(), /Country/);
+    await reloadsAfter(page, () => page.locator('#clear-filters').click());
+    assert.equal(await chip.count(), 0);
+    assert.equal(await kpi(page, 'visitors'), total, 'back to the unfiltered numbers');
+
+    const axe = await axeSerious(page, 'body');
+    assert.deepEqual(axe, [], `light dashboard: ${JSON.stringify(axe, null, 1)}`);
+
+    // Signing out clears the session and shows the sign-in form again.
+    await Promise.all([page.waitForNavigation(), page.locator('[data-testid="signout"]').click()]);
+    await page.locator('#key').waitFor();
+    assert.equal((await context.cookies()).find((c) => c.name === 'consentry_dashboard' && c.value), undefined, 'cookie cleared');
+    const api = await page.request.post(`${server.url}/api/v1/sites/${SITE}/query`, { data: { metrics: ['visitors'], date_range: '7d' } });
+    assert.equal(api.status(), 401, 'the API refuses without the session');
+  });
+});
+
+test('an expired session sends the dashboard back to the sign-in form', async () => {
+  await withPage({}, async ({ page, context }) => {
+    await signIn(page);
+    await waitDashboard(page);
+    await context.clearCookies();
+    await Promise.all([page.waitForNavigation(), page.locator('.ranges button[data-range="7d"]').click()]);
+    await page.locator('#key').waitFor({ state: 'visible' });
+  });
+});
+
+test('API errors are shown with their message', async () => {
+  await withPage({}, async ({ page }) => {
+    await signIn(page);
+    await waitDashboard(page);
+    // A range longer than the API allows (400 range_too_long).
+    await page.locator('#range-from').fill('2020-01-01');
+    await page.locator('#range-to').fill(new Date().toISOString().slice(0, 10));
+    await page.locator('#custom-range button[type="submit"]').click();
+    const alert = page.locator('[data-testid="alert"]');
+    await alert.waitFor({ state: 'visible' });
+    assert.ok((await alert.textContent()).trim().length > 5, 'the message from the server');
+  });
+});
+
+test('dark mode: readable and without serious axe violations', async () => {
+  await withPage({ viewport: { width: 1280, height: 900 }, colorScheme: 'dark' }, async ({ page }) => {
+    await signIn(page);
+    await waitDashboard(page);
+    assert.ok((await chartPoints(page)) > 0);
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-dark.png'), fullPage: true });
+    const axe = await axeSerious(page, 'body');
+    assert.deepEqual(axe, [], `dark dashboard: ${JSON.stringify(axe, null, 1)}`);
+  });
+});
+
+test('a phone screen gets a single column without sideways scrolling', async () => {
+  await withPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }, async ({ page }) => {
+    await signIn(page);
+    await waitDashboard(page);
+    assert.ok((await chartPoints(page)) > 0);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
+    const [a, b] = await Promise.all([page.locator('#panel-pages').boundingBox(), page.locator('#panel-sources').boundingBox()]);
+    assert.ok(b.y >= a.y + a.height, 'panels stack in one column');
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-phone.png') });
+    // Tapping a row filters too.
+    await reloadsAfter(page, () => rows(page, 'countries').first().locator('.row-filter').tap());
+    assert.equal(await page.locator('[data-testid="filter-chip"]').count(), 1);
+    const axe = await axeSerious(page, 'body');
+    assert.deepEqual(axe, [], `phone dashboard: ${JSON.stringify(axe, null, 1)}`);
+  });
+});
