@@ -15,6 +15,7 @@ mod hygiene;
 mod jurisdiction;
 mod ledger;
 mod marketer;
+mod marketer_model;
 mod ops;
 mod pages;
 mod policy_versions;
