@@ -822,3 +822,25 @@ async fn the_dashboard_signs_in_with_a_key_into_a_strict_http_only_session() {
         "revoking the key ends its sessions"
     );
 }
+
+#[actix_web::test]
+async fn the_query_log_is_kept_ninety_days() {
+    let (app, key) = dataset(1).await;
+    app.query(&key, &json!({"metrics": ["visitors"], "date_range": "7d"}))
+        .await;
+    assert_eq!(app.access.query_log().await.unwrap().len(), 1);
+    let later = |days: i64| Timestamp(now(&app).0 + days * DAY_MS);
+    let report = app
+        .store
+        .sweep(app.retention.clone(), later(89))
+        .await
+        .unwrap();
+    assert_eq!(report.query_log_deleted, 0);
+    let report = app
+        .store
+        .sweep(app.retention.clone(), later(91))
+        .await
+        .unwrap();
+    assert_eq!(report.query_log_deleted, 1);
+    assert!(app.access.query_log().await.unwrap().is_empty());
+}
