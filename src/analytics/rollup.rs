@@ -227,16 +227,25 @@ pub fn event_cells(name: &str, path: &str, visit: &[(u8, String)]) -> Vec<(u8, S
 pub fn retraction(events: &[StoredEvent]) -> BTreeMap<(Grain, u32, u8, String), Counters> {
     let mut cells: BTreeMap<(Grain, u32, u8, String), Counters> = BTreeMap::new();
     let mut converted = HashSet::new();
-    let mut visits: HashMap<u64, (Vec<(u8, String)>, u32, i64, i64)> = HashMap::new();
+    struct Seen {
+        dims: Vec<(u8, String)>,
+        events: u32,
+        first: i64,
+        last: i64,
+    }
+    let mut visits: HashMap<u64, Seen> = HashMap::new();
     for e in events {
         let at = e.at.millis();
-        let visit = visits
-            .entry(e.visit)
-            .or_insert_with(|| (visit_dims(&e.context), 0, at, at));
-        visit.1 += 1;
-        visit.3 = at;
+        let visit = visits.entry(e.visit).or_insert_with(|| Seen {
+            dims: visit_dims(&e.context),
+            events: 0,
+            first: at,
+            last: at,
+        });
+        visit.events += 1;
+        visit.last = at;
         let custom = e.name != "pageview";
-        for (dim, value) in event_cells(&e.name, &e.path, &visit.0) {
+        for (dim, value) in event_cells(&e.name, &e.path, &visit.dims) {
             for grain in Grain::ALL {
                 let cell = (grain, grain.period(at), dim, value.clone());
                 let first_custom = custom && converted.insert(cell.clone());
@@ -250,17 +259,17 @@ pub fn retraction(events: &[StoredEvent]) -> BTreeMap<(Grain, u32, u8, String), 
             }
         }
     }
-    for (number, (dims, count, first, last)) in visits {
-        let start = i64::try_from(number >> 12).unwrap_or(first);
-        let cells_of_visit = std::iter::once((TOTAL, String::new())).chain(dims);
+    for (number, v) in visits {
+        let start = i64::try_from(number >> 12).unwrap_or(v.first);
+        let cells_of_visit = std::iter::once((TOTAL, String::new())).chain(v.dims);
         for (dim, value) in cells_of_visit {
             for grain in Grain::ALL {
                 let c = cells
                     .entry((grain, grain.period(start), dim, value.clone()))
                     .or_default();
                 c.visits -= 1;
-                c.bounces -= i64::from(count == 1);
-                c.duration_ms -= last - first;
+                c.bounces -= i64::from(v.events == 1);
+                c.duration_ms -= v.last - v.first;
             }
         }
     }
