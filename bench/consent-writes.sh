@@ -32,19 +32,10 @@ fi
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/consent-writes.XXXXXX")
-pid=""
-stop_server() {
-  if [[ -n "$pid" ]]; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    pid=""
-  fi
-}
 cleanup() { stop_server; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+source bench/lib.sh
 
 if [[ "$PIN" == 1 ]]; then
   SERVER_PIN=(taskset -c 0); WRK_PIN=(taskset -c 1); PINNING="server on core 0, wrk on core 1 (taskset)"
@@ -62,16 +53,8 @@ EOF
 printf '[rate_limit]\nburst = 100000000\nper_minute = 100000000\n' >"$work/bench.toml"
 
 # --- machine ---------------------------------------------------------------------------------
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
-dev=$(df --output=source "$work" | tail -1)
-fstype=$(df --output=fstype "$work" 2>/dev/null | tail -1 || echo '?')
-blk=$(basename "$dev")
-blk_parent=$(lsblk -no pkname "$dev" 2>/dev/null | head -1 || true)
-rot_file=/sys/block/${blk_parent:-$blk}/queue/rotational
-case "$(cat "$rot_file" 2>/dev/null || echo '?')" in
-  0) disk="non-rotational (SSD/virtual)";; 1) disk="rotational flag set (virtio disks often report 1)";; *) disk="unknown";;
-esac
-echo "== machine: nproc=$(nproc); cpu=${cpu:-unknown}; kernel $(uname -r); data disk $dev ($fstype, $disk); $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+machine_line
+echo "== machine: $machine"
 echo "== pinning: $PINNING"
 
 # --- raw fsync baseline on the data disk -------------------------------------------------------
@@ -94,28 +77,6 @@ PY
 echo "== raw fsync baseline: ${fsync_rate} fsyncs/s (1,000 x write 4 KiB + os.fsync, $work)"
 
 # --- helpers -------------------------------------------------------------------------------------
-url=""
-start_server() { # name, log level, command...
-  local name=$1 level=$2; shift 2
-  local out="$work/$name.out" err="$work/$name.err"
-  RUST_LOG=$level "${SERVER_PIN[@]}" "$@" >"$out" 2>"$err" &
-  pid=$!
-  url=""
-  for _ in $(seq 1 300); do
-    url=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$out" | head -1 | sed 's/listening on //') || true
-    [[ -n "$url" ]] && break
-    kill -0 "$pid" 2>/dev/null || { echo "!! $name exited at start:"; cat "$err"; exit 1; }
-    sleep 0.1
-  done
-  [[ -n "$url" ]] || { echo "!! $name did not say where it listens"; exit 1; }
-  local code
-  code=$(curl -s -o "$work/sample.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-    --data "$BODY" --max-time 10 "$url$PATH_API")
-  if [[ "$code" != 201 ]]; then
-    echo "!! $name answered $code to a sample POST (want 201): $(head -c 300 "$work/sample.json")"
-    exit 1
-  fi
-}
 
 metric() { # name -> value from /metrics (0 when absent)
   curl -s --max-time 10 "$url/metrics" | awk -v m="$1" '$1 == m { print $2; found=1 } END { if (!found) print 0 }'

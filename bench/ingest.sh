@@ -46,25 +46,13 @@ fi
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ingest.XXXXXX")
-pid=""
-stop_server() {
-  if [[ -n "$pid" ]]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "!! server $pid still running 30 s after SIGTERM: killing it"
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    pid=""
-  fi
-}
 cleanup() {
   stop_server
   if [[ "${KEEP:-0}" == 1 ]]; then echo "== KEEP=1: left $work (data dir: $work/data)"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+source bench/lib.sh
 
 if [[ "$PIN" == 1 ]]; then
   SERVER_PIN=(taskset -c 0); WRK_PIN=(taskset -c 1); PINNING="server on core 0, wrk on core 1 (taskset)"
@@ -96,45 +84,17 @@ EOF
 export BENCH_UA="$UA"
 
 # --- machine ---------------------------------------------------------------------------------
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
-dev=$(df --output=source "$work" | tail -1)
-fstype=$(df --output=fstype "$work" 2>/dev/null | tail -1 || echo '?')
-blk=$(basename "$dev")
-blk_parent=$(lsblk -no pkname "$dev" 2>/dev/null | head -1 || true)
-rot_file=/sys/block/${blk_parent:-$blk}/queue/rotational
-case "$(cat "$rot_file" 2>/dev/null || echo '?')" in
-  0) disk="non-rotational (SSD/virtual)";; 1) disk="rotational flag set (virtio disks often report 1)";; *) disk="unknown";;
-esac
-machine="nproc=$(nproc); cpu=${cpu:-unknown}; kernel $(uname -r); data disk $dev ($fstype, $disk); $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+machine_line
 echo "== machine: $machine"
 echo "== load before the run: $(uptime | sed 's/.*load average/load average/')"
 echo "== pinning: $PINNING"
 
 # --- helpers -------------------------------------------------------------------------------------
-url=""
-start_server() { # name, log level, command...
-  local name=$1 level=$2; shift 2
-  local out="$work/$name.out" err="$work/$name.err"
-  RUST_LOG=$level "${SERVER_PIN[@]}" "$@" >"$out" 2>"$err" &
-  pid=$!
-  url=""
-  for _ in $(seq 1 300); do
-    url=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$out" | head -1 | sed 's/listening on //') || true
-    [[ -n "$url" ]] && break
-    kill -0 "$pid" 2>/dev/null || { echo "!! $name exited at start:"; cat "$err"; exit 1; }
-    sleep 0.1
-  done
-  [[ -n "$url" ]] || { echo "!! $name did not say where it listens"; exit 1; }
-}
 
 metric() { # name -> value from /metrics (0 when absent)
   curl -s --max-time 10 "$url/metrics" | awk -v m="$1" '$1 == m { print $2; found=1 } END { if (!found) print 0 }'
 }
 
-memory() { # -> "VmHWM X MiB, VmRSS Y MiB" of the server
-  awk '/^VmHWM:/ { h = $2 } /^VmRSS:/ { r = $2 } END { printf "VmHWM %.0f MiB, VmRSS %.0f MiB", h / 1024, r / 1024 }' \
-    "/proc/$pid/status"
-}
 
 cpu_ticks() { # -> user + system clock ticks of the server so far
   awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat"
