@@ -7,6 +7,7 @@
 //! between a visit's events is its duration. Visit state lives in memory only (a restart
 //! starts new visits).
 //!
+//! Every dimension has daily cells; the total also has hourly ones (for "today" by hour).
 //! Unique counts (`visitors`, `converters`) are unique per period of the cell: per hour in
 //! hourly cells, per day in daily cells. Over a range of days they are summed, so a visitor
 //! who returns on three days counts three times (as in Plausible and Fathom, whose daily salts
@@ -66,6 +67,16 @@ impl Grain {
             Grain::Day => DAY_MS,
         };
         u32::try_from(at_ms.div_euclid(len)).unwrap_or(0)
+    }
+
+    /// The grains a dimension's cells are kept at: hourly for the total only (hourly series of
+    /// a page or a country are read from raw events), daily for every dimension.
+    pub fn of(dim: u8) -> &'static [Grain] {
+        if dim == TOTAL {
+            &Grain::ALL
+        } else {
+            &[Grain::Day]
+        }
     }
 
     fn from_byte(b: u8) -> Option<Grain> {
@@ -246,7 +257,7 @@ pub fn retraction(events: &[StoredEvent]) -> BTreeMap<(Grain, u32, u8, String), 
         visit.last = at;
         let custom = e.name != "pageview";
         for (dim, value) in event_cells(&e.name, &e.path, &visit.dims) {
-            for grain in Grain::ALL {
+            for &grain in Grain::of(dim) {
                 let cell = (grain, grain.period(at), dim, value.clone());
                 let first_custom = custom && converted.insert(cell.clone());
                 let c = cells.entry(cell).or_insert(Counters {
@@ -263,7 +274,7 @@ pub fn retraction(events: &[StoredEvent]) -> BTreeMap<(Grain, u32, u8, String), 
         let start = i64::try_from(number >> 12).unwrap_or(v.first);
         let cells_of_visit = std::iter::once((TOTAL, String::new())).chain(v.dims);
         for (dim, value) in cells_of_visit {
-            for grain in Grain::ALL {
+            for &grain in Grain::of(dim) {
                 let c = cells
                     .entry((grain, grain.period(start), dim, value.clone()))
                     .or_default();
@@ -299,7 +310,7 @@ const SEEN_CAP: usize = 2_000_000;
 
 impl Aggregator {
     fn bump(&mut self, site: &str, at_ms: i64, dim: u8, value: &str, delta: Counters) {
-        for grain in Grain::ALL {
+        for &grain in Grain::of(dim) {
             self.pending
                 .entry(key(site, grain, dim, grain.period(at_ms), value))
                 .or_default()
@@ -379,7 +390,7 @@ impl Aggregator {
         // Event-level counters go to the event's hour and day.
         let custom = !e.is_pageview();
         for (dim, value) in event_cells(&e.name, &e.path, &dims) {
-            for grain in Grain::ALL {
+            for &grain in Grain::of(dim) {
                 let cell = (visitor, site.as_str(), dim, value.as_str(), false);
                 let converted =
                     custom && self.first(grain, now, (visitor, &site, dim, &value, true));

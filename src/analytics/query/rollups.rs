@@ -1,5 +1,5 @@
 //! Answers from rollups: one dimension (or none), optionally one `is` filter with one value on
-//! that same dimension, whole days. Anything else goes to raw events.
+//! that same dimension, whole days; by the hour for the total only. Anything else goes to raw events.
 
 use super::answer::{Groups, Part};
 use super::span::{Span, period_of_cell};
@@ -34,6 +34,11 @@ fn cell_of(query: &Query) -> Option<(u8, Option<String>)> {
         _ => return None,
     };
     let dim = kept.unwrap_or(TOTAL);
+    let hourly = query.dimensions.contains(&Dimension::Time(TimeGrain::Hour));
+    if hourly && dim != TOTAL {
+        // Only the total is kept by the hour.
+        return None;
+    }
     let session = query.metrics.iter().any(|m| m.is_session());
     if session && (dim == PAGE || dim == NAME) {
         return None;
