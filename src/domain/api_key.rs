@@ -104,6 +104,11 @@ impl ApiKey {
         (record, key)
     }
 
+    /// Neither revoked nor expired at `now`.
+    pub fn in_force(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| now.millis() < at.millis())
+    }
+
     /// Whether `presented` is this key, in force at `now`, for `site`.
     pub fn admit(
         &self,

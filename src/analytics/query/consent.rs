@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use super::answer::{Part, Row, Value};
-use super::parse::{RawQuery, parse_span};
+use super::parse::{RawQuery, parse_direction, parse_limit, parse_op, parse_span};
 use super::span::{Span, label, month_of};
 use super::{FilterOp, QueryError, Source, TimeGrain};
 use crate::analytics::consent_stats::StatKind;
@@ -151,17 +151,7 @@ pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<StatQuery, QueryError> {
     }
     let mut filters = Vec::new();
     for (op, d, values) in &raw.filters {
-        let op = match op.as_str() {
-            "is" => FilterOp::Is,
-            "is_not" => FilterOp::IsNot,
-            "contains" => FilterOp::Contains,
-            other => {
-                return Err(invalid(
-                    "invalid_request",
-                    format!("`filters` has operator `{other}`; use `is`, `is_not` or `contains`"),
-                ));
-            }
-        };
+        let op = parse_op(op)?;
         if values.is_empty() || values.len() > 50 || values.iter().any(|v| v.len() > 200) {
             return Err(invalid(
                 "invalid_request",
@@ -172,16 +162,7 @@ pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<StatQuery, QueryError> {
     }
     let mut order = Vec::new();
     for (name, direction) in &raw.order_by {
-        let descending = match direction.as_str() {
-            "asc" => false,
-            "desc" => true,
-            other => {
-                return Err(invalid(
-                    "invalid_request",
-                    format!("`order_by` has direction `{other}`; use `asc` or `desc`"),
-                ));
-            }
-        };
+        let descending = parse_direction(direction)?;
         let position = metrics
             .iter()
             .position(|m| m.name() == name)
@@ -199,19 +180,13 @@ pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<StatQuery, QueryError> {
             })?;
         order.push((position, descending));
     }
-    let limit = raw.limit.unwrap_or(1000);
-    if !(1..=10_000).contains(&limit) {
-        return Err(invalid(
-            "invalid_request",
-            "`limit` must be 1 to 10000".into(),
-        ));
-    }
+    let limit = parse_limit(raw.limit)?;
     Ok(StatQuery {
         metrics,
         dimensions,
         filters,
         order,
-        limit: usize::try_from(limit).unwrap_or(1000),
+        limit,
         span,
     })
 }

@@ -155,18 +155,41 @@ pub fn parse_dimension(raw: &str, field: &str, time_ok: bool) -> Result<Dimensio
     }
 }
 
+/// A filter's operator.
+pub(super) fn parse_op(raw: &str) -> Result<FilterOp, QueryError> {
+    match raw {
+        "is" => Ok(FilterOp::Is),
+        "is_not" => Ok(FilterOp::IsNot),
+        "contains" => Ok(FilterOp::Contains),
+        other => Err(invalid(format!(
+            "`filters` has operator `{other}`; use `is`, `is_not` or `contains`"
+        ))),
+    }
+}
+
+/// An ordering's direction: true when descending.
+pub(super) fn parse_direction(raw: &str) -> Result<bool, QueryError> {
+    match raw {
+        "asc" => Ok(false),
+        "desc" => Ok(true),
+        other => Err(invalid(format!(
+            "`order_by` has direction `{other}`; use `asc` or `desc`"
+        ))),
+    }
+}
+
+/// The row limit, defaulted and bounded.
+pub(super) fn parse_limit(raw: Option<u64>) -> Result<usize, QueryError> {
+    let limit = raw.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(invalid(format!("`limit` must be 1 to {MAX_LIMIT}")));
+    }
+    Ok(usize::try_from(limit).unwrap_or(1000))
+}
+
 fn parse_filter(raw: &(String, String, Vec<String>)) -> Result<Filter, QueryError> {
     let (op, dim, values) = raw;
-    let op = match op.as_str() {
-        "is" => FilterOp::Is,
-        "is_not" => FilterOp::IsNot,
-        "contains" => FilterOp::Contains,
-        other => {
-            return Err(invalid(format!(
-                "`filters` has operator `{other}`; use `is`, `is_not` or `contains`"
-            )));
-        }
-    };
+    let op = parse_op(op)?;
     let dimension = parse_dimension(dim, "filters", false)?;
     if values.is_empty() || values.len() > MAX_FILTER_VALUES {
         return Err(invalid(format!(
@@ -191,15 +214,7 @@ fn parse_order(
     dims: &[Dimension],
 ) -> Result<Order, QueryError> {
     let (name, direction) = raw;
-    let descending = match direction.as_str() {
-        "asc" => false,
-        "desc" => true,
-        other => {
-            return Err(invalid(format!(
-                "`order_by` has direction `{other}`; use `asc` or `desc`"
-            )));
-        }
-    };
+    let descending = parse_direction(direction)?;
     let key = if let Some(i) = metrics.iter().position(|m| m.name() == name) {
         OrderKey::Metric(i)
     } else if let Some(i) = dims.iter().position(|d| d.name() == *name) {
@@ -276,10 +291,7 @@ pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<Query, QueryError> {
         .iter()
         .map(|o| parse_order(o, &metrics, &dimensions))
         .collect::<Result<Vec<_>, _>>()?;
-    let limit = raw.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(invalid(format!("`limit` must be 1 to {MAX_LIMIT}")));
-    }
+    let limit = parse_limit(raw.limit)?;
     let compare = match raw.compare.as_deref() {
         None => false,
         Some("previous_period") if matches!(span, Span::Realtime { .. }) => {
@@ -297,7 +309,7 @@ pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<Query, QueryError> {
         dimensions,
         filters,
         order,
-        limit: usize::try_from(limit).unwrap_or(1000),
+        limit,
         span,
         compare,
     })

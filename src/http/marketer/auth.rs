@@ -15,7 +15,7 @@ use actix_web::{HttpResponse, ResponseError, web};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::domain::{ApiKeyId, KeyRefusal, PresentedKey, SiteId, Timestamp};
+use crate::domain::{ApiKey, ApiKeyId, KeyRefusal, PresentedKey, SiteId, Timestamp};
 use crate::errors::ApiError;
 use crate::http::state::AppState;
 
@@ -86,6 +86,36 @@ fn bearer(req: &ServiceRequest) -> Option<Result<PresentedKey, ApiError>> {
     }))
 }
 
+/// The stored record of a presented key, if the key opens `site` now. The outer error is a
+/// storage failure.
+pub async fn admit(
+    state: &AppState,
+    presented: &PresentedKey,
+    site: &SiteId,
+    now: Timestamp,
+) -> Result<Result<ApiKey, KeyRefusal>, ApiError> {
+    let record = state
+        .access
+        .key(presented.id.clone())
+        .await
+        .map_err(ApiError::Storage)?;
+    Ok(match record {
+        Some(record) => record.admit(presented, site, now).map(|()| record),
+        None => Err(KeyRefusal::Invalid),
+    })
+}
+
+/// The record of the key a session names, if it is still in force for `site`.
+pub async fn session_record(
+    state: &AppState,
+    id: ApiKeyId,
+    site: &SiteId,
+    now: Timestamp,
+) -> Result<Option<ApiKey>, ApiError> {
+    let record = state.access.key(id).await.map_err(ApiError::Storage)?;
+    Ok(record.filter(|k| k.site == *site && k.in_force(now)))
+}
+
 /// Checks the request's credentials for `site`: 401 without valid ones, 403 for another
 /// site's key, 429 past the key's rate limit.
 pub async fn authenticate(
@@ -96,26 +126,15 @@ pub async fn authenticate(
     let now = state.clock.now();
     let denied = || ApiError::Unauthorized("the API key is unknown, revoked or expired".into());
     let access = match bearer(req) {
-        Some(presented) => {
-            let presented = presented?;
-            let record = state
-                .access
-                .key(presented.id.clone())
-                .await
-                .map_err(ApiError::Storage)?;
-            let Some(record) = record else {
-                return Err(denied());
-            };
-            match record.admit(&presented, site, now) {
-                Ok(()) => Access { key_id: record.id },
-                Err(KeyRefusal::OtherSite) => {
-                    return Err(ApiError::Forbidden(format!(
-                        "this API key belongs to another site, not `{site}`"
-                    )));
-                }
-                Err(KeyRefusal::Invalid) => return Err(denied()),
+        Some(presented) => match admit(state, &presented?, site, now).await? {
+            Ok(record) => Access { key_id: record.id },
+            Err(KeyRefusal::OtherSite) => {
+                return Err(ApiError::Forbidden(format!(
+                    "this API key belongs to another site, not `{site}`"
+                )));
             }
-        }
+            Err(KeyRefusal::Invalid) => return Err(denied()),
+        },
         None => {
             let cookie = req.cookie(SESSION_COOKIE).ok_or_else(|| {
                 ApiError::Unauthorized(
@@ -128,16 +147,10 @@ pub async fn authenticate(
                         "the dashboard session has expired; sign in again".into(),
                     )
                 })?;
-            let record = state.access.key(id).await.map_err(ApiError::Storage)?;
-            let in_force = record.filter(|k| {
-                k.site == *site
-                    && k.revoked_at.is_none()
-                    && k.expires_at.is_none_or(|at| now.millis() < at.millis())
-            });
-            let Some(record) = in_force else {
-                return Err(denied());
-            };
-            Access { key_id: record.id }
+            match session_record(state, id, site, now).await? {
+                Some(record) => Access { key_id: record.id },
+                None => return Err(denied()),
+            }
         }
     };
     state

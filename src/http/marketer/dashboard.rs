@@ -7,7 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::auth::{SESSION_COOKIE, SESSION_HOURS, session_key, session_value};
+use super::auth::{
+    SESSION_COOKIE, SESSION_HOURS, admit, session_key, session_record, session_value,
+};
 use crate::domain::{KeyRefusal, PresentedKey};
 use crate::errors::ApiError;
 use crate::http::guard::check_own_origin;
@@ -37,13 +39,10 @@ pub async fn page(
         .cookie(SESSION_COOKIE)
         .and_then(|c| session_key(&state.session_secret, &entry.site.id, c.value(), now));
     let key = match session {
-        Some(id) => state.access.key(id).await.map_err(ApiError::Storage)?,
+        Some(id) => session_record(&state, id, &entry.site.id, now).await?,
         None => None,
     };
-    let in_force = key.filter(|k| {
-        k.revoked_at.is_none() && k.expires_at.is_none_or(|at| now.millis() < at.millis())
-    });
-    Ok(match in_force {
+    Ok(match key {
         Some(k) => html(
             DashboardPage {
                 site_id: entry.site.id.to_string(),
@@ -104,19 +103,11 @@ pub async fn sign_in(
     let Some(presented) = PresentedKey::parse(form.key.trim()) else {
         return refuse("That is not a Consentry API key. Keys start with cs_.");
     };
-    let record = state
-        .access
-        .key(presented.id.clone())
-        .await
-        .map_err(ApiError::Storage)?;
-    let Some(record) = record else {
-        return refuse("This key is unknown, revoked or expired.");
-    };
-    match record.admit(&presented, &entry.site.id, now) {
-        Ok(()) => {}
+    let record = match admit(&state, &presented, &entry.site.id, now).await? {
+        Ok(record) => record,
         Err(KeyRefusal::OtherSite) => return refuse("This key belongs to another site."),
         Err(KeyRefusal::Invalid) => return refuse("This key is unknown, revoked or expired."),
-    }
+    };
     let value = session_value(&state.session_secret, &entry.site.id, &record.id, now);
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, back_to(entry.site.id.as_str())))
