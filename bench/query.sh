@@ -44,7 +44,9 @@ if [[ "$(cat "$marker" 2>/dev/null || true)" != "$want" ]]; then
   echo "== 1. generating: $BIN demo-data --site demo --events $EVENTS --days $DAYS --seed 42 --data-dir $DATA"
   rm -rf "$DATA"/sled "$DATA"/ledger.anchor
   start=$(date +%s)
-  "$BIN" demo-data --site demo --events "$EVENTS" --days "$DAYS" --seed 42 --data-dir "$DATA" | tee "$work/gen.txt"
+  printf 'cache_capacity_mb = 1024\n' >"$work/gen.toml"
+  "$BIN" demo-data --config "$work/gen.toml" --site demo --events "$EVENTS" --days "$DAYS" --seed 42 \
+    --end "$(date -u +%Y-%m-%dT00:00:00Z)" --data-dir "$DATA" | tee "$work/gen.txt"
   echo "== generated in $(( $(date +%s) - start )) s"
   echo "$want" >"$marker"
 else

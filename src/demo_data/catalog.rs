@@ -322,10 +322,6 @@ impl Catalog {
         }
     }
 
-    pub fn is_newsletter(&self, source: usize) -> bool {
-        matches!(self.sources[source].arrival, Arrival::Newsletter)
-    }
-
     /// The newsletter source, for the visits a campaign brings.
     pub fn newsletter(&self) -> usize {
         self.sources

@@ -2,9 +2,9 @@
 //! to record first (`open`), then the events of those visits once their consents are stored
 //! (`close`), released in global time order until exactly the target count is reached.
 //!
-//! Before the range, a warm-up week brings the visitors who will come back during it, so the
-//! first days already have returning visitors; their decisions are recorded at their time,
-//! their earlier visits leave no events.
+//! Before the range, four weeks of warm-up bring the visitors who will come back during it,
+//! so the first days already have returning visitors; their decisions are recorded at their
+//! time, their earlier visits leave no events.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -17,6 +17,7 @@ use super::catalog::Catalog;
 use super::lifecycle::{self, CHANGE_OF_MIND};
 use super::people::{self, Ask, Shown, Visitor};
 use super::pick::chance;
+use super::pilot;
 use super::rhythm::{DAY_MS, HOUR_MS, Rhythm};
 use super::visits::Planned;
 use crate::domain::{Action, ConsentRecord, Decision, DropReason, Site, Timestamp};
@@ -89,6 +90,10 @@ impl Ord for Due {
     }
 }
 
+/// Decisions of the open window: time, creation order, the visit (in `openings`) and the
+/// decision.
+type Pending = Vec<(i64, u64, usize, Decision)>;
+
 /// A visit of the open window, waiting for its decisions to be recorded.
 struct Opening {
     at: i64,
@@ -96,6 +101,8 @@ struct Opening {
     /// Its consents in time order: the known one, then those recorded in this window.
     records: Vec<Arc<ConsentRecord>>,
     left: u8,
+    /// The next visit and the returns after it, when already drawn.
+    next: Option<(i64, u8)>,
     returning: bool,
     in_range: bool,
     entry: usize,
@@ -104,8 +111,8 @@ struct Opening {
     first_delay: i64,
 }
 
-const WARM_UP_DAYS: i64 = 7;
-const PILOT_VISITORS: usize = 4000;
+/// Days before the range whose visitors may come back in it.
+pub const WARM_UP_DAYS: i64 = 28;
 const MAX_TOP_UPS: u32 = 30;
 const MAX_TOP_UP_VISITORS: u64 = 200_000;
 
@@ -119,8 +126,6 @@ pub struct Generator<'a> {
     next_start: i64,
     window: (i64, i64),
     openings: Vec<Opening>,
-    /// The opening of each decision handed out by `open`, in the same order.
-    slots: Vec<usize>,
     due: BinaryHeap<Due>,
     buffer: Vec<Planned>,
     seq: u64,
@@ -128,10 +133,15 @@ pub struct Generator<'a> {
     scale: f64,
     total_weight: f64,
     weight_so_far: f64,
+    /// The weight so far, each window's times the correction it was given.
+    applied_weight: f64,
+    last_correction: f64,
     per_first_visit: f64,
     /// Events still missing when the last window closed.
     short: Option<u64>,
     top_ups: u32,
+    /// The time of the latest decision handed out.
+    last_decision: i64,
     done: bool,
     pub stats: Stats,
 }
@@ -146,9 +156,12 @@ impl<'a> Generator<'a> {
         let rhythm = Rhythm::new(
             plan.start,
             plan.seed,
-            cat.zones.iter().map(|z| (z.offset_hours, z.share)).collect(),
+            cat.zones
+                .iter()
+                .map(|z| (z.offset_hours, z.share))
+                .collect(),
         );
-        let (per_visitor, per_first_visit) = pilot(site, cat, &shown, plan)?;
+        let (per_visitor, per_first_visit) = pilot::estimate(site, cat, &shown, plan)?;
         if per_visitor <= 0.0 || per_first_visit <= 0.0 {
             return Err(format!(
                 "visitors of site `{}` would let no events through the gate",
@@ -163,6 +176,7 @@ impl<'a> Generator<'a> {
             t = e;
         }
         let scale = plan.target as f64 / per_visitor / total_weight.max(f64::MIN_POSITIVE);
+        // Warm-up windows are aligned so the range's own windows start at its start.
         let warm_from = plan.start - WARM_UP_DAYS * DAY_MS;
         Ok(Generator {
             site,
@@ -174,16 +188,18 @@ impl<'a> Generator<'a> {
             next_start: warm_from,
             window: (warm_from, warm_from),
             openings: Vec::new(),
-            slots: Vec::new(),
             due: BinaryHeap::new(),
             buffer: Vec::new(),
             seq: 0,
             scale,
             total_weight,
             weight_so_far: 0.0,
+            applied_weight: 0.0,
+            last_correction: 1.0,
             per_first_visit,
             short: None,
             top_ups: 0,
+            last_decision: i64::MIN,
             done: false,
             stats: Stats::default(),
         })
@@ -202,25 +218,20 @@ impl<'a> Generator<'a> {
         }
         let mut pending = Vec::new();
         if let Some(short) = self.short.take() {
-            // Still short in the last window: more visitors arrive in it.
+            // Still short in the last window: more visitors arrive in it, after its decisions
+            // so far, so the ledger stays in time order.
+            // Each round takes the first half of what is left of the window, so rounds stay
+            // apart and later visits still have time for their pages.
             let (ws, we) = self.window;
-            let n = ((short as f64 * 1.3 / self.per_first_visit).ceil() as u64)
-                .clamp(1, MAX_TOP_UP_VISITORS);
+            let from = ws.max(self.last_decision);
+            let span = ((we - from) / 2).max(1);
+            let n = ((short as f64 * 2.0 / self.per_first_visit).ceil() as u64)
+                .clamp(10, MAX_TOP_UP_VISITORS);
             for _ in 0..n {
                 let zone = self.cat.zone_pick.pick(&mut self.rng);
-                let at = ws + self.rng.random_range(0..(we - ws).max(1));
-                self.arrive(at, zone, None, we, &mut pending)?;
+                let at = from + self.rng.random_range(0..span);
+                self.arrive(at, zone, None, from + span, &mut pending)?;
             }
-        } else if self.next_start < self.plan.start {
-            let mut t = self.next_start;
-            while t < self.plan.start {
-                let e = (t + HOUR_MS).min(self.plan.start);
-                self.arrivals(t, e, 1.0, &mut pending)?;
-                self.returns_due(e, &mut pending)?;
-                t = e;
-            }
-            self.window = (self.next_start, self.plan.start);
-            self.next_start = self.plan.start;
         } else {
             if self.next_start >= self.plan.end {
                 self.done = true;
@@ -228,35 +239,47 @@ impl<'a> Generator<'a> {
             }
             let ws = self.next_start;
             let we = (ws + HOUR_MS).min(self.plan.end);
-            let correction = self.correction();
+            let warm = ws < self.plan.start;
+            let correction = if warm { 1.0 } else { self.correction() };
             self.arrivals(ws, we, correction, &mut pending)?;
             self.returns_due(we, &mut pending)?;
-            self.weight_so_far += window_weight(&self.rhythm, ws, we);
+            if !warm {
+                let weight = window_weight(&self.rhythm, ws, we);
+                self.weight_so_far += weight;
+                self.applied_weight += weight * correction;
+            }
             self.window = (ws, we);
             self.next_start = we;
         }
         pending.sort_by_key(|(at, seq, _, _)| (*at, *seq));
-        self.slots = pending.iter().map(|p| p.2).collect();
-        Ok(Some(pending.into_iter().map(|p| p.3).collect()))
-    }
-
-    /// Closes the open window with the stored records of its decisions (in the order `open`
-    /// gave them): plays its visits and releases the events due before the window's end.
-    pub fn close(&mut self, records: Vec<ConsentRecord>) -> Vec<Planned> {
-        let cat = self.cat;
-        let site = self.site;
-        for (slot, record) in std::mem::take(&mut self.slots).into_iter().zip(records) {
+        if let Some((at, ..)) = pending.last() {
+            self.last_decision = *at;
+        }
+        let mut decisions = Vec::with_capacity(pending.len());
+        for (_, _, slot, decision) in pending {
             self.stats.decisions += 1;
-            if let Some(k) = Action::ALL
-                .iter()
-                .position(|a| *a == record.decision.action)
-            {
+            if let Some(k) = Action::ALL.iter().position(|a| *a == decision.action) {
                 self.stats.by_action[k] += 1;
             }
+            // The record the store will hold: the gate reads only its decision.
             if let Some(o) = self.openings.get_mut(slot) {
-                o.records.push(Arc::new(record));
+                o.records.push(Arc::new(ConsentRecord {
+                    decision: decision.clone(),
+                    seq: 0,
+                    receipt: String::new(),
+                }));
             }
+            decisions.push(decision);
         }
+        Ok(Some(decisions))
+    }
+
+    /// Closes the open window: plays its visits, each event checked by the gate against the
+    /// visitor's consent at its time, and releases the events due before the window's end.
+    /// The caller appends them only once the window's decisions are recorded.
+    pub fn close(&mut self) -> Vec<Planned> {
+        let cat = self.cat;
+        let site = self.site;
         for o in std::mem::take(&mut self.openings) {
             if o.in_range {
                 self.stats.visits += 1;
@@ -289,21 +312,27 @@ impl<'a> Generator<'a> {
             let Some(latest) = o.records.last() else {
                 continue;
             };
-            if o.left > 0 {
-                let offset = cat.zones[usize::from(o.who.zone)].offset_hours;
-                let at = lifecycle::next_visit(&mut self.rng, offset, o.at);
-                if at < self.plan.end {
-                    self.seq += 1;
-                    self.due.push(Due {
-                        at,
-                        seq: self.seq,
-                        returner: Returner {
-                            who: o.who.clone(),
-                            record: latest.clone(),
-                            left: o.left - 1,
-                        },
-                    });
-                }
+            let offset = cat.zones[usize::from(o.who.zone)].offset_hours;
+            let next = o.next.or_else(|| {
+                (o.left > 0).then(|| {
+                    let at = lifecycle::next_visit(&mut self.rng, offset, o.at);
+                    (at, o.left - 1)
+                })
+            });
+            // Never before this window's end, so nothing comes after what was released.
+            if let Some((at, left)) = next.map(|(at, left)| (at.max(self.window.1), left))
+                && at < self.plan.end
+            {
+                self.seq += 1;
+                self.due.push(Due {
+                    at,
+                    seq: self.seq,
+                    returner: Returner {
+                        who: o.who.clone(),
+                        record: latest.clone(),
+                        left,
+                    },
+                });
             }
         }
         self.release()
@@ -333,14 +362,21 @@ impl<'a> Generator<'a> {
         out
     }
 
-    /// How far behind (above 1) or ahead (below 1) of the target's pace the output is.
-    fn correction(&self) -> f64 {
-        let expected =
-            self.plan.target as f64 * self.weight_so_far / self.total_weight.max(f64::MIN_POSITIVE);
-        if expected < (self.plan.target as f64 / 100.0).max(1000.0) {
-            return 1.0;
+    /// The factor on new arrivals that spends what is left of the target over what is left
+    /// of the range, at the rate of events per unit of (corrected) weight seen so far.
+    fn correction(&mut self) -> f64 {
+        let left_weight = self.total_weight - self.weight_so_far;
+        let enough = (self.plan.target / 50).max(100);
+        if self.stats.released < enough
+            || self.applied_weight <= 0.0
+            || left_weight < self.total_weight * 0.01
+        {
+            return self.last_correction;
         }
-        (expected / (self.stats.released as f64).max(1.0)).clamp(0.5, 2.0)
+        let rate = self.stats.released as f64 / self.applied_weight;
+        let left = (self.plan.target - self.stats.released) as f64;
+        self.last_correction = (left / (rate * left_weight)).clamp(0.6, 1.6);
+        self.last_correction
     }
 
     fn arrivals(
@@ -348,7 +384,7 @@ impl<'a> Generator<'a> {
         ws: i64,
         we: i64,
         correction: f64,
-        pending: &mut Vec<(i64, u64, usize, Decision)>,
+        pending: &mut Pending,
     ) -> Result<(), String> {
         for zone in 0..self.rhythm.zone_count() {
             let expected = self.scale * correction * self.rhythm.zone_weight(zone, ws, we);
@@ -369,14 +405,15 @@ impl<'a> Generator<'a> {
         Ok(())
     }
 
-    /// A new visitor arrives and decides; a warm-up visitor only if they will come back.
+    /// A new visitor arrives and decides; a warm-up visitor only if they will come back. A
+    /// second decision stays before `until`, so each window's decisions stay within it.
     fn arrive(
         &mut self,
         at: i64,
         zone: usize,
         source: Option<usize>,
-        we: i64,
-        pending: &mut Vec<(i64, u64, usize, Decision)>,
+        until: i64,
+        pending: &mut Pending,
     ) -> Result<(), String> {
         let cat = self.cat;
         let in_range = at >= self.plan.start;
@@ -386,10 +423,22 @@ impl<'a> Generator<'a> {
         let campaign = Rhythm::campaign(at);
         let landing = cat.landing(&mut self.rng, source, campaign);
         let (first, then) = people::first_asks(&mut self.rng, who.regime);
-        let then_at = (at + self.rng.random_range(5_000..60_000)).min(we - 1).max(at);
+        let then_at = (at + self.rng.random_range(5_000..60_000))
+            .min(until - 1)
+            .max(at);
         let first_delay = self.rng.random_range(300..1500);
-        if !in_range && left == 0 {
-            return Ok(());
+        // A visitor from before the range matters only from their first visit in it.
+        let mut next = None;
+        if !in_range {
+            let (mut t, mut l) = (at, left);
+            while l > 0 && next.is_none() {
+                t = lifecycle::next_visit(&mut self.rng, cat.zones[zone].offset_hours, t);
+                l -= 1;
+                next = (t >= self.plan.start).then_some((t, l));
+            }
+            if next.is_none() {
+                return Ok(());
+            }
         }
         let slot = self.openings.len();
         let page = &cat.pages[landing];
@@ -408,6 +457,7 @@ impl<'a> Generator<'a> {
             who: Arc::new(who),
             records: Vec::new(),
             left,
+            next,
             returning: false,
             in_range,
             landing,
@@ -418,11 +468,7 @@ impl<'a> Generator<'a> {
 
     /// Return visits due before `we`; some change their consent, and an expired consent is
     /// asked for again.
-    fn returns_due(
-        &mut self,
-        we: i64,
-        pending: &mut Vec<(i64, u64, usize, Decision)>,
-    ) -> Result<(), String> {
+    fn returns_due(&mut self, we: i64, pending: &mut Pending) -> Result<(), String> {
         let cat = self.cat;
         while self.due.peek().is_some_and(|d| d.at < we) {
             let Some(Due { at, returner, .. }) = self.due.pop() else {
@@ -453,6 +499,7 @@ impl<'a> Generator<'a> {
                 who: returner.who,
                 records: vec![returner.record],
                 left: returner.left,
+                next: None,
                 returning: true,
                 in_range,
                 landing,
@@ -464,7 +511,7 @@ impl<'a> Generator<'a> {
 
     fn push_decision(
         &mut self,
-        pending: &mut Vec<(i64, u64, usize, Decision)>,
+        pending: &mut Pending,
         slot: usize,
         who: &Visitor,
         ask: Ask,
@@ -485,58 +532,4 @@ fn window_weight(rhythm: &Rhythm, from: i64, to: i64) -> f64 {
         .map(|z| rhythm.zone_weight(z, from, to))
         .sum::<f64>()
         + rhythm.burst_weight(from, to)
-}
-
-/// The mean number of kept events per new visitor over their whole life, and in their first
-/// visit, from a sample played against unstored records.
-fn pilot(site: &Site, cat: &Catalog, shown: &Shown, plan: Plan) -> Result<(f64, f64), String> {
-    let mut rng = SmallRng::seed_from_u64(plan.seed ^ 0x5EED_0F_DE30);
-    let record = |d: Decision| {
-        Arc::new(ConsentRecord {
-            decision: d,
-            seq: 0,
-            receipt: String::new(),
-        })
-    };
-    let refused = |e| format!("a demo decision was refused: {e}");
-    let (mut all, mut first_visits) = (0usize, 0usize);
-    let at = plan.start;
-    for _ in 0..PILOT_VISITORS {
-        let zone = cat.zone_pick.pick(&mut rng);
-        let who = Visitor::new(&mut rng, cat, site, zone);
-        let source = cat.source(&mut rng, false);
-        let landing = cat.landing(&mut rng, source, 0);
-        let page = &cat.pages[landing];
-        let (first, then) = people::first_asks(&mut rng, who.regime);
-        let mut records = vec![record(
-            people::decision(site, shown, &who, first, Timestamp(at), page).map_err(refused)?,
-        )];
-        if let Some(then) = then {
-            let d = people::decision(site, shown, &who, then, Timestamp(at + 30_000), page)
-                .map_err(refused)?;
-            records.push(record(d));
-        }
-        let kept = lifecycle::play(&mut rng, cat, site, &who, &records, at + 800, landing)
-            .kept
-            .len();
-        first_visits += kept;
-        all += kept;
-        let mut t = at;
-        for _ in 0..lifecycle::returns(&mut rng) {
-            t = lifecycle::next_visit(&mut rng, cat.zones[zone].offset_hours, t);
-            let latest = records[records.len() - 1].clone();
-            if chance(&mut rng, CHANGE_OF_MIND) {
-                let ask = people::change_of_mind(&mut rng, site, &latest);
-                let d = people::decision(site, shown, &who, ask, Timestamp(t + 20_000), page)
-                    .map_err(refused)?;
-                records.push(record(d));
-            }
-            let landing = cat.landing(&mut rng, cat.source(&mut rng, true), 0);
-            all += lifecycle::play(&mut rng, cat, site, &who, &records, t, landing)
-                .kept
-                .len();
-        }
-    }
-    let n = PILOT_VISITORS as f64;
-    Ok((all as f64 / n, first_visits as f64 / n))
 }

@@ -9,7 +9,7 @@ use rand::Rng;
 use super::catalog::Catalog;
 use super::people::Visitor;
 use super::pick::{chance, duration_ms};
-use super::rhythm::HOUR_MS;
+use super::rhythm::Rhythm;
 use super::visits::{self, What};
 use crate::domain::{ConsentRecord, DropReason, Site, Timestamp, gate};
 
@@ -33,18 +33,17 @@ pub fn returns(rng: &mut impl Rng) -> u8 {
     n
 }
 
-/// When a visitor who visited at `at` comes back: days later, mostly, and in their daytime.
+/// When a visitor who visited at `at` comes back: days later, mostly, and at a time the site
+/// is busy where they are (so returns follow the daily and weekly curves as arrivals do).
 pub fn next_visit(rng: &mut impl Rng, offset_hours: i64, at: i64) -> i64 {
-    let gap = duration_ms(rng, 2.5 * 86_400.0, 1.0, 3_600.0, 30.0 * 86_400.0);
-    let next = at + gap;
-    let local_hour = (next + offset_hours * HOUR_MS)
-        .div_euclid(HOUR_MS)
-        .rem_euclid(24);
-    if local_hour < 7 {
-        next + 8 * HOUR_MS
-    } else {
-        next
+    let mut next = at;
+    for _ in 0..20 {
+        next = at + duration_ms(rng, 2.5 * 86_400.0, 1.0, 3_600.0, 30.0 * 86_400.0);
+        if rng.random::<f64>() < Rhythm::activity(offset_hours, next) {
+            break;
+        }
     }
+    next
 }
 
 /// The consent current at `at`: the latest of `records` (in time order) made by then.
@@ -81,7 +80,10 @@ pub fn play(
     landing: usize,
 ) -> Outcome {
     let mut out = Outcome::default();
-    for (i, step) in visits::plan(rng, cat, start, landing).into_iter().enumerate() {
+    for (i, step) in visits::plan(rng, cat, start, landing)
+        .into_iter()
+        .enumerate()
+    {
         let Some(record) = current(records, step.at) else {
             out.unsent += 1;
             continue;

@@ -1,9 +1,10 @@
-//! Driving the store the way the HTTP API does: decisions through `ConsentStore::record`, many
-//! in flight at once so the ledger's group commits share flushes; events through
-//! `AnalyticsStore::append_events` in large batches, retried after a short sleep when the
-//! queue is full, with a barrier now and then so the queue never holds more than a few
-//! batches.
+//! Driving the store the way the HTTP API does: decisions through `ConsentStore::record`,
+//! thousands in flight at once so the ledger's group commits share flushes, while generation
+//! goes on; a window's events through `AnalyticsStore::append_events` only once its decisions
+//! are durable, in large batches, retried after a short sleep when the queue is full, with a
+//! barrier now and then so the queue never holds more than a few batches.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -16,8 +17,12 @@ use crate::domain::{ConsentRecord, Decision, Site};
 use crate::notices::SiteNotices;
 use crate::store::{AnalyticsStore, ConsentStore, StoreError, StoreFuture};
 
-/// Decisions submitted together; two such groups are in flight at once.
-const RECORD_CHUNK: usize = 512;
+/// The most decisions the ledger writer commits (and flushes) at once.
+const LEDGER_GROUP: usize = 1024;
+/// Decisions held or submitted and not yet durable, at most.
+const MAX_DECISIONS_IN_FLIGHT: usize = 8192;
+/// Windows whose events wait for their decisions, at most.
+const MAX_WINDOWS_IN_FLIGHT: usize = 48;
 /// Events per `append_events` call.
 const BATCH: usize = 5_000;
 /// Events between two barriers on the event writer.
@@ -30,7 +35,7 @@ pub struct Report {
     pub stats: Stats,
     pub elapsed: Duration,
     /// Time spent waiting for decisions to be durable.
-    pub recording: Duration,
+    pub waiting: Duration,
     /// `append_events` calls answered `Overloaded` and retried.
     pub retries: u64,
 }
@@ -62,63 +67,136 @@ where
         since_barrier: 0,
         barrier: None,
         retries: 0,
+        appended: 0,
     };
-    let mut recording = Duration::ZERO;
-    let mut next_tenth = 1;
+    let mut progress = Progress {
+        target: plan.target,
+        next_tenth: 1,
+        started,
+    };
+    let mut pipeline = Pipeline {
+        store,
+        windows: VecDeque::new(),
+        held: 0,
+        in_flight: 0,
+        waiting: Duration::ZERO,
+    };
     while let Some(decisions) = generator.open()? {
-        let t = Instant::now();
-        let records = record_all(store, decisions)
-            .await
-            .map_err(|e| e.to_string())?;
-        recording += t.elapsed();
-        let events = generator.close(records);
-        sink.push(cat, events).await?;
-        let done = generator.stats.released;
-        while next_tenth <= 10 && done * 10 >= plan.target * next_tenth {
-            eprintln!(
-                "demo-data: {:>3}% {done} events, {} visitors, {} decisions, up to {} ({:.1} s)",
-                next_tenth * 10,
-                generator.stats.new_visitors,
-                generator.stats.decisions,
-                super::date(generator.reached()),
-                started.elapsed().as_secs_f64()
-            );
-            next_tenth += 1;
-        }
+        pipeline.push(decisions, generator.close());
+        while pipeline.is_full() && pipeline.land_oldest(&mut sink, cat).await? {}
+        progress.report(sink.appended, &generator);
+    }
+    while pipeline.land_oldest(&mut sink, cat).await? {
+        progress.report(sink.appended, &generator);
     }
     sink.finish(cat).await?;
+    progress.report(sink.appended, &generator);
     store.flush().map_err(|e| e.to_string())?;
     Ok(Report {
         stats: generator.stats.clone(),
         elapsed: started.elapsed(),
-        recording,
+        waiting: pipeline.waiting,
         retries: sink.retries,
     })
 }
 
-/// Records decisions in order, with up to two chunks in flight.
-async fn record_all<S: ConsentStore>(
-    store: &S,
-    decisions: Vec<Decision>,
-) -> Result<Vec<ConsentRecord>, StoreError> {
-    let mut out = Vec::with_capacity(decisions.len());
-    let mut rest = decisions.into_iter();
-    let mut previous: Option<Vec<StoreFuture<ConsentRecord>>> = None;
-    loop {
-        let next: Vec<_> = rest
-            .by_ref()
-            .take(RECORD_CHUNK)
-            .map(|d| store.record(d))
-            .collect();
-        if let Some(chunk) = previous.take() {
-            for record in join_all(chunk).await {
-                out.push(record?);
+/// Prints a line to stderr at every tenth of the target appended.
+struct Progress {
+    target: u64,
+    next_tenth: u64,
+    started: Instant,
+}
+
+impl Progress {
+    fn report(&mut self, appended: u64, generator: &Generator<'_>) {
+        while self.next_tenth <= 10 && appended * 10 >= self.target * self.next_tenth {
+            let s = &generator.stats;
+            eprintln!(
+                "demo-data: {:>3}% {appended} events appended; generated up to {} ({} visitors, \
+                 {} decisions); {:.1} s",
+                self.next_tenth * 10,
+                super::date(generator.reached()),
+                s.new_visitors,
+                s.decisions,
+                self.started.elapsed().as_secs_f64()
+            );
+            self.next_tenth += 1;
+        }
+    }
+}
+
+/// A window on its way to the store: its decisions (held, then submitted) and the events
+/// that wait for them.
+struct Window {
+    held: Vec<Decision>,
+    records: Vec<StoreFuture<ConsentRecord>>,
+    /// When each decision was made, to check the records come back in order.
+    times: Vec<i64>,
+    events: Vec<Planned>,
+}
+
+/// Windows between the generator and the store. Decisions are held until a full ledger group
+/// is ready (every group commit flushes, so small groups cost a flush each), then submitted
+/// in order; a window's events go to the sink once its decisions are durable.
+struct Pipeline<'s, S> {
+    store: &'s S,
+    windows: VecDeque<Window>,
+    held: usize,
+    in_flight: usize,
+    /// Time spent waiting for decisions to be durable.
+    waiting: Duration,
+}
+
+impl<S: ConsentStore + AnalyticsStore> Pipeline<'_, S> {
+    fn push(&mut self, decisions: Vec<Decision>, events: Vec<Planned>) {
+        self.held += decisions.len();
+        self.windows.push_back(Window {
+            times: decisions.iter().map(|d| d.recorded_at.0).collect(),
+            held: decisions,
+            records: Vec::new(),
+            events,
+        });
+        if self.held >= LEDGER_GROUP {
+            self.submit();
+        }
+    }
+
+    /// Submits every held decision, oldest first.
+    fn submit(&mut self) {
+        for w in &mut self.windows {
+            let store = self.store;
+            w.records.extend(w.held.drain(..).map(|d| store.record(d)));
+        }
+        self.in_flight += self.held;
+        self.held = 0;
+    }
+
+    fn is_full(&self) -> bool {
+        self.in_flight + self.held > MAX_DECISIONS_IN_FLIGHT
+            || self.windows.len() > MAX_WINDOWS_IN_FLIGHT
+    }
+
+    /// Waits until the oldest window's decisions are durable and hands its events to the
+    /// sink; `false` when no window is left.
+    async fn land_oldest(&mut self, sink: &mut Sink<'_, S>, cat: &Catalog) -> Result<bool, String> {
+        if self.windows.front().is_some_and(|w| !w.held.is_empty()) {
+            self.submit();
+        }
+        let Some(window) = self.windows.pop_front() else {
+            return Ok(false);
+        };
+        self.in_flight -= window.records.len();
+        let t = Instant::now();
+        let records = join_all(window.records).await;
+        self.waiting += t.elapsed();
+        for (record, at) in records.into_iter().zip(window.times) {
+            let record = record.map_err(|e| e.to_string())?;
+            if record.decision.recorded_at.0 != at {
+                return Err("the ledger answered decisions out of order".into());
             }
         }
-        if next.is_empty() {
-            return Ok(out);
-        }
-        previous = Some(next);
+        sink.push(cat, window.events).await?;
+        Ok(true)
     }
 }
 
@@ -129,6 +207,8 @@ struct Sink<'s, S> {
     since_barrier: usize,
     barrier: Option<StoreFuture<()>>,
     retries: u64,
+    /// Events the event writer has accepted.
+    appended: u64,
 }
 
 impl<S: AnalyticsStore> Sink<'_, S> {
@@ -147,7 +227,10 @@ impl<S: AnalyticsStore> Sink<'_, S> {
         loop {
             let events = batch.iter().map(|p| cat.event(p)).collect();
             match self.store.append_events(events) {
-                Ok(()) => break,
+                Ok(()) => {
+                    self.appended += batch.len() as u64;
+                    break;
+                }
                 Err(StoreError::Overloaded) => {
                     self.retries += 1;
                     tokio::time::sleep(BACK_OFF).await;

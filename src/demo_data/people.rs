@@ -40,7 +40,8 @@ impl Visitor {
         let regime = Jurisdiction::of(&location).regime(site.regime_without_law);
         let client = cat.client_pick.pick(rng);
         // Opt-out states' residents are likelier to have turned the signal on.
-        let gpc_rate = cat.clients[client].gpc_rate * if regime == Regime::OptOut { 1.5 } else { 1.0 };
+        let gpc_rate =
+            cat.clients[client].gpc_rate * if regime == Regime::OptOut { 1.5 } else { 1.0 };
         // French-speaking Switzerland and Quebec get the French banner.
         let language = match (place.country, region) {
             (Some("CH"), Some("GE" | "VD")) | (Some("CA"), Some("QC")) => "fr",

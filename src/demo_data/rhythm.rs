@@ -10,11 +10,13 @@ pub const DAY_MS: i64 = 86_400_000;
 
 /// Relative traffic by local hour.
 const DAILY: [f64; 24] = [
-    0.18, 0.12, 0.09, 0.08, 0.09, 0.14, 0.28, 0.50, 0.78, 0.95, 1.00, 0.98, 0.90, 0.93, 0.97,
-    0.95, 0.88, 0.75, 0.62, 0.58, 0.55, 0.50, 0.40, 0.28,
+    0.18, 0.12, 0.09, 0.08, 0.09, 0.14, 0.28, 0.50, 0.78, 0.95, 1.00, 0.98, 0.90, 0.93, 0.97, 0.95,
+    0.88, 0.75, 0.62, 0.58, 0.55, 0.50, 0.40, 0.28,
 ];
 /// Relative traffic by local weekday, Monday first.
 const WEEKLY: [f64; 7] = [1.0, 1.04, 1.02, 0.98, 0.86, 0.52, 0.58];
+/// The highest product of the two curves.
+const PEAK: f64 = 1.04;
 /// Growth of traffic per day (about 15% a quarter).
 const GROWTH_PER_DAY: f64 = 0.0016;
 /// Day-to-day variation, up to this share either way.
@@ -57,18 +59,24 @@ impl Rhythm {
         1.0 - NOISE + 2.0 * NOISE * u
     }
 
+    /// How busy the site is at `at` for visitors `offset_hours` from UTC, from 0 to 1: the
+    /// daily and weekly curves.
+    pub fn activity(offset_hours: i64, at: i64) -> f64 {
+        let local = at + offset_hours * HOUR_MS;
+        let hour = local.div_euclid(HOUR_MS).rem_euclid(24) as usize;
+        // 1970-01-01 was a Thursday.
+        let weekday = (day(local) + 3).rem_euclid(7) as usize;
+        DAILY[hour] * WEEKLY[weekday] / PEAK
+    }
+
     /// The expected share of arrivals of `zone` in `[from, to)`, in relative units.
     pub fn zone_weight(&self, zone: usize, from: i64, to: i64) -> f64 {
         let Some(&(offset, share)) = self.zones.get(zone) else {
             return 0.0;
         };
         let mid = from + (to - from) / 2;
-        let local = mid + offset * HOUR_MS;
-        let hour = local.div_euclid(HOUR_MS).rem_euclid(24) as usize;
-        // 1970-01-01 was a Thursday.
-        let weekday = (day(local) + 3).rem_euclid(7) as usize;
         let hours = (to - from) as f64 / HOUR_MS as f64;
-        hours * share * DAILY[hour] * WEEKLY[weekday] * self.growth(mid) * self.noise(mid)
+        hours * share * Self::activity(offset, mid) * self.growth(mid) * self.noise(mid)
     }
 
     /// The latest newsletter send at or before `at`.

@@ -110,7 +110,12 @@ pub fn plan(rng: &mut impl Rng, cat: &Catalog, start: i64, landing: usize) -> Ve
             });
         };
         if signup && page == n.signup {
-            during(What::Signup { pro: chance(rng, 0.2) }, rng);
+            during(
+                What::Signup {
+                    pro: chance(rng, 0.2),
+                },
+                rng,
+            );
         }
         if purchase && page == n.checkout {
             let plan = rng.random_range(0..3u8);

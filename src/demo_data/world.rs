@@ -189,7 +189,10 @@ pub const SOURCES: &[SourceDef] = &[
         Landing::Docs,
     ),
     source(
-        Arrival::Referrer("https://stackoverflow.com/questions/tagged/parcelwise", None),
+        Arrival::Referrer(
+            "https://stackoverflow.com/questions/tagged/parcelwise",
+            None,
+        ),
         2.0,
         1.0,
         Landing::Docs,
@@ -253,7 +256,12 @@ pub const CAMPAIGNS: &[(&str, Option<&str>)] = &[
 
 /// A country (`None`: not found in the geo database), its regions (ISO 3166-2 subdivision
 /// codes, most common first), its weight within its zone and its usual banner language.
-pub type PlaceDef = (Option<&'static str>, &'static [&'static str], f64, &'static str);
+pub type PlaceDef = (
+    Option<&'static str>,
+    &'static [&'static str],
+    f64,
+    &'static str,
+);
 
 /// A zone: its UTC offset in hours (for the daily rhythm), its share of visitors and places.
 pub struct ZoneDef {
@@ -267,7 +275,12 @@ pub const ZONES: &[ZoneDef] = &[
         offset_hours: 1,
         share: 0.56,
         places: &[
-            (Some("DE"), &["BY", "NW", "BE", "HH", "HE", "BW", "SN"], 30.0, "de"),
+            (
+                Some("DE"),
+                &["BY", "NW", "BE", "HH", "HE", "BW", "SN"],
+                30.0,
+                "de",
+            ),
             (Some("FR"), &["IDF", "ARA", "OCC", "NAQ", "PAC"], 13.0, "fr"),
             (Some("NL"), &["NH", "ZH", "UT", "NB"], 8.0, "en"),
             (Some("ES"), &["MD", "CT", "AN", "VC"], 7.0, "es"),

@@ -612,7 +612,7 @@ async fn keys_are_stored_only_as_hashes_and_every_query_is_logged_by_key_id() {
     assert_eq!(first["rows"], 2);
 
     app.store.flush().unwrap();
-    let secret = key[20..].as_bytes();
+    let secret = &key.as_bytes()[20..];
     for file in walk(&app.data_dir) {
         let bytes = std::fs::read(&file).unwrap();
         assert!(
