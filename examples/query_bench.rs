@@ -134,7 +134,13 @@ async fn run_in_store(
         return a.rows.len();
     }
     let q = query::parse(&raw, now).expect("valid");
-    let a = query::execute(store, site, &q, 5, force_events)
+    let options = query::Options {
+        min_group_size: 5,
+        force_events,
+        // No budget: the point is to show what a full scan costs.
+        scan_budget: u64::MAX,
+    };
+    let a = query::execute(store, site, &q, options)
         .await
         .expect("answered");
     a.rows.len()

@@ -155,6 +155,7 @@ impl Application {
             key_limiter: RateLimiter::new(settings.query_rate_limit),
             session_secret: rand::random(),
             min_group_size: settings.min_group_size,
+            max_scan_events: settings.max_scan_events,
         });
         spawn_sweeper(
             store.clone(),

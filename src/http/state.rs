@@ -41,6 +41,8 @@ pub struct AppState {
     pub session_secret: [u8; 32],
     /// Query groups narrower than the site with fewer visitors than this are suppressed.
     pub min_group_size: u32,
+    /// The most raw events one marketer query may read.
+    pub max_scan_events: u64,
 }
 
 impl AppState {

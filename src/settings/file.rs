@@ -36,6 +36,8 @@ pub struct FileSettings {
     pub query_rate_limit: Option<FileRateLimit>,
     /// Query groups with fewer visitors than this are suppressed.
     pub min_group_size: Option<u32>,
+    /// The most raw events one marketer query may read.
+    pub max_scan_events: Option<u64>,
     #[serde(default)]
     pub sites: Vec<FileSite>,
 }
@@ -214,6 +216,10 @@ impl FileSettings {
             rate_limit,
             query_rate_limit,
             min_group_size,
+            max_scan_events: self
+                .max_scan_events
+                .unwrap_or(crate::analytics::query::SCAN_BUDGET)
+                .max(1),
             sites,
         })
     }

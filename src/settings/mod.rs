@@ -41,6 +41,8 @@ pub struct Settings {
     pub query_rate_limit: RateLimit,
     /// Query groups narrower than the whole site with fewer visitors than this are suppressed.
     pub min_group_size: u32,
+    /// The most raw events one marketer query may read before it is refused.
+    pub max_scan_events: u64,
     pub sites: Vec<Site>,
 }
 

@@ -172,7 +172,8 @@ pub trait AnalyticsStore: Send + Sync + 'static {
     ) -> StoreFuture<Vec<(u32, String, Counters)>>;
 
     /// Feeds every stored event of a site with a time in `range` (ms) to `sink`, oldest first,
-    /// with its visitor number. Runs off the async threads; resolves when the scan is done.
+    /// with its visitor number, until the sink answers `false`. Runs off the async threads;
+    /// resolves when the scan is done.
     fn scan_events(&self, site: SiteId, range: Range<i64>, sink: EventSink) -> StoreFuture<()>;
 
     /// The consent-statistics rows of a site over a range of days.
@@ -205,7 +206,8 @@ pub trait AccessStore: Send + Sync + 'static {
 }
 
 /// What `scan_events` feeds each event to.
-pub type EventSink = Box<dyn FnMut(u64, StoredEvent) + Send>;
+/// It answers whether to go on.
+pub type EventSink = Box<dyn FnMut(u64, StoredEvent) -> bool + Send>;
 
 /// The longest an acknowledged event may wait before it is on disk.
 pub const EVENT_DURABILITY: std::time::Duration = std::time::Duration::from_secs(1);

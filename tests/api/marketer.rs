@@ -844,3 +844,35 @@ async fn the_query_log_is_kept_ninety_days() {
     assert_eq!(report.query_log_deleted, 1);
     assert!(app.access.query_log().await.unwrap().is_empty());
 }
+
+#[actix_web::test]
+async fn a_query_that_would_read_too_many_raw_events_is_refused_and_a_rollup_query_is_not() {
+    let app = spawn_app_with(|s| {
+        s.min_group_size = 1;
+        s.max_scan_events = 2;
+    })
+    .await;
+    let (_, key) = app.api_key("demo").await;
+    app.at(DAY_A + 10 * HOUR_MS).await;
+    let id = app.consent_id("accept_all", json!({})).await;
+    for page in ["/", "/a", "/b"] {
+        app.send_events(&TestApp::pageview(&id, page), &[]).await;
+    }
+    app.analytics.sync_events().await.unwrap();
+    let (status, answer) = app
+        .query(
+            &key,
+            &json!({"metrics": ["pageviews"], "date_range": [A, A],
+                    "filters": [["contains", "event:page", ["/"]]]}),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_error(&answer, "query_too_expensive");
+    let from_rollups = ask(
+        &app,
+        &key,
+        json!({"metrics": ["pageviews"], "date_range": [A, A], "dimensions": ["event:page"]}),
+    )
+    .await;
+    assert_eq!(from_rollups["results"].as_array().unwrap().len(), 3);
+}

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use super::answer::{Groups, Part};
 use super::span::{Span, period_at};
-use super::{Dimension, Query, TimeGrain};
+use super::{Dimension, Failure, Query, TimeGrain};
 use crate::analytics::event::{PropValue, StoredEvent};
 use crate::analytics::rollup::{NAME, PAGE, visit_dims};
 use crate::domain::SiteId;
@@ -24,6 +24,8 @@ struct Visit {
 
 #[derive(Default)]
 struct Scan {
+    read: u64,
+    over_budget: bool,
     visits: HashMap<u64, Visit>,
     index: HashMap<Vec<Part>, usize>,
     groups: Vec<(Vec<Part>, crate::analytics::rollup::Counters)>,
@@ -159,20 +161,32 @@ fn unique_unit(query: &Query, at: i64) -> i64 {
     }
 }
 
+/// The most events one query to the server may read from raw events: past it, the query is
+/// refused rather than let one request hold a core and gigabytes for tens of seconds.
+pub const SCAN_BUDGET: u64 = 2_000_000;
+
 pub async fn collect(
     store: &dyn AnalyticsStore,
     site: &SiteId,
     query: &Query,
     span: Span,
-) -> Result<Groups, StoreError> {
+    budget: u64,
+) -> Result<Groups, Failure> {
     let scan = Arc::new(Mutex::new(Scan::default()));
     let sink = {
         let scan = scan.clone();
         let query = query.clone();
-        Box::new(move |visitor: u64, e: StoredEvent| {
-            if let Ok(mut s) = scan.lock() {
+        Box::new(move |visitor: u64, e: StoredEvent| match scan.lock() {
+            Ok(mut s) if s.read < budget => {
+                s.read += 1;
                 s.event(&query, visitor, e);
+                true
             }
+            Ok(mut s) => {
+                s.over_budget = true;
+                false
+            }
+            Err(_) => false,
         })
     };
     store.scan_events(site.clone(), span.millis(), sink).await?;
@@ -180,5 +194,8 @@ pub async fn collect(
         .ok()
         .and_then(|m| m.into_inner().ok())
         .ok_or_else(|| StoreError::Io("an event scan did not finish".into()))?;
+    if scan.over_budget {
+        return Err(Failure::TooExpensive);
+    }
     Ok(scan.finish(query, span))
 }

@@ -178,6 +178,22 @@ impl QueryError {
     }
 }
 
+/// Why a valid query was not answered.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    Store(StoreError),
+    /// It would read more raw events than its budget.
+    TooExpensive,
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Failure {
+        Failure::Store(e)
+    }
+}
+
+pub use events::SCAN_BUDGET;
+
 /// Where an answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -194,15 +210,30 @@ impl Source {
     }
 }
 
-/// Answers a query. `min_group_size` is the site's k; `force_events` answers from raw events
-/// even where rollups would do (for benchmarks and for tests that compare the two).
+/// How a query is run.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// The site's k: groups with fewer visitors are suppressed.
+    pub min_group_size: u32,
+    /// Answer from raw events even where rollups would do (benchmarks, and tests that compare
+    /// the two).
+    pub force_events: bool,
+    /// The most raw events the query may read (`SCAN_BUDGET` for the server).
+    pub scan_budget: u64,
+}
+
+/// Answers a query.
 pub async fn execute(
     store: &dyn AnalyticsStore,
     site: &SiteId,
     query: &Query,
-    min_group_size: u32,
-    force_events: bool,
-) -> Result<Answer, StoreError> {
+    options: Options,
+) -> Result<Answer, Failure> {
+    let Options {
+        min_group_size,
+        force_events,
+        scan_budget,
+    } = options;
     let source = if force_events || !rollups::can_answer(query) {
         Source::Events
     } else {
@@ -211,7 +242,7 @@ pub async fn execute(
     let collect = |span: Span| async move {
         match source {
             Source::Rollups => rollups::collect(store, site, query, span).await,
-            Source::Events => events::collect(store, site, query, span).await,
+            Source::Events => events::collect(store, site, query, span, scan_budget).await,
         }
     };
     let base = base_query(query);
@@ -220,10 +251,10 @@ pub async fn execute(
         async move {
             let groups = collect(span).await?;
             let base = match base {
-                Some(base) => Some(execute_groups(store, site, &base, span).await?),
+                Some(base) => Some(execute_groups(store, site, &base, span, scan_budget).await?),
                 None => None,
             };
-            Ok::<_, StoreError>(answer::Collected { groups, base })
+            Ok::<_, Failure>(answer::Collected { groups, base })
         }
     };
     let current = with_base(query.span).await?;
@@ -277,10 +308,11 @@ async fn execute_groups(
     site: &SiteId,
     query: &Query,
     span: Span,
-) -> Result<answer::Groups, StoreError> {
+    scan_budget: u64,
+) -> Result<answer::Groups, Failure> {
     if rollups::can_answer(query) {
         rollups::collect(store, site, query, span).await
     } else {
-        events::collect(store, site, query, span).await
+        events::collect(store, site, query, span, scan_budget).await
     }
 }

@@ -3,10 +3,10 @@
 
 use super::answer::{Groups, Part};
 use super::span::{Span, period_of_cell};
-use super::{Dimension, FilterOp, Query, TimeGrain};
+use super::{Dimension, Failure, FilterOp, Query, TimeGrain};
 use crate::analytics::rollup::{Grain, NAME, PAGE, TOTAL};
 use crate::domain::SiteId;
-use crate::store::{AnalyticsStore, StoreError};
+use crate::store::AnalyticsStore;
 
 /// The rollup dimension and value a query reads, when rollups can answer it.
 fn cell_of(query: &Query) -> Option<(u8, Option<String>)> {
@@ -55,7 +55,7 @@ pub async fn collect(
     site: &SiteId,
     query: &Query,
     span: Span,
-) -> Result<Groups, StoreError> {
+) -> Result<Groups, Failure> {
     let Some((dim, value)) = cell_of(query) else {
         return Ok(Groups::new());
     };

@@ -67,6 +67,18 @@ fn bad(e: query::QueryError) -> ApiError {
     }
 }
 
+fn failure(f: query::Failure, budget: u64) -> ApiError {
+    match f {
+        query::Failure::Store(e) => ApiError::Storage(e),
+        query::Failure::TooExpensive => ApiError::BadRequest {
+            code: "query_too_expensive",
+            message: format!(
+                "answering this would read more than {budget} raw events; shorten `date_range`, or ask for one dimension with at most one `is` filter on it (answered from rollups)"
+            ),
+        },
+    }
+}
+
 fn json_value(v: &Value) -> Json {
     match v {
         Value::Int(i) => json!(i),
@@ -106,9 +118,14 @@ pub async fn answer(
     let (answer, metrics, dims) = match endpoint {
         Endpoint::Query => {
             let q = query::parse(&raw, now).map_err(bad)?;
-            let a = query::execute(state.analytics.as_ref(), &site.id, &q, k, false)
+            let options = query::Options {
+                min_group_size: k,
+                force_events: false,
+                scan_budget: state.max_scan_events,
+            };
+            let a = query::execute(state.analytics.as_ref(), &site.id, &q, options)
                 .await
-                .map_err(ApiError::Storage)?;
+                .map_err(|f| failure(f, state.max_scan_events))?;
             let metrics = q.metrics.iter().map(|m| m.name().to_owned()).collect();
             let dims = q.dimensions.iter().map(|d| d.name()).collect();
             (a, metrics, dims)

@@ -585,7 +585,9 @@ impl AnalyticsStore for SledStore {
                     continue;
                 };
                 if let Some((visitor, e)) = codec::decode(Timestamp(at), &v) {
-                    sink(visitor, e);
+                    if !sink(visitor, e) {
+                        break;
+                    }
                 }
             }
             Ok(())
