@@ -146,6 +146,39 @@ async fn run_in_store(
     a.rows.len()
 }
 
+/// Runs the 30-day set and the year's series `rounds` times through `run` (endpoint, body),
+/// and prints per-query and per-set percentiles; `tag` starts each `RESULT` line.
+fn time_sets(tag: &str, rounds: usize, mut run: impl FnMut(&str, &str, &str)) {
+    let mut per_query = vec![Vec::new(); SET_30D.len()];
+    let mut sets = Vec::new();
+    for _ in 0..rounds {
+        let mut total = 0.0;
+        for (i, (label, endpoint, json)) in SET_30D.iter().enumerate() {
+            let t = Instant::now();
+            run(label, endpoint, json);
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            per_query[i].push(ms);
+            total += ms;
+        }
+        sets.push(total);
+    }
+    for (i, (label, _, _)) in SET_30D.iter().enumerate() {
+        report(label, &per_query[i]);
+    }
+    let (p50, p95) = report("WHOLE SET", &sets);
+    println!("RESULT {tag} set=30d p50_ms={p50:.2} p95_ms={p95:.2}");
+    for (label, endpoint, json) in YEAR {
+        let mut s = Vec::new();
+        for _ in 0..rounds {
+            let t = Instant::now();
+            run(label, endpoint, json);
+            s.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let (p50, p95) = report(label, &s);
+        println!("RESULT {tag} set={label:?} p50_ms={p50:.2} p95_ms={p95:.2}");
+    }
+}
+
 fn store_mode(dir: &str, rounds: usize, raw_rounds: usize) {
     let store = consentry::store::sled::SledStore::open(
         std::path::Path::new(dir),
@@ -160,36 +193,13 @@ fn store_mode(dir: &str, rounds: usize, raw_rounds: usize) {
         .expect("a runtime");
     for (source, force, n) in [("rollups", false, rounds), ("raw events", true, raw_rounds)] {
         println!("== in-process, {source}: the 30-day dashboard set, {n} rounds");
-        let mut per_query = vec![Vec::new(); SET_30D.len()];
-        let mut sets = Vec::new();
-        for _ in 0..n {
-            let mut total = 0.0;
-            for (i, (_, endpoint, json)) in SET_30D.iter().enumerate() {
-                let t = Instant::now();
+        time_sets(
+            &format!("mode=store source={source}"),
+            n,
+            |_, endpoint, json| {
                 rt.block_on(run_in_store(&store, &site, endpoint, json, force));
-                let ms = t.elapsed().as_secs_f64() * 1000.0;
-                per_query[i].push(ms);
-                total += ms;
-            }
-            sets.push(total);
-        }
-        for (i, (label, _, _)) in SET_30D.iter().enumerate() {
-            report(label, &per_query[i]);
-        }
-        let (p50, p95) = report("WHOLE SET", &sets);
-        println!("RESULT mode=store source={source} set=30d p50_ms={p50:.2} p95_ms={p95:.2}");
-        for (label, endpoint, json) in YEAR {
-            let mut s = Vec::new();
-            for _ in 0..n {
-                let t = Instant::now();
-                rt.block_on(run_in_store(&store, &site, endpoint, json, force));
-                s.push(t.elapsed().as_secs_f64() * 1000.0);
-            }
-            let (p50, p95) = report(label, &s);
-            println!(
-                "RESULT mode=store source={source} set={label:?} p50_ms={p50:.2} p95_ms={p95:.2}"
-            );
-        }
+            },
+        );
     }
 }
 
@@ -210,36 +220,10 @@ fn post(base: &str, key: &str, path: &str, json: &str) -> (u16, usize) {
 
 fn http_mode(base: &str, key: &str, rounds: usize) {
     println!("== over HTTP: the 30-day dashboard set, {rounds} rounds, one query at a time");
-    let mut per_query = vec![Vec::new(); SET_30D.len()];
-    let mut sets = Vec::new();
-    for _ in 0..rounds {
-        let mut total = 0.0;
-        for (i, (label, endpoint, json)) in SET_30D.iter().enumerate() {
-            let t = Instant::now();
-            let (status, _) = post(base, key, &format!("/api/v1/sites/demo/{endpoint}"), json);
-            assert_eq!(status, 200, "{label} answered {status}");
-            let ms = t.elapsed().as_secs_f64() * 1000.0;
-            per_query[i].push(ms);
-            total += ms;
-        }
-        sets.push(total);
-    }
-    for (i, (label, _, _)) in SET_30D.iter().enumerate() {
-        report(label, &per_query[i]);
-    }
-    let (p50, p95) = report("WHOLE SET", &sets);
-    println!("RESULT mode=http set=30d p50_ms={p50:.2} p95_ms={p95:.2}");
-    for (label, endpoint, json) in YEAR {
-        let mut s = Vec::new();
-        for _ in 0..rounds {
-            let t = Instant::now();
-            let (status, _) = post(base, key, &format!("/api/v1/sites/demo/{endpoint}"), json);
-            assert_eq!(status, 200, "{label} answered {status}");
-            s.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-        let (p50, p95) = report(label, &s);
-        println!("RESULT mode=http set={label:?} p50_ms={p50:.2} p95_ms={p95:.2}");
-    }
+    time_sets("mode=http", rounds, |label, endpoint, json| {
+        let (status, _) = post(base, key, &format!("/api/v1/sites/demo/{endpoint}"), json);
+        assert_eq!(status, 200, "{label} answered {status}");
+    });
 }
 
 fn main() {
