@@ -8,10 +8,9 @@
 //! start-up (a crash mid-way) is run again from the top.
 
 use super::cache::ConsentCache;
-use super::events::{EventWriter, event_key, event_time, visitor_key};
+use super::events::{EventWriter, VisitorEvents, visitor_events, visitor_key};
 use super::writer::Writer;
 use super::{Trees, keys, map_err, split_entry};
-use crate::analytics::codec;
 use crate::analytics::rollup;
 use crate::domain::ledger::{Tombstone, is_tombstone_of, tombstone_payload};
 use crate::domain::{EntryHash, EntryHeader, SiteId, Subject, Timestamp};
@@ -232,31 +231,10 @@ impl Eraser<'_> {
         );
         // First read every event of the visitor, then take its counts back out of the
         // rollups, then delete the events and the day index.
-        let mut found = Vec::new();
-        let mut days = Vec::new();
-        for day in t.visitor_days.scan_prefix(&vkey) {
-            let (dk, _) = day.map_err(map_err)?;
-            let Some(day) = dk
-                .get(vkey.len()..)
-                .and_then(|d| d.try_into().ok())
-                .map(u32::from_be_bytes)
-            else {
-                continue;
-            };
-            let from = i64::from(day) * 86_400_000;
-            let start = event_key(site.as_str(), from, 0);
-            let end = event_key(site.as_str(), from + 86_400_000, 0);
-            for item in t.events.range(start..end) {
-                let (k, v) = item.map_err(map_err)?;
-                let Some(at) = event_time(&k) else { continue };
-                if let Some((visitor, e)) = codec::decode(Timestamp(at), &v) {
-                    if visitor == number {
-                        found.push((k, e));
-                    }
-                }
-            }
-            days.push(dk);
-        }
+        let VisitorEvents {
+            events: found,
+            days,
+        } = visitor_events(t, site.as_str(), &vkey, number)?;
         let events: Vec<_> = found.iter().map(|(_, e)| e.clone()).collect();
         for ((grain, period, dim, value), minus) in rollup::retraction(&events) {
             t.rollups

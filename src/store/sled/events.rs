@@ -16,9 +16,9 @@ use tokio::sync::oneshot;
 
 use super::{Trees, keys, map_err};
 use crate::analytics::codec::{self, EncodeInput};
-use crate::analytics::event::AcceptedEvent;
+use crate::analytics::event::{AcceptedEvent, StoredEvent};
 use crate::analytics::rollup::{Aggregator, Counters};
-use crate::domain::{ConsentId, SiteId, Subject};
+use crate::domain::{ConsentId, SiteId, Subject, Timestamp};
 use crate::store::StoreError;
 
 /// Batches of events the queue holds before `append_events` answers `Overloaded`.
@@ -100,6 +100,52 @@ pub fn event_time(key: &[u8]) -> Option<i64> {
     let zero = key.iter().position(|b| *b == 0)?;
     let t = key.get(zero + 1..zero + 9)?;
     i64::try_from(u64::from_be_bytes(t.try_into().ok()?)).ok()
+}
+
+/// A visitor's events and the day-index rows that led to them.
+pub(crate) struct VisitorEvents {
+    /// Each event with its key in `events`, oldest first.
+    pub events: Vec<(sled::IVec, StoredEvent)>,
+    /// The visitor's rows in `visitor_days`.
+    pub days: Vec<sled::IVec>,
+}
+
+/// Every stored event of a visitor (`vkey` from `visitor_key`, `number` its visitor number),
+/// found through the day index rather than a scan of the site's events.
+pub(crate) fn visitor_events(
+    t: &Trees,
+    site: &str,
+    vkey: &[u8],
+    number: u64,
+) -> Result<VisitorEvents, StoreError> {
+    let mut out = VisitorEvents {
+        events: Vec::new(),
+        days: Vec::new(),
+    };
+    for row in t.visitor_days.scan_prefix(vkey) {
+        let (dk, _) = row.map_err(map_err)?;
+        let Some(day) = dk
+            .get(vkey.len()..)
+            .and_then(|d| d.try_into().ok())
+            .map(u32::from_be_bytes)
+        else {
+            continue;
+        };
+        let from = i64::from(day) * DAY_MS;
+        let start = event_key(site, from, 0);
+        let end = event_key(site, from + DAY_MS, 0);
+        for item in t.events.range(start..end) {
+            let (k, v) = item.map_err(map_err)?;
+            let Some(at) = event_time(&k) else { continue };
+            if let Some((visitor, e)) = codec::decode(Timestamp(at), &v) {
+                if visitor == number {
+                    out.events.push((k, e));
+                }
+            }
+        }
+        out.days.push(dk);
+    }
+    Ok(out)
 }
 
 /// Adds rollup counters.

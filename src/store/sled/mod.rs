@@ -495,32 +495,8 @@ impl AnalyticsStore for SledStore {
                     .try_into()
                     .map_err(|_| StoreError::Corrupt("a visitor number cannot be read".into()))?,
             );
-            let prefix = vkey;
-            let mut out = Vec::new();
-            for day in t.visitor_days.scan_prefix(&prefix) {
-                let (k, _) = day.map_err(map_err)?;
-                let Some(day) = k
-                    .get(prefix.len()..)
-                    .and_then(|d| d.try_into().ok())
-                    .map(u32::from_be_bytes)
-                else {
-                    continue;
-                };
-                let from = i64::from(day) * 86_400_000;
-                let start = events::event_key(site.as_str(), from, 0);
-                let end = events::event_key(site.as_str(), from + 86_400_000, 0);
-                for item in t.events.range(start..end) {
-                    let (k, v) = item.map_err(map_err)?;
-                    let Some(at) = events::event_time(&k) else {
-                        continue;
-                    };
-                    if let Some((visitor, e)) = codec::decode(Timestamp(at), &v) {
-                        if visitor == number {
-                            out.push(e);
-                        }
-                    }
-                }
-            }
+            let found = events::visitor_events(t, site.as_str(), &vkey, number)?;
+            let out = found.events.into_iter().map(|(_, e)| e).collect();
             Ok(out)
         })
     }

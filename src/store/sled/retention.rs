@@ -4,7 +4,6 @@
 use super::erase::{Eraser, log_request};
 use super::events::event_key;
 use super::{Trees, keys, map_err};
-use crate::analytics::codec;
 use crate::domain::ledger::{payload_recorded_at, payload_refused};
 use crate::domain::{SiteId, Subject, Timestamp};
 use crate::store::{QUERY_LOG_DAYS, RIGHTS_LOG_DAYS, Retention, StoreError, SweepReport};
@@ -144,29 +143,11 @@ fn purge_withdrawn(t: &Trees, r: &Retention, now: Timestamp) -> Result<u64, Stor
         else {
             continue;
         };
-        for day in t.visitor_days.scan_prefix(&vkey) {
-            let (dk, _) = day.map_err(map_err)?;
-            let Some(day) = dk
-                .get(vkey.len()..)
-                .and_then(|d| d.try_into().ok())
-                .map(u32::from_be_bytes)
-            else {
-                continue;
-            };
-            let from = i64::from(day) * DAY_MS;
-            let start = event_key(r.site.as_str(), from, 0);
-            let end = event_key(r.site.as_str(), from + DAY_MS, 0);
-            for ev in t.events.range(start..end) {
-                let (ek, ev) = ev.map_err(map_err)?;
-                let Some(at) = super::events::event_time(&ek) else {
-                    continue;
-                };
-                if let Some((visitor, e)) = codec::decode(Timestamp(at), &ev) {
-                    if visitor == number && refused.contains(&e.category) {
-                        t.events.remove(ek).map_err(map_err)?;
-                        deleted += 1;
-                    }
-                }
+        let found = super::events::visitor_events(t, r.site.as_str(), &vkey, number)?;
+        for (ek, e) in found.events {
+            if refused.contains(&e.category) {
+                t.events.remove(ek).map_err(map_err)?;
+                deleted += 1;
             }
         }
     }
