@@ -7,6 +7,7 @@ pub mod cli;
 pub mod demo_data;
 pub mod domain;
 pub mod errors;
+pub mod fault;
 pub mod geo;
 pub mod http;
 pub mod i18n;

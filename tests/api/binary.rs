@@ -25,21 +25,38 @@ fn command(data_dir: &Path) -> Command {
     cmd
 }
 
-/// Starts the server on port 0, with rate limits out of the way of the load the tests make.
-/// `None` if it exited before saying where it listens.
-pub fn try_start(data_dir: &Path) -> (Child, Option<u16>) {
+/// Writes the tests' configuration beside the data folder (rate limits out of the way of the
+/// load the tests make) and returns its path.
+fn test_config(data_dir: &Path) -> String {
     let config = data_dir.with_extension("test.toml");
     std::fs::write(
         &config,
-        "[rate_limit]\nburst = 1000000\nper_minute = 1000000\n",
+        "[rate_limit]\nburst = 1000000\nper_minute = 1000000\n\
+         [rights_rate_limit]\nburst = 1000000\nper_minute = 1000000\n\
+         [consent_id_rate_limit]\nburst = 1000000\nper_minute = 1000000\n",
     )
     .expect("the test configuration is written");
-    let config = config.to_string_lossy().into_owned();
+    config.to_string_lossy().into_owned()
+}
+
+/// Starts the server on port 0 with the tests' configuration.
+/// `None` if it exited before saying where it listens.
+pub fn try_start(data_dir: &Path) -> (Child, Option<u16>) {
+    let config = test_config(data_dir);
     try_start_with(data_dir, &["--config", &config])
 }
 
 fn try_start_with(data_dir: &Path, extra: &[&str]) -> (Child, Option<u16>) {
+    try_start_with_env(data_dir, extra, &[])
+}
+
+fn try_start_with_env(
+    data_dir: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, Option<u16>) {
     let mut child = command(data_dir)
+        .envs(env.iter().copied())
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
@@ -69,6 +86,22 @@ pub fn start(data_dir: &Path) -> Server {
     }
 }
 
+/// Starts the server (rate limits out of the way) with a fault-injection point armed:
+/// `CONSENTRY_FAULT=point` makes it abort there (see `consentry::fault`).
+#[cfg(feature = "fault-injection")]
+pub fn start_with_fault(data_dir: &Path, point: &str) -> Server {
+    let config = test_config(data_dir);
+    let (child, port) = try_start_with_env(
+        data_dir,
+        &["--config", &config],
+        &[("CONSENTRY_FAULT", point)],
+    );
+    Server {
+        child,
+        port: port.expect("the server reports its port"),
+    }
+}
+
 /// Starts the server with a configuration file.
 pub fn start_with_config(data_dir: &Path, config: &Path) -> Server {
     let config = config.to_string_lossy().into_owned();
@@ -84,10 +117,21 @@ impl Server {
         format!("http://127.0.0.1:{}{}", self.port, path)
     }
 
+    /// The server's own origin, as a browser on one of its pages sends it.
+    pub fn origin(&self) -> (&'static str, String) {
+        ("origin", format!("http://127.0.0.1:{}", self.port))
+    }
+
     /// SIGKILL: no chance to flush or clean up.
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Waits for the process to end by itself (a fault point aborting it); its exit status.
+    #[cfg(feature = "fault-injection")]
+    pub fn wait_for_exit(mut self) -> ExitStatus {
+        self.child.wait().expect("the server exits")
     }
 
     /// SIGTERM, then waits for the exit.

@@ -85,12 +85,18 @@ async fn every_acknowledged_consent_survives_repeated_sigkills_and_the_chain_ver
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(24);
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
+    // `CONSENTRY_CRASH_SEED` replays a run: the seed is printed, and a failure names it.
+    let seed = std::env::var("CONSENTRY_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        })
         | 1;
-    eprintln!("crash test seed {seed}");
+    eprintln!("crash test seed {seed} (replay with CONSENTRY_CRASH_SEED={seed})");
     let mut rng = XorShift(seed);
     let dir = tempfile::tempdir().unwrap();
     let mut all: Vec<(String, String)> = Vec::new();
@@ -121,7 +127,10 @@ async fn every_acknowledged_consent_survives_repeated_sigkills_and_the_chain_ver
         let this_cycle = acked.borrow().clone();
 
         let (ok, out) = verify_ledger(dir.path());
-        assert!(ok, "cycle {cycle}: the chain verifies after a kill: {out}");
+        assert!(
+            ok,
+            "cycle {cycle} (seed {seed}): the chain verifies after a kill: {out}"
+        );
 
         let server = binary::start(dir.path());
         check_present(server.port, &this_cycle).await;
@@ -143,5 +152,95 @@ async fn every_acknowledged_consent_survives_repeated_sigkills_and_the_chain_ver
     assert!(
         all.len() as u64 >= cycles,
         "the load acknowledged writes in most cycles"
+    );
+}
+
+/// Posts a decision or events to the binary as the demo page would; the status and body.
+#[cfg(feature = "fault-injection")]
+async fn post(server: &binary::Server, path: &str, body: &Value) -> (u16, Value) {
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .finish();
+    let (k, v) = server.origin();
+    let mut res = client
+        .post(server.url(path))
+        .insert_header(("content-type", "application/json"))
+        .insert_header(("user-agent", crate::helpers::BROWSER_UA))
+        .insert_header((k, v.as_str()))
+        .send_body(body.to_string())
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let body = res.body().await.unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[cfg(feature = "fault-injection")]
+async fn accepted_visitor(server: &binary::Server) -> String {
+    let (status, body) = post(
+        server,
+        "/api/v1/sites/demo/consents",
+        &json!({"action": "accept_all", "policy_version": POLICY_VERSION}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body["consent_id"].as_str().unwrap().to_owned()
+}
+
+#[cfg(feature = "fault-injection")]
+async fn pageview(server: &binary::Server, id: &str, path: &str) {
+    let (status, body) = post(
+        server,
+        "/api/v1/sites/demo/events",
+        &crate::helpers::TestApp::pageview(id, path),
+    )
+    .await;
+    assert_eq!((status, &body["accepted"]), (202, &json!(1)), "{body}");
+}
+
+#[cfg(feature = "fault-injection")]
+async fn exported_paths(server: &binary::Server, id: &str) -> Vec<String> {
+    let client = awc::Client::default();
+    let mut res = client
+        .get(server.url(&format!("/api/v1/sites/demo/consents/{id}/export")))
+        .insert_header(server.origin())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let v: Value = serde_json::from_slice(&res.body().limit(1 << 20).await.unwrap()).unwrap();
+    v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[cfg(feature = "fault-injection")]
+#[actix_web::test]
+async fn a_crash_right_after_a_new_visitor_number_never_gives_that_number_to_another_visitor() {
+    let dir = tempfile::tempdir().unwrap();
+    // The process aborts just after the first new visitor number is stored (and made durable),
+    // before anything else of that write reaches the disk.
+    let server = binary::start_with_fault(dir.path(), "after_visitor_number");
+    let first = accepted_visitor(&server).await;
+    pageview(&server, &first, "/first-before-crash").await;
+    let status = server.wait_for_exit();
+    assert!(!status.success(), "the fault point aborted the server");
+
+    let server = binary::start(dir.path());
+    pageview(&server, &first, "/first-after-crash").await;
+    let second = accepted_visitor(&server).await;
+    pageview(&server, &second, "/second").await;
+    assert_eq!(
+        exported_paths(&server, &second).await,
+        ["/second"],
+        "the second visitor's export holds only its own events"
+    );
+    assert_eq!(
+        exported_paths(&server, &first).await,
+        ["/first-after-crash"],
+        "the first visitor keeps its number, and nobody else's events"
     );
 }

@@ -25,6 +25,9 @@ use crate::store::StoreError;
 const QUEUE: usize = 1024;
 const WRITE_EVERY: Duration = Duration::from_millis(200);
 const DAY_MS: i64 = 86_400_000;
+/// Visitor numbers are leased in blocks: `meta/visitor_seq` holds the end of the lease, made
+/// durable before any number in it is handed out, so no crash can hand a number out twice.
+const LEASE: u64 = 1024;
 
 pub(crate) enum Job {
     Events(Vec<AcceptedEvent>),
@@ -161,6 +164,8 @@ struct State {
     numbers: HashMap<Vec<u8>, u64>,
     days: HashMap<Vec<u8>, u32>,
     next_visitor: u64,
+    /// The last number of the durable lease: `next_visitor` never passes it unwritten.
+    leased_until: u64,
     counter: u32,
     events: Vec<(Vec<u8>, Vec<u8>)>,
     index: sled::Batch,
@@ -184,7 +189,9 @@ fn run(trees: Trees, rx: Receiver<Job>) {
         aggregator: Aggregator::default(),
         numbers: HashMap::new(),
         days: HashMap::new(),
+        // Numbers of the last lease may have been handed out before a crash: start after it.
         next_visitor,
+        leased_until: next_visitor,
         counter: 0,
         events: Vec::new(),
         index: sled::Batch::default(),
@@ -203,6 +210,10 @@ fn run(trees: Trees, rx: Receiver<Job>) {
             }
             Ok(Job::Barrier(reply)) => {
                 st.write();
+                // What a barrier waits for is on disk, not only in sled's buffers.
+                if let Err(e) = st.trees.db.flush() {
+                    log::error!("an event flush failed: {}", map_err(e));
+                }
                 last_write = Instant::now();
                 let _ = reply.send(());
             }
@@ -221,9 +232,9 @@ fn run(trees: Trees, rx: Receiver<Job>) {
 }
 
 impl State {
-    fn visitor_number(&mut self, key: &[u8]) -> u64 {
+    fn visitor_number(&mut self, key: &[u8]) -> Option<u64> {
         if let Some(n) = self.numbers.get(key) {
-            return *n;
+            return Some(*n);
         }
         let stored = self
             .trees
@@ -234,24 +245,42 @@ impl State {
             .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes));
         let n = match stored {
             Some(n) => n,
-            None => {
-                self.next_visitor += 1;
-                self.index_insert_number(key, self.next_visitor);
-                self.next_visitor
-            }
+            None => self.new_visitor_number(key)?,
         };
         if self.numbers.len() > 200_000 {
             self.numbers.clear();
         }
         self.numbers.insert(key.to_vec(), n);
-        n
+        Some(n)
     }
 
-    fn index_insert_number(&mut self, key: &[u8], n: u64) {
+    /// The next number, under a durable lease. `None` when the lease cannot be written: then
+    /// the event is not stored, rather than stored under a number that could be reused.
+    fn new_visitor_number(&mut self, key: &[u8]) -> Option<u64> {
+        if self.next_visitor >= self.leased_until {
+            let until = self.next_visitor + LEASE;
+            let leased = self
+                .trees
+                .meta
+                .insert("visitor_seq", &until.to_be_bytes())
+                .and_then(|_| self.trees.db.flush());
+            if let Err(e) = leased {
+                log::error!("cannot lease visitor numbers: {}", map_err(e));
+                return None;
+            }
+            self.leased_until = until;
+        }
+        self.next_visitor += 1;
+        let n = self.next_visitor;
         // Written at once (not batched) so a later lookup in this batch window finds it.
         if let Err(e) = self.trees.visitor_numbers.insert(key, &n.to_be_bytes()) {
             log::error!("cannot store a visitor number: {}", map_err(e));
+            return None;
         }
+        crate::fault::crash_point("after_visitor_number", || {
+            let _ = self.trees.db.flush();
+        });
+        Some(n)
     }
 
     fn add(&mut self, e: &AcceptedEvent) {
@@ -277,7 +306,9 @@ impl State {
             return;
         };
         let vkey = visitor_key(e.site.as_str(), &subject);
-        let visitor = self.visitor_number(&vkey);
+        let Some(visitor) = self.visitor_number(&vkey) else {
+            return;
+        };
         let day = u32::try_from(e.at.millis().div_euclid(DAY_MS)).unwrap_or(0);
         if self.days.get(&vkey) != Some(&day) {
             let mut dkey = vkey.clone();
@@ -325,9 +356,6 @@ impl State {
             for (k, c) in deltas {
                 self.trees.rollups.merge(k, c.to_bytes())?;
             }
-            self.trees
-                .meta
-                .insert("visitor_seq", &self.next_visitor.to_be_bytes())?;
             Ok(())
         })();
         if let Err(e) = result {
