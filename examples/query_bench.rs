@@ -182,7 +182,10 @@ fn time_sets(tag: &str, rounds: usize, mut run: impl FnMut(&str, &str, &str)) {
 fn store_mode(dir: &str, rounds: usize, raw_rounds: usize) {
     let store = consentry::store::sled::SledStore::open(
         std::path::Path::new(dir),
-        256,
+        consentry::store::StoreOptions {
+            cache_capacity_mb: 256,
+            durability: consentry::store::Durability::Fsync,
+        },
         std::sync::Arc::new(consentry::telemetry::Metrics::default()),
     )
     .expect("the data folder opens (is the server stopped?)");

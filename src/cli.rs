@@ -185,7 +185,7 @@ fn serve(settings: Settings) -> i32 {
 fn verify(settings: Settings) -> i32 {
     let store = match SledStore::open(
         &settings.data_dir,
-        settings.cache_capacity_mb,
+        settings.store_options(),
         Arc::new(Metrics::default()),
     ) {
         Ok(s) => s,
@@ -286,7 +286,7 @@ fn visitor(settings: Settings, command: VisitorCommand) -> i32 {
 pub fn open_offline(settings: &Settings) -> Result<(SledStore, tokio::runtime::Runtime), String> {
     let store = SledStore::open(
         &settings.data_dir,
-        settings.cache_capacity_mb,
+        settings.store_options(),
         Arc::new(Metrics::default()),
     )
     .map_err(|e| e.to_string())?;

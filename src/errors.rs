@@ -20,6 +20,7 @@
 //! | `UnknownSite`        | 404    | `unknown_site`           |
 //! | `NotFound`           | 404    | own code                 |
 //! | `MethodNotAllowed`   | 405    | `method_not_allowed`     |
+//! | `RequestTimeout`     | 408    | `request_timeout`        |
 //! | `StalePolicy`        | 409    | `stale_policy_version`   |
 //! | `PayloadTooLarge`    | 413    | `payload_too_large`      |
 //! | `UnsupportedMedia`   | 415    | `unsupported_media_type` |
@@ -50,6 +51,8 @@ pub enum ApiError {
     NotFound { code: &'static str, message: String },
     #[error("this method is not allowed here")]
     MethodNotAllowed,
+    #[error("the request body did not arrive in time; send it at once after the headers")]
+    RequestTimeout,
     #[error("policy version `{sent}` is not current; the current version is `{current}`")]
     StalePolicy { sent: String, current: String },
     #[error("the request body is larger than the {limit} bytes this endpoint accepts")]
@@ -79,6 +82,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::UnknownSite(_) => "unknown_site",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::RequestTimeout => "request_timeout",
             ApiError::StalePolicy { .. } => "stale_policy_version",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMedia { .. } => "unsupported_media_type",
@@ -90,7 +94,14 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        ApiError::Storage(e)
+        match e {
+            // Not a storage fault: the id named was erased before its decision was written.
+            StoreError::UnknownConsent => ApiError::NotFound {
+                code: "unknown_consent",
+                message: "there is no consent with this id for this site".into(),
+            },
+            e => ApiError::Storage(e),
+        }
     }
 }
 
@@ -115,6 +126,7 @@ impl ResponseError for ApiError {
             ApiError::OriginNotAllowed(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::UnknownSite(_) | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::StalePolicy { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMedia { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,

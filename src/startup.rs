@@ -13,10 +13,11 @@ use actix_web::{App, HttpRequest, HttpServer, web};
 use crate::domain::{Clock, Site, SystemClock};
 use crate::errors::ApiError;
 use crate::geo::GeoLocator;
-use crate::http::rate_limit::RateLimiter;
+use crate::http::origin::OwnOrigins;
+use crate::http::rate_limit::Limiters;
 use crate::http::script::ScriptBundle;
 use crate::http::state::{AppState, SiteEntry};
-use crate::http::{observe, routes};
+use crate::http::{deadline, observe, routes};
 use crate::notices::SiteNotices;
 use crate::settings::Settings;
 use crate::store::sled::SledStore;
@@ -42,6 +43,9 @@ fn form_error(e: UrlencodedError, _: &HttpRequest) -> actix_web::Error {
         UrlencodedError::ContentType => ApiError::UnsupportedMedia {
             expected: "application/x-www-form-urlencoded",
         },
+        UrlencodedError::Payload(p) if crate::http::deadline::is_timeout(&p) => {
+            ApiError::RequestTimeout
+        }
         other => ApiError::invalid("form", format!("cannot be read: {other}")),
     }
     .into()
@@ -118,10 +122,21 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
+        // Bound first: the server's own origins follow from the address when `public_url` is
+        // not set.
+        let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {
+            addr: settings.listen.to_string(),
+            source,
+        })?;
+        let bound = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.listen.to_string(),
+            source,
+        })?;
+        let port = bound.port();
         let metrics = Arc::new(Metrics::default());
         let sled = Arc::new(SledStore::open(
             &settings.data_dir,
-            settings.cache_capacity_mb,
+            settings.store_options(),
             metrics.clone(),
         )?);
         let store: Arc<dyn ConsentStore> = sled.clone();
@@ -150,10 +165,11 @@ impl Application {
             clock,
             metrics,
             script: ScriptBundle::build(),
-            limiter: RateLimiter::new(settings.rate_limit),
+            limits: Limiters::new(&settings),
             access: access.clone(),
-            key_limiter: RateLimiter::new(settings.query_rate_limit),
             session_secret: rand::random(),
+            own_origins: OwnOrigins::new(settings.public_origin.as_deref(), bound),
+            body_timeout: Duration::from_secs(settings.body_timeout_seconds),
             min_group_size: settings.min_group_size,
             max_scan_events: settings.max_scan_events,
         });
@@ -162,17 +178,6 @@ impl Application {
             retention_plan(&settings),
             state.clock.clone(),
         );
-        let listener = TcpListener::bind(settings.listen).map_err(|source| StartupError::Bind {
-            addr: settings.listen.to_string(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind {
-                addr: settings.listen.to_string(),
-                source,
-            })?
-            .port();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -183,6 +188,7 @@ impl Application {
                         .error_handler(form_error),
                 )
                 .app_data(web::QueryConfig::default().error_handler(query_error))
+                .wrap(from_fn(deadline::body_deadline))
                 .wrap(from_fn(observe::observe))
                 .configure(routes)
         })

@@ -89,6 +89,8 @@ pub struct Metrics {
     pub events_accepted: AtomicU64,
     pub events_dropped: LabeledCounter,
     pub rate_limited: AtomicU64,
+    /// Refused API keys and sign-ins.
+    pub auth_failures: AtomicU64,
     /// Time from a consent write being queued to its group commit being durable.
     pub ledger_commit: Histogram,
     /// Entries per group commit.
@@ -124,6 +126,11 @@ impl Metrics {
             out,
             "# HELP consentry_rate_limited_total Requests refused with 429.\n# TYPE consentry_rate_limited_total counter\nconsentry_rate_limited_total {}",
             self.rate_limited.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP consentry_auth_failures_total API keys and dashboard sign-ins refused.\n# TYPE consentry_auth_failures_total counter\nconsentry_auth_failures_total {}",
+            self.auth_failures.load(Ordering::Relaxed)
         );
         self.ledger_commit.render(
             &mut out,

@@ -165,7 +165,8 @@ impl<S: ConsentStore + AnalyticsStore> Pipeline<'_, S> {
     fn submit(&mut self) {
         for w in &mut self.windows {
             let store = self.store;
-            w.records.extend(w.held.drain(..).map(|d| store.record(d)));
+            w.records
+                .extend(w.held.drain(..).map(|d| store.record(d, false)));
         }
         self.in_flight += self.held;
         self.held = 0;

@@ -224,6 +224,7 @@ pub fn decision(
         geo_build: shown.geo_build,
         gpc: v.gpc,
         url: Some(format!("{}{page}", super::world::ORIGIN)),
+        channel: crate::domain::Channel::SiteOrigin,
         recorded_at: at,
     })
 }

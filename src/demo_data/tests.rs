@@ -184,7 +184,15 @@ fn the_mix_looks_like_a_real_site() {
 #[test]
 fn a_real_store_is_filled_through_its_own_paths() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let store = SledStore::open(dir.path(), 16, Arc::new(Metrics::default())).expect("opens");
+    let store = SledStore::open(
+        dir.path(),
+        crate::store::StoreOptions {
+            cache_capacity_mb: 16,
+            durability: crate::store::Durability::Flush,
+        },
+        Arc::new(Metrics::default()),
+    )
+    .expect("opens");
     let site = demo_site();
     let cat = Catalog::build(&site).expect("builds");
     let notices = SiteNotices::build(&site);

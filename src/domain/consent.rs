@@ -44,6 +44,43 @@ impl Action {
     }
 }
 
+/// How a decision reached the server, as the server saw it. Recorded with every decision, so
+/// that a decision replayed from outside a browser (the consent id is a bearer credential) can
+/// be told apart in the ledger from one made in the banner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// From a page of one of the site's configured origins: the banner on the site.
+    SiteOrigin,
+    /// From a page this server serves (the hosted policy page or the demo), with JavaScript.
+    HostedPage,
+    /// The hosted policy page's form, without JavaScript, with its CSRF token.
+    PolicyForm,
+    /// No browser origin: a script or a server-to-server call.
+    NoOrigin,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 4] = [
+        Channel::SiteOrigin,
+        Channel::HostedPage,
+        Channel::PolicyForm,
+        Channel::NoOrigin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::SiteOrigin => "site_origin",
+            Channel::HostedPage => "hosted_page",
+            Channel::PolicyForm => "policy_form",
+            Channel::NoOrigin => "no_origin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == raw)
+    }
+}
+
 /// Granted or refused, for every category of the site. `necessary` is always granted.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Choices(BTreeMap<CategoryId, bool>);
@@ -157,6 +194,7 @@ pub struct Decision {
     pub gpc: bool,
     /// The page the decision was made on: origin and path only, never its query.
     pub url: Option<String>,
+    pub channel: Channel,
     pub recorded_at: Timestamp,
     pub expires_at: Timestamp,
 }

@@ -175,6 +175,7 @@ fn production(c: &Case) -> Result<(), DropReason> {
             geo_build: None,
             gpc: c.gpc_at_decision,
             url: None,
+            channel: crate::domain::Channel::SiteOrigin,
             recorded_at: recorded,
         },
         seq: 1,

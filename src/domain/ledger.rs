@@ -15,7 +15,7 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 
 use super::clock::Timestamp;
-use super::consent::{Action, Choices, Decision};
+use super::consent::{Action, Channel, Choices, Decision};
 use super::ids::{CategoryId, ConsentId, PolicyVersion, SiteId, Subject};
 use super::jurisdiction::Regime;
 
@@ -256,6 +256,7 @@ pub fn decision_payload(d: &Decision, subject: &Subject) -> Vec<u8> {
         ),
         ("gpc", u8::from(d.gpc).to_string()),
         ("url", d.url.clone().unwrap_or_default()),
+        ("channel", d.channel.as_str().to_owned()),
         ("recorded_at", d.recorded_at.0.to_string()),
         ("expires_at", d.expires_at.0.to_string()),
     ];
@@ -333,6 +334,7 @@ pub fn parse_decision_payload(bytes: &[u8], consent_id: &ConsentId) -> Option<De
         geo_build: opt("geo_build").and_then(|b| b.parse().ok()),
         gpc: fields.get("gpc")? == "1",
         url: opt("url"),
+        channel: Channel::parse(fields.get("channel")?)?,
         recorded_at: Timestamp(fields.get("recorded_at")?.parse().ok()?),
         expires_at: Timestamp(fields.get("expires_at")?.parse().ok()?),
     })
@@ -398,6 +400,7 @@ mod tests {
             geo_build: Some(1_700_000_000),
             gpc: true,
             url: Some("https://x.example/a=b%\nc".into()),
+            channel: crate::domain::Channel::SiteOrigin,
             recorded_at: Timestamp(1),
             expires_at: Timestamp(2),
         }

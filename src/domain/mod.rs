@@ -20,7 +20,9 @@ pub mod site;
 
 pub use api_key::{ApiKey, ApiKeyId, KeyRefusal, PresentedKey};
 pub use clock::{Clock, SystemClock, Timestamp};
-pub use consent::{Action, Choices, ConsentRecord, Decision, DecisionError, DecisionRequest};
+pub use consent::{
+    Action, Channel, Choices, ConsentRecord, Decision, DecisionError, DecisionRequest,
+};
 pub use event::{DropReason, event_categories, gate};
 pub use ids::{CategoryId, ConsentId, IdError, PolicyVersion, SiteId, Subject};
 pub use jurisdiction::{Jurisdiction, Location, Regime};

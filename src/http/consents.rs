@@ -11,7 +11,7 @@ use super::state::{AppState, SiteEntry};
 use super::visitor::Visitor;
 use super::wire::ConsentJson;
 use crate::domain::{
-    Action, ConsentId, ConsentRecord, Decision, DecisionError, DecisionRequest, EntryHash,
+    Action, Channel, ConsentId, ConsentRecord, Decision, DecisionError, DecisionRequest, EntryHash,
 };
 use crate::errors::ApiError;
 use crate::i18n;
@@ -42,6 +42,7 @@ pub struct Ask {
     pub url: Option<String>,
     pub language: &'static str,
     pub gpc_signal: bool,
+    pub channel: Channel,
 }
 
 /// Keeps the origin and path of a page URL, never its query or fragment.
@@ -63,7 +64,7 @@ fn page_url(raw: &str) -> Result<String, ApiError> {
 }
 
 impl ConsentBody {
-    fn into_ask(self) -> Result<Ask, ApiError> {
+    fn into_ask(self, channel: Channel) -> Result<Ask, ApiError> {
         let action = Action::parse(&self.action).ok_or_else(|| {
             ApiError::invalid(
                 "action",
@@ -103,6 +104,7 @@ impl ConsentBody {
             url,
             language: i18n::choose(self.language.as_deref(), None),
             gpc_signal: self.gpc.unwrap_or(false),
+            channel,
         })
     }
 }
@@ -139,8 +141,10 @@ pub async fn record(
             current: current.to_string(),
         },
     })?;
+    let renews = ask.consent_id.is_some();
     let consent_id = match ask.consent_id {
         Some(id) => {
+            super::rights::check_id_budget(state, &site.id, &id)?;
             let known = state.store.current(site.id.clone(), id.clone()).await?;
             if known.is_none() {
                 return Err(unknown_consent());
@@ -171,9 +175,10 @@ pub async fn record(
         geo_build: visitor.geo_build,
         gpc,
         url: ask.url,
+        channel: ask.channel,
         recorded_at: now,
     };
-    let record = state.store.record(decision).await?;
+    let record = state.store.record(decision, renews).await?;
     state.metrics.consents.inc(format!(
         "action=\"{}\",regime=\"{}\"",
         record.decision.action.as_str(),
@@ -197,12 +202,26 @@ pub async fn create(
     body: StrictJson<ConsentBody, CONSENT_LIMIT>,
 ) -> Result<HttpResponse, ApiError> {
     let entry = state.site(&path)?;
-    let ask = body.0.into_ask()?;
+    let ask = body.0.into_ask(channel_of(&state, &req))?;
     let visitor = Visitor::of(&state, &req, &entry.site);
     let record = record(&state, entry, &visitor, ask).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(ConsentJson::from(&record)))
+}
+
+/// How a JSON decision arrived: the API gate has already refused foreign origins, so an
+/// `Origin` here is the site's or this server's.
+fn channel_of(state: &AppState, req: &HttpRequest) -> Channel {
+    match req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(o) if state.own_origins.contains(o) => Channel::HostedPage,
+        Some(_) => Channel::SiteOrigin,
+        None => Channel::NoOrigin,
+    }
 }
 
 /// The site and consent id named in the path: 404 `unknown_site` or `unknown_consent`.
@@ -221,6 +240,7 @@ pub async fn read(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (entry, id) = site_and_id(&state, path.into_inner())?;
+    super::rights::check_id_budget(&state, &entry.site.id, &id)?;
     let record = state
         .store
         .current(entry.site.id.clone(), id)

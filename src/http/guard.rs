@@ -1,8 +1,8 @@
 //! The browser-facing API's gate: CORS for the site's origins, 403 for state changes from any
 //! other origin, and per-client rate limits on state changes.
 //!
-//! An origin is allowed when it is one of the site's configured origins, or the server's own
-//! (the `Host` the request was sent to), which is how the demo site works on any address.
+//! An origin is allowed when it is one of the site's configured origins, or one of the server's
+//! own (`http::origin`: from `public_url` or the listening address, never from `Host`).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -10,6 +10,7 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, web};
 
+use super::origin::{Provenance, provenance};
 use super::state::AppState;
 use super::visitor::client_address;
 use crate::errors::ApiError;
@@ -21,45 +22,39 @@ fn origin_of(req: &ServiceRequest) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Whether `origin` is the server's own: same host and port as the request's `Host`.
-pub fn is_own_origin(origin: &str, host: Option<&str>) -> bool {
-    let Some(host) = host else { return false };
-    origin
-        .split_once("://")
-        .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host))
+/// For forms posted to this server's own pages: the browser must say the form came from one
+/// of them (`Origin`, or without it `Sec-Fetch-Site` or `Referer`); a request that says nothing
+/// is refused like a foreign one.
+pub fn check_form_origin(state: &AppState, req: &actix_web::HttpRequest) -> Result<(), ApiError> {
+    match provenance(&state.own_origins, req) {
+        Provenance::Own => Ok(()),
+        Provenance::Foreign | Provenance::Unknown => Err(ApiError::OriginNotAllowed(
+            origin_header(req)
+                .unwrap_or("(none)")
+                .chars()
+                .take(200)
+                .collect(),
+        )),
+    }
 }
 
-/// For forms posted to our own pages: an `Origin`, when sent, must be our own.
-pub fn check_own_origin(req: &actix_web::HttpRequest) -> Result<(), ApiError> {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok());
-    match req
-        .headers()
+fn origin_header(req: &actix_web::HttpRequest) -> Option<&str> {
+    req.headers()
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
-    {
-        Some(origin) if !is_own_origin(origin, host) => Err(ApiError::OriginNotAllowed(
-            origin.chars().take(200).collect(),
-        )),
-        _ => Ok(()),
-    }
+}
+
+/// Whether `origin` may call the site's API: one of the site's origins, or this server's own.
+pub fn allowed_origin(state: &AppState, site: &str, origin: &str) -> bool {
+    state.own_origins.contains(origin)
+        || state
+            .sites
+            .get(site)
+            .is_some_and(|s| s.site.allows_origin(origin))
 }
 
 fn allowed(state: &AppState, req: &ServiceRequest, origin: &str) -> bool {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok());
-    if is_own_origin(origin, host) {
-        return true;
-    }
-    let site = req.match_info().get("site").unwrap_or("");
-    state
-        .sites
-        .get(site)
-        .is_some_and(|s| s.site.allows_origin(origin))
+    allowed_origin(state, req.match_info().get("site").unwrap_or(""), origin)
 }
 
 fn with_cors<B>(mut res: ServiceResponse<B>, origin: &str) -> ServiceResponse<B> {
@@ -128,7 +123,7 @@ pub async fn site_api_gate(
             // Marketer queries are limited per API key, after authentication.
             Ok(())
         } else {
-            state.limiter.check(client)
+            state.limits.api.check(client)
         };
         if let Err(retry_after) = limited {
             state
@@ -150,23 +145,4 @@ pub async fn site_api_gate(
         _ => res,
     }
     .map_into_left_body())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_own_origin;
-
-    #[test]
-    fn the_own_origin_is_the_request_host_with_any_scheme() {
-        assert!(is_own_origin(
-            "http://127.0.0.1:8080",
-            Some("127.0.0.1:8080")
-        ));
-        assert!(!is_own_origin(
-            "http://127.0.0.1:8081",
-            Some("127.0.0.1:8080")
-        ));
-        assert!(!is_own_origin("https://evil.example", Some("shop.example")));
-        assert!(!is_own_origin("https://shop.example", None));
-    }
 }

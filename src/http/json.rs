@@ -43,9 +43,14 @@ fn describe(e: &serde_json::Error) -> String {
 pub async fn read_limited(mut payload: Payload, limit: usize) -> Result<BytesMut, ApiError> {
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::BadRequest {
-            code: "invalid_body",
-            message: "the request body could not be read".into(),
+        let chunk = chunk.map_err(|e| {
+            if super::deadline::is_timeout(&e) {
+                return ApiError::RequestTimeout;
+            }
+            ApiError::BadRequest {
+                code: "invalid_body",
+                message: "the request body could not be read".into(),
+            }
         })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });

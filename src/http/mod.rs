@@ -3,12 +3,15 @@
 
 pub mod banner;
 pub mod consents;
+pub mod csrf;
+pub mod deadline;
 pub mod events;
 pub mod guard;
 pub mod json;
 pub mod marketer;
 pub mod observe;
 pub mod ops;
+pub mod origin;
 pub mod pages;
 pub mod rate_limit;
 pub mod rights;

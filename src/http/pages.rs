@@ -1,24 +1,22 @@
 //! HTML pages: the demo site, the privacy policy and its preferences form, static assets.
 
+use super::consents::{Ask, record};
+use super::csrf::{self, Form};
+use super::guard::check_form_origin;
+use super::state::{AppState, SiteEntry};
+use super::views::{CategoryView, DemoPage, IndexPage, PolicyPage, PreferencesForm};
+use super::visitor::{Visitor, gpc_header};
+use crate::domain::{Action, Channel, ConsentId, ConsentRecord, Decision};
+use crate::errors::ApiError;
+use crate::i18n;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
-
-use super::consents::{Ask, record};
-use super::guard::check_own_origin;
-use super::state::{AppState, SiteEntry};
-use super::views::{CategoryView, DemoPage, IndexPage, PolicyPage, PreferencesForm};
-use super::visitor::{Visitor, gpc_header};
-use crate::domain::{Action, ConsentId, ConsentRecord, Decision};
-use crate::errors::ApiError;
-use crate::i18n;
 
 /// The consent cookie the banner script writes on a site: `id.version.granted+granted`.
 pub const CONSENT_COOKIE: &str = "consentry";
-const CSRF_COOKIE: &str = "consentry_csrf";
 
 /// The Content-Security-Policy of every page: nothing inline, nothing from elsewhere.
 const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -66,6 +64,8 @@ pub struct PolicyQuery {
     lang: Option<String>,
     saved: Option<String>,
     erased: Option<String>,
+    /// The second step of "Erase my data": the page asks for confirmation.
+    confirm_erase: Option<String>,
 }
 
 /// The consent id in the first-party consent cookie, when the site is served from here.
@@ -75,9 +75,21 @@ fn cookie_consent_id(req: &HttpRequest) -> Option<ConsentId> {
     ConsentId::parse(first).ok()
 }
 
-fn random_token() -> String {
-    let bytes: [u8; 16] = rand::random();
-    ConsentId::from_random(bytes).to_string()
+/// The nonce cookie of a form issued on a page under `path`.
+pub(crate) fn csrf_cookie(
+    state: &AppState,
+    req: &HttpRequest,
+    form: Form,
+    nonce: String,
+    path: String,
+) -> Cookie<'static> {
+    Cookie::build(form.cookie(), nonce)
+        .path(path)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.is_https(req))
+        .max_age(CookieDuration::hours(csrf::FORM_HOURS))
+        .finish()
 }
 
 fn view(entry: &SiteEntry, language: &str, current: Option<&ConsentRecord>) -> Vec<CategoryView> {
@@ -129,7 +141,7 @@ pub async fn policy(
         None => None,
     };
     let saved = query.saved.is_some() && current.is_some();
-    let token = random_token();
+    let issued = csrf::issue(&state.session_secret, Form::Policy, site.id.as_str(), now);
     let p = &site.policy;
     let page = PolicyPage {
         site_id: site.id.to_string(),
@@ -139,7 +151,7 @@ pub async fn policy(
         categories: view(entry, language, current.as_ref()),
         form: PreferencesForm {
             action_url: format!("/sites/{}/policy/preferences", site.id),
-            csrf_token: token.clone(),
+            csrf_token: issued.token,
             saved_message: saved.then(|| {
                 i18n::texts(language)
                     .find(|(k, _)| *k == "saved")
@@ -153,6 +165,8 @@ pub async fn policy(
                 .unwrap_or_default(),
             consent_id: cookie_id.map(|id| id.to_string()),
             erase_url: format!("/sites/{}/policy/erase", site.id),
+            confirm_erase_url: format!("/sites/{}/policy?confirm_erase=1#your-data", site.id),
+            confirm_erase: query.confirm_erase.is_some(),
             erased: query.erased.is_some(),
         },
         gpc: gpc_header(&req),
@@ -165,12 +179,13 @@ pub async fn policy(
         }),
     };
     let mut response = html(page.render());
-    let csrf = Cookie::build(CSRF_COOKIE, token)
-        .path(format!("/sites/{}/policy", site.id))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(state.is_https(&req))
-        .finish();
+    let csrf = csrf_cookie(
+        &state,
+        &req,
+        Form::Policy,
+        issued.nonce,
+        format!("/sites/{}/policy", site.id),
+    );
     let _ = response.add_cookie(&csrf);
     response.headers_mut().insert(
         header::CONTENT_LANGUAGE,
@@ -189,14 +204,11 @@ pub async fn save_preferences(
 ) -> Result<HttpResponse, ApiError> {
     let entry = state.site(&path)?;
     let site = &entry.site;
-    check_form(&req, &form)?;
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    check_form(&state, &req, site.id.as_str(), &form)?;
+    let field = |name: &str| field(&form, name);
     let if_client = state
-        .limiter
+        .limits
+        .api
         .check(super::visitor::client_address(&state, &req));
     if let Err(retry_after) = if_client {
         return Err(ApiError::RateLimited { retry_after });
@@ -252,6 +264,7 @@ pub async fn save_preferences(
         url: None,
         language: i18n::choose(None, accept),
         gpc_signal: false,
+        channel: Channel::PolicyForm,
     };
     let visitor = Visitor::of(&state, &req, site);
     let saved = record(&state, entry, &visitor, ask).await?;
@@ -284,19 +297,30 @@ pub async fn save_preferences(
         .finish())
 }
 
-/// Checks the form's CSRF token against its cookie, and its origin against ours.
-fn check_form(req: &HttpRequest, form: &[(String, String)]) -> Result<(), ApiError> {
-    check_own_origin(req)?;
-    let sent = form
-        .iter()
-        .find(|(k, _)| k == "csrf")
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
-        .unwrap_or("");
-    let expected = req
-        .cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
-    if expected.is_empty() || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
+}
+
+/// Checks that a policy-page form came from our own page, with the token issued with it.
+fn check_form(
+    state: &AppState,
+    req: &HttpRequest,
+    site: &str,
+    form: &[(String, String)],
+) -> Result<(), ApiError> {
+    check_form_origin(state, req)?;
+    let nonce = req.cookie(Form::Policy.cookie());
+    let good = csrf::verify(
+        &state.session_secret,
+        Form::Policy,
+        site,
+        nonce.as_ref().map(|c| c.value()),
+        field(form, "csrf").unwrap_or(""),
+        state.clock.now(),
+    );
+    if !good {
         return Err(ApiError::Forbidden(
             "the form has expired or was not sent from the policy page; reload the page and try again".into(),
         ));
@@ -304,7 +328,9 @@ fn check_form(req: &HttpRequest, form: &[(String, String)]) -> Result<(), ApiErr
     Ok(())
 }
 
-/// The policy page's "Erase my data" form: the consent id in the form must be this browser's.
+/// The policy page's "Erase my data" form: the consent id in the form must be this browser's,
+/// and the visitor must have confirmed (`confirm=yes`, the page's second step); without it the
+/// page asks.
 #[post("/sites/{site}/policy/erase")]
 pub async fn erase_data(
     state: web::Data<AppState>,
@@ -313,14 +339,19 @@ pub async fn erase_data(
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     let entry = state.site(&path)?;
-    check_form(&req, &form)?;
-    let sent = form
-        .iter()
-        .find(|(k, _)| k == "consent_id")
-        .map(|(_, v)| v.as_str());
+    check_form(&state, &req, entry.site.id.as_str(), &form)?;
     let id = cookie_consent_id(&req)
-        .filter(|id| Some(id.as_str()) == sent)
+        .filter(|id| Some(id.as_str()) == field(&form, "consent_id"))
         .ok_or_else(|| ApiError::invalid("consent_id", "must be this browser's consent id"))?;
+    if field(&form, "confirm") != Some("yes") {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((
+                header::LOCATION,
+                format!("/sites/{}/policy?confirm_erase=1#your-data", entry.site.id),
+            ))
+            .finish());
+    }
+    super::rights::check_budgets(&state, &req, &entry.site.id, &id)?;
     state
         .store
         .erase(entry.site.id.clone(), id, state.clock.now(), "policy_page")

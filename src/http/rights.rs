@@ -1,15 +1,19 @@
 //! Visitors' rights over their data: export (Art. 15 and 20, CCPA "know").
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, delete, get, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, web};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 
 use super::consents::{site_and_id, unknown_consent};
+use super::guard::allowed_origin;
+use super::origin::{Provenance, provenance};
 use super::state::AppState;
+use super::visitor::client_address;
 use super::wire::{ConsentJson, rfc3339};
 use crate::analytics::event::{PropValue, StoredEvent};
-use crate::domain::{ConsentId, SiteId, Timestamp};
+use crate::domain::{ConsentId, ConsentRecord, SiteId, Timestamp};
 use crate::errors::ApiError;
 use crate::store::{AnalyticsStore, ConsentStore, StoreError};
 
@@ -69,6 +73,23 @@ impl From<StoredEvent> for EventJson {
     }
 }
 
+/// A ledger entry in an export: the record, and how the decision reached the server.
+#[derive(Serialize)]
+struct HistoryJson {
+    #[serde(flatten)]
+    record: ConsentJson,
+    channel: &'static str,
+}
+
+impl From<&ConsentRecord> for HistoryJson {
+    fn from(r: &ConsentRecord) -> HistoryJson {
+        HistoryJson {
+            record: ConsentJson::from(r),
+            channel: r.decision.channel.as_str(),
+        }
+    }
+}
+
 /// The export document of a consent id, or `None` when nothing is held. Used by the API and
 /// by `consentry visitor export`.
 pub async fn export_document(
@@ -90,20 +111,84 @@ pub async fn export_document(
         "site": site.as_str(),
         "consent_id": id.as_str(),
         "exported_at": rfc3339(now),
-        "about": "Everything this server holds under this consent id: the current consent, every recorded decision (the ledger entries, each with its receipt), and every analytics event. No IP address or User-Agent is ever stored.",
+        "about": "Everything this server holds under this consent id: the current consent, every recorded decision (the ledger entries, each with its receipt and the channel it came through), and every analytics event. No IP address or User-Agent is ever stored.",
         "current": current.as_ref().map(ConsentJson::from),
-        "history": history.iter().map(ConsentJson::from).collect::<Vec<_>>(),
+        "history": history.iter().map(HistoryJson::from).collect::<Vec<_>>(),
         "events": events.into_iter().map(EventJson::from).collect::<Vec<_>>(),
     })))
 }
 
+/// The key of a consent id in the per-id budget: a hash, so not even memory holds the id.
+pub(crate) fn id_budget_key(site: &SiteId, id: &ConsentId) -> [u8; 16] {
+    let mut h = Sha256::new();
+    h.update(site.as_str().as_bytes());
+    h.update([0]);
+    h.update(id.as_str().as_bytes());
+    let mut key = [0; 16];
+    key.copy_from_slice(&h.finalize()[..16]);
+    key
+}
+
+/// The per-id budget, for every request that names a consent id.
+pub(crate) fn check_id_budget(
+    state: &AppState,
+    site: &SiteId,
+    id: &ConsentId,
+) -> Result<(), ApiError> {
+    state
+        .limits
+        .consent_id
+        .check(id_budget_key(site, id))
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })
+}
+
+/// The budgets of a rights request: per client address, then per consent id.
+pub(crate) fn check_budgets(
+    state: &AppState,
+    req: &HttpRequest,
+    site: &SiteId,
+    id: &ConsentId,
+) -> Result<(), ApiError> {
+    state
+        .limits
+        .rights
+        .check(client_address(state, req))
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    check_id_budget(state, site, id)
+}
+
+/// Export and erasure through the API are answered only for a page of the site or of this
+/// server (the banner's dialog, the policy page): the browser must say so. A script holding a
+/// copied id gets 403; the threat model in the README says why this is worth having.
+fn check_rights_origin(state: &AppState, req: &HttpRequest, site: &SiteId) -> Result<(), ApiError> {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    let from_page = match origin {
+        Some(o) => allowed_origin(state, site.as_str(), o),
+        None => provenance(&state.own_origins, req) == Provenance::Own,
+    };
+    if from_page {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(
+        "export and erasure are answered only for requests from the site's pages or this server's policy page".into(),
+    ))
+}
+
 /// Everything held about a consent id: its current record, every ledger entry, every event.
+/// Only a fulfilled request is written to the rights log: a request for an id that holds
+/// nothing leaves no trace, so unknown ids cannot fill the log.
 #[get("/consents/{consent_id}/export")]
 pub async fn export(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (entry, id) = site_and_id(&state, path.into_inner())?;
+    check_rights_origin(&state, &req, &entry.site.id)?;
+    check_budgets(&state, &req, &entry.site.id, &id)?;
     let now = state.clock.now();
     let body = export_document(
         state.store.as_ref(),
@@ -112,17 +197,12 @@ pub async fn export(
         &id,
         now,
     )
-    .await?;
-    let outcome = if body.is_some() {
-        "exported"
-    } else {
-        "nothing_held"
-    };
+    .await?
+    .ok_or_else(unknown_consent)?;
     state
         .store
-        .log_rights_request(now, "access", "api", outcome)
+        .log_rights_request(now, "access", "api", "exported")
         .await?;
-    let body = body.ok_or_else(unknown_consent)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((
@@ -137,9 +217,12 @@ pub async fn export(
 #[delete("/consents/{consent_id}")]
 pub async fn erase(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (entry, id) = site_and_id(&state, path.into_inner())?;
+    check_rights_origin(&state, &req, &entry.site.id)?;
+    check_budgets(&state, &req, &entry.site.id, &id)?;
     let now = state.clock.now();
     let receipt = state
         .store

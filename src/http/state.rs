@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use actix_web::HttpRequest;
 
-use super::rate_limit::RateLimiter;
+use super::origin::OwnOrigins;
+use super::rate_limit::Limiters;
 use super::script::ScriptBundle;
-use crate::domain::{ApiKeyId, Clock, Site, Timestamp};
+use crate::domain::{Clock, Site, Timestamp};
 use crate::errors::ApiError;
 use crate::geo::{GeoLocator, TrustedProxies};
 use crate::notices::SiteNotices;
@@ -32,13 +33,16 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub script: ScriptBundle,
-    pub limiter: RateLimiter,
+    pub limits: Limiters,
     /// API keys and the query log.
     pub access: Arc<dyn AccessStore>,
-    /// Per API key, for the marketer endpoints.
-    pub key_limiter: RateLimiter<ApiKeyId>,
-    /// Signs dashboard session cookies; made at start, so sessions end with the process.
+    /// Signs dashboard session cookies and CSRF tokens; made at start, so sessions end with
+    /// the process.
     pub session_secret: [u8; 32],
+    /// Where this server's own pages are served from.
+    pub own_origins: OwnOrigins,
+    /// The longest a request body may take to arrive.
+    pub body_timeout: std::time::Duration,
     /// Query groups narrower than the site with fewer visitors than this are suppressed.
     pub min_group_size: u32,
     /// The most raw events one marketer query may read.

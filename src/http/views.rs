@@ -40,6 +40,10 @@ pub struct PreferencesForm {
     pub export_url: String,
     /// Where the erase form posts.
     pub erase_url: String,
+    /// The first step of "Erase my data": the page that asks for confirmation.
+    pub confirm_erase_url: String,
+    /// The page is asking the visitor to confirm an erasure.
+    pub confirm_erase: bool,
     /// An erasure was just completed.
     pub erased: bool,
 }
@@ -103,6 +107,8 @@ pub struct DashboardPage {
 pub struct DashboardSignin {
     pub site_id: String,
     pub site_name: String,
+    /// Goes in a hidden field named `csrf` (`http::csrf`).
+    pub csrf_token: String,
     /// Why the last sign-in failed, if it did.
     pub error: Option<String>,
 }

@@ -31,9 +31,21 @@ pub struct FileSettings {
     pub geoip_reload_seconds: Option<u64>,
     pub trusted_proxies: Option<Vec<String>>,
     pub cache_capacity_mb: Option<u64>,
+    /// `fsync` consent writes before acknowledging them (default true).
+    pub fsync: Option<bool>,
     pub rate_limit: Option<FileRateLimit>,
     /// Per API key, for the marketer endpoints.
     pub query_rate_limit: Option<FileRateLimit>,
+    /// Per client address, for export and erasure.
+    pub rights_rate_limit: Option<FileRateLimit>,
+    /// Per consent id, for every request naming one.
+    pub consent_id_rate_limit: Option<FileRateLimit>,
+    /// Per client address, failed API-key attempts.
+    pub auth_failure_limit: Option<FileRateLimit>,
+    /// The longest a request body may take to arrive, in seconds (default 10).
+    pub body_timeout_seconds: Option<u64>,
+    /// The origin this server's pages are served from, e.g. `https://consent.example.org`.
+    pub public_url: Option<String>,
     /// Query groups with fewer visitors than this are suppressed.
     pub min_group_size: Option<u32>,
     /// The most raw events one marketer query may read.
@@ -193,6 +205,44 @@ impl FileSettings {
                 per_minute: 600,
             },
         )?;
+        let rights_rate_limit = limit(
+            "rights_rate_limit",
+            self.rights_rate_limit,
+            RateLimit {
+                burst: 10,
+                per_minute: 10,
+            },
+        )?;
+        let consent_id_rate_limit = limit(
+            "consent_id_rate_limit",
+            self.consent_id_rate_limit,
+            RateLimit {
+                burst: 30,
+                per_minute: 30,
+            },
+        )?;
+        let auth_failure_limit = limit(
+            "auth_failure_limit",
+            self.auth_failure_limit,
+            RateLimit {
+                burst: 10,
+                per_minute: 5,
+            },
+        )?;
+        let body_timeout_seconds = match self.body_timeout_seconds {
+            Some(0) => return Err(err("body_timeout_seconds", "must be at least 1")),
+            Some(s) => s.min(300),
+            None => 10,
+        };
+        let public_origin = match &self.public_url {
+            None => None,
+            Some(raw) => Some(normalise_origin(raw).ok_or_else(|| {
+                err(
+                    "public_url",
+                    format!("`{raw}` is not an origin like https://consent.example.org"),
+                )
+            })?),
+        };
         let min_group_size = match self.min_group_size {
             Some(0) => return Err(err("min_group_size", "must be at least 1")),
             Some(k) => k,
@@ -213,8 +263,18 @@ impl FileSettings {
             geoip_reload_seconds: self.geoip_reload_seconds.unwrap_or(60).max(1),
             trusted_proxies,
             cache_capacity_mb: self.cache_capacity_mb.unwrap_or(64).max(8),
+            durability: if self.fsync.unwrap_or(true) {
+                crate::store::Durability::Fsync
+            } else {
+                crate::store::Durability::Flush
+            },
             rate_limit,
             query_rate_limit,
+            rights_rate_limit,
+            consent_id_rate_limit,
+            auth_failure_limit,
+            body_timeout_seconds,
+            public_origin,
             min_group_size,
             max_scan_events: self
                 .max_scan_events
@@ -235,7 +295,11 @@ fn normalise_origin(raw: &str) -> Option<String> {
     if host.contains(['/', '?', '#', '@', ' ']) {
         return None;
     }
-    Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
+    let host = host.to_ascii_lowercase();
+    // Browsers leave the default port out of `Origin`.
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let host = host.strip_suffix(default_port).unwrap_or(&host);
+    Some(format!("{scheme}://{host}"))
 }
 
 fn is_date(raw: &str) -> bool {

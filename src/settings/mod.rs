@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use crate::domain::Site;
 use crate::geo::TrustedProxies;
+use crate::store::{Durability, StoreOptions};
 
 pub use file::{FileSettings, SettingsError};
 
@@ -36,9 +37,21 @@ pub struct Settings {
     pub trusted_proxies: TrustedProxies,
     /// sled's page cache, in megabytes.
     pub cache_capacity_mb: u64,
+    /// Whether consent writes are `fsync`ed before they are acknowledged (`fsync`, default on).
+    pub durability: Durability,
     pub rate_limit: RateLimit,
     /// Per API key, for the marketer endpoints.
     pub query_rate_limit: RateLimit,
+    /// Per client address, for export and erasure (and the policy page's forms).
+    pub rights_rate_limit: RateLimit,
+    /// Per consent id, for every request that names one (read, renew, export, erase).
+    pub consent_id_rate_limit: RateLimit,
+    /// Per client address, failed API-key attempts (the API and the dashboard's sign-in).
+    pub auth_failure_limit: RateLimit,
+    /// The longest a client may take to send a request body, in seconds.
+    pub body_timeout_seconds: u64,
+    /// The origin the server's own pages are served from (`public_url`), if configured.
+    pub public_origin: Option<String>,
     /// Query groups narrower than the whole site with fewer visitors than this are suppressed.
     pub min_group_size: u32,
     /// The most raw events one marketer query may read before it is refused.
@@ -98,6 +111,14 @@ impl Settings {
             Ok(s) => s,
             // The embedded demo is checked by a unit test; this cannot fail at run time.
             Err(e) => panic!("the embedded demo settings are invalid: {e}"),
+        }
+    }
+
+    /// What the store is opened with.
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            cache_capacity_mb: self.cache_capacity_mb,
+            durability: self.durability,
         }
     }
 

@@ -20,6 +20,23 @@ use crate::analytics::rollup::{Counters, Grain};
 use crate::domain::ledger::ChainFault;
 use crate::domain::{ApiKey, ApiKeyId, ConsentId, ConsentRecord, Decision, EntryHash, SiteId};
 
+/// How a store makes a consent write durable before it acknowledges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Written, then `fsync`ed: survives a power loss or a kernel crash. The default.
+    Fsync,
+    /// Written to the operating system only: survives a crash of the process, not a power loss.
+    Flush,
+}
+
+/// What opening a store needs besides its folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The page cache, in megabytes.
+    pub cache_capacity_mb: u64,
+    pub durability: Durability,
+}
+
 /// What a store call resolves to.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
 
@@ -38,6 +55,9 @@ pub enum StoreError {
     Closed,
     #[error("the event queue is full; try again shortly")]
     Overloaded,
+    /// A decision renewing a consent id that was erased (or is being erased) meanwhile.
+    #[error("there is no consent with this id")]
+    UnknownConsent,
 }
 
 /// The result of walking the whole ledger.
@@ -120,8 +140,10 @@ pub trait ConsentStore: Send + Sync + 'static {
     ) -> StoreFuture<Option<ErasureReceipt>>;
 
     /// Appends a decision to the ledger and makes it the id's current consent. Resolves once
-    /// the entry is durable on disk.
-    fn record(&self, decision: Decision) -> StoreFuture<ConsentRecord>;
+    /// the entry is durable on disk. A decision that `renews` an id is refused with
+    /// `UnknownConsent` when the id is erased before it is written, and so is any decision for
+    /// an id whose erasure is under way: no consent outlives its erasure.
+    fn record(&self, decision: Decision, renews: bool) -> StoreFuture<ConsentRecord>;
 
     /// The id's current consent.
     fn current(&self, site: SiteId, id: ConsentId) -> StoreFuture<Option<ConsentRecord>>;
@@ -153,7 +175,7 @@ pub trait AnalyticsStore: Send + Sync + 'static {
     /// Queues events for writing. `Overloaded` when the queue is full.
     fn append_events(&self, events: Vec<AcceptedEvent>) -> Result<(), StoreError>;
 
-    /// Resolves once everything queued before it is written.
+    /// Resolves once everything queued before it is written and flushed to disk.
     fn sync_events(&self) -> StoreFuture<()>;
 
     /// Every stored event of a consent id, oldest first.

@@ -64,6 +64,18 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// Budgets generous enough that tests stay independent of each other unless they set their own.
+fn out_of_the_way(settings: &mut Settings) {
+    let generous = RateLimit {
+        burst: 10_000,
+        per_minute: 60_000,
+    };
+    settings.rate_limit = generous;
+    settings.rights_rate_limit = generous;
+    settings.consent_id_rate_limit = generous;
+    settings.auth_failure_limit = generous;
+}
+
 /// Spawns the app with the demo settings, changed by `configure`. A generous rate limit keeps
 /// tests independent of each other unless they set their own.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
@@ -74,10 +86,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     });
     let dir = TempDir::new().unwrap();
     let mut settings = Settings::demo(dir.path().join("data"));
-    settings.rate_limit = RateLimit {
-        burst: 10_000,
-        per_minute: 60_000,
-    };
+    out_of_the_way(&mut settings);
     configure(&mut settings);
     start(settings, Arc::new(dir)).await
 }
@@ -93,10 +102,7 @@ pub async fn spawn_app_behind_proxy() -> TestApp {
     // Places without a law get a notice, so the table shows the site's setting at work.
     settings.sites[0].regime_without_law = consentry::domain::Regime::Notice;
     settings.trusted_proxies = TrustedProxies::parse(&["127.0.0.1/32".to_owned()]).unwrap();
-    settings.rate_limit = RateLimit {
-        burst: 10_000,
-        per_minute: 60_000,
-    };
+    out_of_the_way(&mut settings);
     start(settings, Arc::new(dir)).await
 }
 
@@ -128,6 +134,11 @@ async fn start(settings: Settings, dir: Arc<TempDir>) -> TestApp {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// The server's own origin, as a browser on one of its pages sends it.
+    pub fn origin(&self) -> (&'static str, &str) {
+        ("origin", self.address.as_str())
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
@@ -215,7 +226,7 @@ impl TestApp {
         let (status, body) = self
             .get_json(
                 &format!("/api/v1/sites/demo/consents/{consent_id}/export"),
-                &[],
+                &[self.origin()],
             )
             .await;
         assert_eq!(status, 200, "{body}");

@@ -3,6 +3,7 @@
 #[path = "../support/mmdb_writer.rs"]
 mod mmdb_writer;
 
+mod abuse;
 mod banner;
 mod binary;
 mod browser;

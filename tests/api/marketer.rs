@@ -108,6 +108,43 @@ fn view(id: &str, path: &str, referrer: Option<&str>) -> Value {
 }
 
 /// Builds the dataset above; returns the app and a key for `demo`.
+/// Signs in to the dashboard as its page does: its CSRF cookie and token (or, without
+/// `with_token`, a made-up one), from the server's own origin.
+async fn sign_in(
+    app: &TestApp,
+    key: &str,
+    with_token: bool,
+) -> awc::ClientResponse<
+    impl futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>,
+> {
+    let mut page = app
+        .client
+        .get(app.url("/dashboard/demo"))
+        .send()
+        .await
+        .unwrap();
+    let nonce = page
+        .cookies()
+        .unwrap()
+        .iter()
+        .find(|c| c.name() == "consentry_signin_csrf")
+        .expect("the sign-in page sets its CSRF cookie")
+        .value()
+        .to_owned();
+    let html = String::from_utf8(page.body().await.unwrap().to_vec()).unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let at = html.find(marker).expect("a CSRF field") + marker.len();
+    let token = html[at..at + html[at..].find('"').unwrap()].to_owned();
+    let token = if with_token { token } else { "0.00".to_owned() };
+    app.client
+        .post(app.url("/dashboard/demo/session"))
+        .insert_header(("cookie", format!("consentry_signin_csrf={nonce}")))
+        .insert_header(app.origin())
+        .send_form(&[("key", key), ("csrf", token.as_str())])
+        .await
+        .unwrap()
+}
+
 async fn dataset(min_group_size: u32) -> (TestApp, String) {
     let app = marketer_app(min_group_size).await;
     let google = Some("https://www.google.com/");
@@ -162,6 +199,7 @@ async fn dataset(min_group_size: u32) -> (TestApp, String) {
     let res = app
         .client
         .delete(app.url(&format!("/api/v1/sites/demo/consents/{v4}")))
+        .insert_header(app.origin())
         .send()
         .await
         .unwrap();
@@ -768,20 +806,16 @@ async fn the_dashboard_signs_in_with_a_key_into_a_strict_http_only_session() {
     let html = String::from_utf8(signed_out.body().await.unwrap().to_vec()).unwrap();
     assert!(html.contains("name=\"key\""), "a sign-in form");
 
-    let wrong = app
-        .client
-        .post(app.url("/dashboard/demo/session"))
-        .send_form(&[("key", "cs_0000000000000000_00")])
-        .await
-        .unwrap();
+    let wrong = sign_in(&app, "cs_0000000000000000_00", true).await;
     assert_eq!(wrong.status().as_u16(), 401);
+    let forged = sign_in(&app, &key, false).await;
+    assert_eq!(
+        forged.status().as_u16(),
+        403,
+        "a sign-in without the page's token is refused, even with a right key"
+    );
 
-    let res = app
-        .client
-        .post(app.url("/dashboard/demo/session"))
-        .send_form(&[("key", key.as_str())])
-        .await
-        .unwrap();
+    let res = sign_in(&app, &key, true).await;
     assert_eq!(res.status().as_u16(), 303);
     let set_cookie = res
         .headers()

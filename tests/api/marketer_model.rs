@@ -87,6 +87,7 @@ async fn totals_count_exactly_the_consented_events_of_visitors_not_erased() {
                 let res = app
                     .client
                     .delete(app.url(&format!("/api/v1/sites/demo/consents/{id}")))
+                    .insert_header(app.origin())
                     .send()
                     .await
                     .unwrap();

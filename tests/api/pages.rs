@@ -87,27 +87,50 @@ async fn the_policy_page_names_every_configured_category_service_and_cookie() {
     );
 }
 
-/// Fetches the policy page and returns the CSRF cookie and token.
-async fn policy_form(app: &crate::helpers::TestApp) -> (String, String) {
-    let res = app
-        .client
-        .get(app.url("/sites/demo/policy"))
-        .send()
-        .await
-        .unwrap();
-    let cookie = res
+/// Fetches the policy page (with `cookie`, if any) and returns its CSRF cookie (as a `Cookie`
+/// header pair) and the token its form carries, from the same response.
+async fn policy_form_with(app: &crate::helpers::TestApp, cookie: Option<&str>) -> (String, String) {
+    let mut req = app.client.get(app.url("/sites/demo/policy"));
+    if let Some(c) = cookie {
+        req = req.insert_header(("cookie", c));
+    }
+    let mut res = req.send().await.unwrap();
+    let nonce = res
         .cookies()
         .unwrap()
         .iter()
         .find(|c| c.name() == "consentry_csrf")
         .expect("the page sets a CSRF cookie")
         .clone();
-    assert_eq!(cookie.http_only(), Some(true));
-    assert_eq!(cookie.same_site(), Some(awc::cookie::SameSite::Strict));
-    let (_, _, html) = get_text(app, "/sites/demo/policy").await;
-    let _ = input_value(&html, "csrf");
-    let token = cookie.value().to_owned();
-    (format!("consentry_csrf={token}"), token)
+    assert_eq!(nonce.http_only(), Some(true));
+    assert_eq!(nonce.same_site(), Some(awc::cookie::SameSite::Strict));
+    let html = String::from_utf8(res.body().limit(1 << 20).await.unwrap().to_vec()).unwrap();
+    let token = input_value(&html, "csrf");
+    assert_ne!(token, nonce.value(), "the token is not the cookie's value");
+    (format!("consentry_csrf={}", nonce.value()), token)
+}
+
+async fn policy_form(app: &crate::helpers::TestApp) -> (String, String) {
+    policy_form_with(app, None).await
+}
+
+/// Posts a form as the policy page does: from the server's own origin, with `cookie`.
+async fn post_form(
+    app: &crate::helpers::TestApp,
+    path: &str,
+    cookie: &str,
+    body: String,
+) -> awc::ClientResponse<
+    impl futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>,
+> {
+    app.client
+        .post(app.url(path))
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .insert_header(("cookie", cookie))
+        .insert_header(app.origin())
+        .send_body(body)
+        .await
+        .unwrap()
 }
 
 #[actix_web::test]
@@ -115,14 +138,7 @@ async fn the_policy_form_records_a_choice_without_javascript() {
     let app = spawn_app().await;
     let (cookie, token) = policy_form(&app).await;
     let form = format!("csrf={token}&action=save&category=analytics");
-    let res = app
-        .client
-        .post(app.url("/sites/demo/policy/preferences"))
-        .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .insert_header(("cookie", cookie.as_str()))
-        .send_body(form)
-        .await
-        .unwrap();
+    let res = post_form(&app, "/sites/demo/policy/preferences", &cookie, form).await;
     assert_eq!(res.status().as_u16(), 303);
     let consent = res
         .cookies()
@@ -162,14 +178,13 @@ async fn the_policy_form_records_a_choice_without_javascript() {
 async fn do_not_sell_on_the_policy_page_turns_marketing_off_in_one_click() {
     let app = spawn_app().await;
     let (cookie, token) = policy_form(&app).await;
-    let res = app
-        .client
-        .post(app.url("/sites/demo/policy/preferences"))
-        .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .insert_header(("cookie", cookie.as_str()))
-        .send_body(format!("csrf={token}&action=do_not_sell"))
-        .await
-        .unwrap();
+    let res = post_form(
+        &app,
+        "/sites/demo/policy/preferences",
+        &cookie,
+        format!("csrf={token}&action=do_not_sell"),
+    )
+    .await;
     assert_eq!(res.status().as_u16(), 303);
     let value = res
         .cookies()
@@ -190,25 +205,76 @@ async fn do_not_sell_on_the_policy_page_turns_marketing_off_in_one_click() {
 async fn the_policy_form_refuses_a_post_without_its_token_or_from_another_site() {
     let app = spawn_app().await;
     let (cookie, token) = policy_form(&app).await;
-    let attempts = [
-        ("action=accept_all".to_string(), cookie.clone(), None),
+    let (_, other_token) = policy_form(&app).await;
+    let nonce = cookie.trim_start_matches("consentry_csrf=").to_owned();
+    let own = app.address.clone();
+    let other_scheme = own.replace("http://", "evil://");
+    let accept = |t: &str| format!("csrf={t}&action=accept_all");
+    // (why, form, cookie, headers)
+    type Attempt<'a> = (&'a str, String, String, Vec<(&'a str, &'a str)>);
+    let attempts: Vec<Attempt> = vec![
         (
-            "csrf=wrong&action=accept_all".to_string(),
+            "no token",
+            "action=accept_all".into(),
             cookie.clone(),
-            None,
+            vec![("origin", &own)],
         ),
         (
-            format!("csrf={token}&action=accept_all"),
+            "a made-up token",
+            accept("wrong"),
+            cookie.clone(),
+            vec![("origin", &own)],
+        ),
+        (
+            "no cookie",
+            accept(&token),
             String::new(),
-            None,
+            vec![("origin", &own)],
         ),
         (
-            format!("csrf={token}&action=accept_all"),
+            "the plain double-submit value",
+            accept(&nonce),
             cookie.clone(),
-            Some("https://evil.example"),
+            vec![("origin", &own)],
+        ),
+        (
+            "another browser's token",
+            accept(&other_token),
+            cookie.clone(),
+            vec![("origin", &own)],
+        ),
+        (
+            "a foreign origin",
+            accept(&token),
+            cookie.clone(),
+            vec![("origin", "https://evil.example")],
+        ),
+        (
+            "our host and port with another scheme",
+            accept(&token),
+            cookie.clone(),
+            vec![("origin", &other_scheme)],
+        ),
+        (
+            "a rebound Host with a matching Origin",
+            accept(&token),
+            cookie.clone(),
+            vec![("host", "evil.example"), ("origin", "http://evil.example")],
+        ),
+        (
+            "no origin and no referer",
+            accept(&token),
+            cookie.clone(),
+            vec![],
+        ),
+        (
+            "a foreign referer without origin",
+            accept(&token),
+            cookie.clone(),
+            vec![("referer", "https://evil.example/page")],
         ),
     ];
-    for (form, cookie, origin) in attempts {
+    for (why, form, cookie, headers) in attempts {
         let mut req = app
             .client
             .post(app.url("/sites/demo/policy/preferences"))
@@ -216,32 +282,43 @@ async fn the_policy_form_refuses_a_post_without_its_token_or_from_another_site()
         if !cookie.is_empty() {
             req = req.insert_header(("cookie", cookie.as_str()));
         }
-        if let Some(o) = origin {
-            req = req.insert_header(("origin", o));
+        for h in headers {
+            req = req.insert_header(h);
         }
-        let res = req.send_body(form.clone()).await.unwrap();
-        assert_eq!(res.status().as_u16(), 403, "{form} {origin:?}");
+        let mut res = req.send_body(form.clone()).await.unwrap();
+        assert_eq!(res.status().as_u16(), 403, "{why}");
+        let body: serde_json::Value = serde_json::from_slice(&res.body().await.unwrap()).unwrap();
+        assert!(body["error"]["code"].is_string(), "{why}: {body}");
         assert!(
             res.cookies()
                 .unwrap()
                 .iter()
-                .all(|c| c.name() != "consentry")
+                .all(|c| c.name() != "consentry"),
+            "{why}"
         );
     }
+    let ok = post_form(
+        &app,
+        "/sites/demo/policy/preferences",
+        &cookie,
+        accept(&token),
+    )
+    .await;
+    assert_eq!(ok.status().as_u16(), 303, "the page's own token and cookie");
 }
 
 #[actix_web::test]
-async fn the_policy_page_offers_this_browsers_data_for_download_and_erases_it_on_request() {
+async fn the_policy_page_offers_this_browsers_data_for_download_and_erases_it_after_a_confirmation()
+{
     let app = spawn_app().await;
     let (cookie, token) = policy_form(&app).await;
-    let res = app
-        .client
-        .post(app.url("/sites/demo/policy/preferences"))
-        .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .insert_header(("cookie", cookie.as_str()))
-        .send_body(format!("csrf={token}&action=accept_all"))
-        .await
-        .unwrap();
+    let res = post_form(
+        &app,
+        "/sites/demo/policy/preferences",
+        &cookie,
+        format!("csrf={token}&action=accept_all"),
+    )
+    .await;
     let consent = res
         .cookies()
         .unwrap()
@@ -251,8 +328,11 @@ async fn the_policy_page_offers_this_browsers_data_for_download_and_erases_it_on
         .value()
         .to_owned();
     let id = consent.split('.').next().unwrap().to_owned();
-    let both = format!("{cookie}; consentry={consent}");
-
+    let visitor = format!("consentry={consent}");
+    let (nonce, fresh) = policy_form_with(&app, Some(&visitor)).await;
+    let (_, _, html) = get_text(&app, "/sites/demo/policy").await;
+    assert!(!html.contains("Confirm erase"), "nothing is asked yet");
+    let both = format!("{nonce}; {visitor}");
     let mut res = app
         .client
         .get(app.url("/sites/demo/policy"))
@@ -265,41 +345,62 @@ async fn the_policy_page_offers_this_browsers_data_for_download_and_erases_it_on
         html.contains(&format!("/api/v1/sites/demo/consents/{id}/export")),
         "a download link"
     );
-    let fresh = res
-        .cookies()
-        .unwrap()
-        .iter()
-        .find(|c| c.name() == "consentry_csrf")
-        .unwrap()
-        .value()
-        .to_owned();
-    let both = format!("consentry_csrf={fresh}; consentry={consent}");
 
-    let res = app
-        .client
-        .post(app.url("/sites/demo/policy/erase"))
-        .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .insert_header(("cookie", both.as_str()))
-        .send_body(format!(
-            "csrf={fresh}&consent_id={}",
-            "0000000000000000000000000a"
-        ))
-        .await
-        .unwrap();
+    let res = post_form(
+        &app,
+        "/sites/demo/policy/erase",
+        &both,
+        format!("csrf={fresh}&consent_id=0000000000000000000000000a&confirm=yes"),
+    )
+    .await;
     assert_eq!(
         res.status().as_u16(),
         400,
         "only this browser's own id can be erased here"
     );
 
-    let res = app
+    // Step one: the form without confirmation only asks.
+    let res = post_form(
+        &app,
+        "/sites/demo/policy/erase",
+        &both,
+        format!("csrf={fresh}&consent_id={id}"),
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 303);
+    let asks = res
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(asks.contains("confirm_erase=1"), "{asks}");
+    let (status, _) = app
+        .get_json(&format!("/api/v1/sites/demo/consents/{id}"), &[])
+        .await;
+    assert_eq!(status, 200, "nothing is erased before the confirmation");
+    let (nonce, fresh) = policy_form_with(&app, Some(&visitor)).await;
+    let both = format!("{nonce}; {visitor}");
+    let mut res = app
         .client
-        .post(app.url("/sites/demo/policy/erase"))
-        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .get(app.url(&asks))
         .insert_header(("cookie", both.as_str()))
-        .send_body(format!("csrf={fresh}&consent_id={id}"))
+        .send()
         .await
         .unwrap();
+    let html = String::from_utf8(res.body().limit(1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(html.contains("Confirm erase"), "the page asks");
+    assert!(html.contains("name=\"confirm\" value=\"yes\""));
+
+    // Step two: confirmed.
+    let res = post_form(
+        &app,
+        "/sites/demo/policy/erase",
+        &both,
+        format!("csrf={fresh}&consent_id={id}&confirm=yes"),
+    )
+    .await;
     assert_eq!(res.status().as_u16(), 303);
     let cleared = res
         .cookies()
@@ -314,7 +415,10 @@ async fn the_policy_page_offers_this_browsers_data_for_download_and_erases_it_on
         "the consent cookie is cleared"
     );
     let (status, _) = app
-        .get_json(&format!("/api/v1/sites/demo/consents/{id}/export"), &[])
+        .get_json(
+            &format!("/api/v1/sites/demo/consents/{id}/export"),
+            &[app.origin()],
+        )
         .await;
     assert_eq!(status, 404);
 }

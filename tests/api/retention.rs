@@ -67,7 +67,10 @@ async fn a_visitor_inactive_for_twelve_months_is_erased_and_an_active_one_is_not
     let report = sweep(&app).await;
     assert_eq!(report.visitors_erased, 1, "day 367: the idle visitor goes");
     let (status, _) = app
-        .get_json(&format!("/api/v1/sites/demo/consents/{idle}/export"), &[])
+        .get_json(
+            &format!("/api/v1/sites/demo/consents/{idle}/export"),
+            &[app.origin()],
+        )
         .await;
     assert_eq!(status, 404);
     let (status, _) = app

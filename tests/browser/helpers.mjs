@@ -1,7 +1,7 @@
 // Shared helpers for the browser tests: start the real server binary, launch Debian's
 // Chromium through playwright-core, and read what the banner script left in the page.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,21 @@ function serverBin() {
 }
 
 /**
+ * The tests' configuration, written beside the data folder: the tests poll exports and read
+ * consents far more often than a visitor would, so the per-address rights budget and the
+ * per-id budget are out of their way (the API tests check the budgets themselves).
+ */
+function testConfig(dataDir) {
+  const file = `${dataDir}.test.toml`;
+  writeFileSync(
+    file,
+    '[rights_rate_limit]\nburst = 100000\nper_minute = 100000\n' +
+      '[consent_id_rate_limit]\nburst = 100000\nper_minute = 100000\n',
+  );
+  return file;
+}
+
+/**
  * Start `<bin> serve --listen 127.0.0.1:0 --data-dir <fresh dir>` and wait for its port.
  * Options: `dataDir` serves an existing folder instead (left in place by `stop()`), `args`
  * adds arguments after those.
@@ -40,7 +55,8 @@ function serverBin() {
 export async function startServer({ dataDir: given, args = [] } = {}) {
   const bin = serverBin();
   const dataDir = given || mkdtempSync(path.join(tmpdir(), 'consentry-browser-'));
-  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
+  const config = args.includes('--config') ? [] : ['--config', testConfig(dataDir)];
+  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...config, ...args], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
@@ -77,6 +93,7 @@ export async function startServer({ dataDir: given, args = [] } = {}) {
         clearTimeout(t);
       }
       if (!given) rmSync(dataDir, { recursive: true, force: true });
+      if (config.length) rmSync(config[1], { force: true });
     },
   };
 }
@@ -184,9 +201,17 @@ export function eventRequests(requests) {
     });
 }
 
+/** The export of a consent id, asked as the server's own policy page asks (export answers only
+ * requests from the site's or the server's pages). */
+export function fetchExport(server, site, id) {
+  return fetch(`${server.url}/api/v1/sites/${site}/consents/${encodeURIComponent(id)}/export`, {
+    headers: { Origin: server.url },
+  });
+}
+
 /** The events the server stored for a consent id (from its export), or [] if it has none. */
 export async function storedEvents(server, site, id) {
-  const r = await fetch(`${server.url}/api/v1/sites/${site}/consents/${encodeURIComponent(id)}/export`);
+  const r = await fetchExport(server, site, id);
   if (r.status === 404) return [];
   if (r.status !== 200) throw new Error(`export answered ${r.status}`);
   return (await r.json()).events;

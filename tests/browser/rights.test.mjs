@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
-  startServer, openBrowser, waitForBanner, consentCommands, eventRequests, storedEvents,
+  startServer, openBrowser, waitForBanner, consentCommands, eventRequests, storedEvents, fetchExport,
   axeSerious, DESKTOP_UA, SIGNALS,
 } from './helpers.mjs';
 
@@ -30,7 +30,7 @@ const dialog = (page) => page.locator('.cst-dlg[role="dialog"]');
 const rightsButton = (page, name) => page.locator('.cst-dlg .cst-rt button', { hasText: name });
 const activeText = (page) => page.evaluate(() => document.activeElement && document.activeElement.textContent);
 const exportStatus = async (id) =>
-  (await fetch(`${server.url}/api/v1/sites/demo/consents/${encodeURIComponent(id)}/export`)).status;
+  (await fetchExport(server, 'demo', id)).status;
 
 /** Click a first-layer decision button; the recorded consent id once the page applied it. */
 async function decide(page, name) {

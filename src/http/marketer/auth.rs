@@ -18,6 +18,9 @@ use sha2::Sha256;
 use crate::domain::{ApiKey, ApiKeyId, KeyRefusal, PresentedKey, SiteId, Timestamp};
 use crate::errors::ApiError;
 use crate::http::state::AppState;
+use crate::http::visitor::client_address;
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
 
 /// The dashboard's session cookie.
 pub const SESSION_COOKIE: &str = "consentry_dashboard";
@@ -116,6 +119,27 @@ pub async fn session_record(
     Ok(record.filter(|k| k.site == *site && k.in_force(now)))
 }
 
+/// Refuses (429) a client address whose failed-key budget is spent, before its next attempt is
+/// even looked at: guessing keys costs a wait, whatever the guess.
+pub fn check_failure_budget(state: &AppState, client: IpAddr) -> Result<(), ApiError> {
+    state
+        .limits
+        .auth_failures
+        .peek(client)
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })
+}
+
+/// Spends one of the client's failed-key budget. Logged once per spent budget, never with the
+/// address, so failures cannot flood the log either.
+pub fn note_failure(state: &AppState, client: IpAddr) {
+    state.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
+    if state.limits.auth_failures.check(client).is_err() {
+        log::warn!("a client spent its failed API-key budget; it is refused until it refills");
+    } else {
+        log::debug!("an API key was refused");
+    }
+}
+
 /// Checks the request's credentials for `site`: 401 without valid ones, 403 for another
 /// site's key, 429 past the key's rate limit.
 pub async fn authenticate(
@@ -124,6 +148,34 @@ pub async fn authenticate(
     site: &SiteId,
 ) -> Result<Access, ApiError> {
     let now = state.clock.now();
+    let client = client_address(state, req.request());
+    check_failure_budget(state, client)?;
+    let access = match admitted(state, req, site, now).await {
+        Ok(access) => access,
+        Err(e) => {
+            // A presented key that fails is a guess; an expired session cookie is not.
+            let guessed = req.headers().contains_key(header::AUTHORIZATION);
+            if guessed && matches!(e, ApiError::Unauthorized(_) | ApiError::Forbidden(_)) {
+                note_failure(state, client);
+            }
+            return Err(e);
+        }
+    };
+    state
+        .limits
+        .keys
+        .check(access.key_id.clone())
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    Ok(access)
+}
+
+/// The key a request presents (bearer or session), if it opens `site` now.
+async fn admitted(
+    state: &AppState,
+    req: &ServiceRequest,
+    site: &SiteId,
+    now: Timestamp,
+) -> Result<Access, ApiError> {
     let denied = || ApiError::Unauthorized("the API key is unknown, revoked or expired".into());
     let access = match bearer(req) {
         Some(presented) => match admit(state, &presented?, site, now).await? {
@@ -153,10 +205,6 @@ pub async fn authenticate(
             }
         }
     };
-    state
-        .key_limiter
-        .check(access.key_id.clone())
-        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
     Ok(access)
 }
 
@@ -181,7 +229,7 @@ pub async fn marketer_gate(
         }
         Err(e) => {
             let status = e.status_code().as_u16();
-            log::warn!("marketer request refused: site {site}, status {status}, {e}");
+            log::debug!("marketer request refused: site {site}, status {status}, {e}");
             Ok(req.into_response(e.error_response()).map_into_right_body())
         }
     }

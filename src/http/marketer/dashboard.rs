@@ -8,23 +8,45 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::auth::{
-    SESSION_COOKIE, SESSION_HOURS, admit, session_key, session_record, session_value,
+    SESSION_COOKIE, SESSION_HOURS, admit, check_failure_budget, note_failure, session_key,
+    session_record, session_value,
 };
 use crate::domain::{KeyRefusal, PresentedKey};
 use crate::errors::ApiError;
-use crate::http::guard::check_own_origin;
-use crate::http::pages::html;
+use crate::http::csrf::{self, Form};
+use crate::http::guard::check_form_origin;
+use crate::http::pages::{csrf_cookie, html};
 use crate::http::state::{AppState, SiteEntry};
 use crate::http::views::{DashboardPage, DashboardSignin};
 use crate::http::visitor::client_address;
 
-fn signin(entry: &SiteEntry, error: Option<String>) -> Result<String, askama::Error> {
-    DashboardSignin {
-        site_id: entry.site.id.to_string(),
-        site_name: entry.site.name.clone(),
-        error,
-    }
-    .render()
+/// The sign-in page, with a fresh CSRF token and its cookie.
+fn signin(
+    state: &AppState,
+    req: &HttpRequest,
+    entry: &SiteEntry,
+    error: Option<String>,
+) -> HttpResponse {
+    let site = entry.site.id.as_str();
+    let issued = csrf::issue(&state.session_secret, Form::SignIn, site, state.clock.now());
+    let mut response = html(
+        DashboardSignin {
+            site_id: site.to_owned(),
+            site_name: entry.site.name.clone(),
+            csrf_token: issued.token,
+            error,
+        }
+        .render(),
+    );
+    let cookie = csrf_cookie(
+        state,
+        req,
+        Form::SignIn,
+        issued.nonce,
+        format!("/dashboard/{site}"),
+    );
+    let _ = response.add_cookie(&cookie);
+    response
 }
 
 #[get("/dashboard/{site}")]
@@ -51,7 +73,7 @@ pub async fn page(
             }
             .render(),
         ),
-        None => html(signin(entry, None)),
+        None => signin(&state, &req, entry, None),
     })
 }
 
@@ -59,6 +81,7 @@ pub async fn page(
 #[serde(deny_unknown_fields)]
 pub struct SigninForm {
     key: String,
+    csrf: String,
 }
 
 fn cookie(
@@ -88,20 +111,39 @@ pub async fn sign_in(
     form: web::Form<SigninForm>,
 ) -> Result<HttpResponse, ApiError> {
     let entry = state.site(&site)?;
-    check_own_origin(&req)?;
-    state
-        .limiter
-        .check(client_address(&state, &req))
-        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    check_form_origin(&state, &req)?;
     let now = state.clock.now();
+    let nonce = req.cookie(Form::SignIn.cookie());
+    let issued_here = csrf::verify(
+        &state.session_secret,
+        Form::SignIn,
+        entry.site.id.as_str(),
+        nonce.as_ref().map(|c| c.value()),
+        &form.csrf,
+        now,
+    );
+    if !issued_here {
+        return Err(ApiError::Forbidden(
+            "the sign-in form has expired or was not sent from this server's page; reload it and try again".into(),
+        ));
+    }
+    let client = client_address(&state, &req);
+    state
+        .limits
+        .api
+        .check(client)
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    check_failure_budget(&state, client)?;
     let refuse = |message: &str| {
-        log::warn!("dashboard sign-in refused: site {}", entry.site.id);
-        let mut r = html(signin(entry, Some(message.to_owned())));
+        note_failure(&state, client);
+        let mut r = signin(&state, &req, entry, Some(message.to_owned()));
         *r.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
         Ok(r)
     };
     let Some(presented) = PresentedKey::parse(form.key.trim()) else {
-        return refuse("That is not a Consentry API key. Keys start with cs_.");
+        return refuse(
+            "That is not a Consentry API key: a key looks like cs_, 16 hex digits, _, 64 hex digits.",
+        );
     };
     let record = match admit(&state, &presented, &entry.site.id, now).await? {
         Ok(record) => record,
@@ -128,7 +170,7 @@ pub async fn sign_out(
     site: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let entry = state.site(&site)?;
-    check_own_origin(&req)?;
+    check_form_origin(&state, &req)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, back_to(entry.site.id.as_str())))
         .cookie(cookie(&state, &req, String::new(), CookieDuration::ZERO))

@@ -1,7 +1,9 @@
 //! Erasure: everything held under one consent id, removed through a durable, resumable job.
 //!
-//! The steps, each safe to run again: (1) a job record is written and flushed; (2) the current
-//! state goes, so the gate drops new events as `no_consent`; (3) queued events are written out;
+//! The steps, each safe to run again: (1) a job record is written and flushed; (2) the ledger
+//! writer commits what was queued before it and refuses any later decision for the subject
+//! while the job exists, then the current state goes, so the gate drops new events as
+//! `no_consent`; (3) queued events are written out;
 //! (4) the visitor's events, days and number go, and their rollup cells stop counting the
 //! visitor; (5) every ledger entry of the id keeps its header and loses its payload, so the
 //! chain still verifies; (6) a tombstone is appended; (7) the job record goes. A job found at
@@ -84,10 +86,8 @@ impl Eraser<'_> {
         let job = job_value(now, last_seq(self.trees)? + 1, channel);
         self.trees.erasures.insert(&job_key, job).map_err(map_err)?;
         self.trees.erasures.flush().map_err(map_err)?;
-        self.trees.consents.remove(&job_key).map_err(map_err)?;
-        self.cache.forget(site, id);
         let done = self.run(site, &subject, now, now);
-        // Again, in case a read that began before the state went put it back meanwhile.
+        // After the state went (and the writer, which updates the cache, stopped writing it).
         self.cache.forget(site, id);
         done.map(Some)
     }
@@ -144,7 +144,10 @@ impl Eraser<'_> {
             .and_then(|v| parse_job(&v))
             .ok_or_else(|| StoreError::Corrupt("an erasure job cannot be read".into()))?;
 
-        // (2) The gate stops accepting events for the id.
+        // (2) The ledger writer commits what was queued before the job record; from here on it
+        // refuses decisions for the subject. Then the state goes, and the gate stops accepting
+        // events for the id.
+        self.writer.barrier_blocking()?;
         t.consents.remove(&job_key).map_err(map_err)?;
         // (3) Events accepted before that are written out, so (4) finds them.
         let _ = self.events.barrier().blocking_recv();

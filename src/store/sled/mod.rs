@@ -48,7 +48,8 @@ use crate::domain::ledger::{parse_decision_payload, verify_chain};
 use crate::domain::{ApiKey, ApiKeyId};
 use crate::domain::{ConsentId, ConsentRecord, Decision, EntryHash, EntryHeader, SiteId, Subject};
 use crate::store::{
-    AccessStore, AnalyticsStore, ConsentStore, LedgerReport, StoreError, StoreFuture,
+    AccessStore, AnalyticsStore, ConsentStore, Durability, LedgerReport, StoreError, StoreFuture,
+    StoreOptions,
 };
 use crate::telemetry::Metrics;
 
@@ -139,14 +140,14 @@ impl SledStore {
     /// `Locked`; one that sled finds corrupt gives `Corrupt`, and the caller must not serve.
     pub fn open(
         dir: &Path,
-        cache_capacity_mb: u64,
+        options: StoreOptions,
         metrics: Arc<Metrics>,
     ) -> Result<SledStore, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Io(format!("cannot create the data folder: {e}")))?;
         let db = sled::Config::new()
             .path(dir.join("sled"))
-            .cache_capacity(cache_capacity_mb * 1024 * 1024)
+            .cache_capacity(options.cache_capacity_mb * 1024 * 1024)
             .flush_every_ms(Some(500))
             .open()
             .map_err(map_err)?;
@@ -178,11 +179,16 @@ impl SledStore {
         let anchor = check_anchor(dir, &trees)?;
         writer::reconcile(&trees, anchor.map_or(1, |a| a.seq + 1))?;
         let cache = Arc::new(cache::ConsentCache::default());
+        let syncer = match options.durability {
+            Durability::Fsync => Some(writer::Syncer::open(&dir.join("sled"))?),
+            Durability::Flush => None,
+        };
         let writer = Writer::start(
             trees.clone(),
             metrics.clone(),
             dir.to_path_buf(),
             cache.clone(),
+            syncer,
         )?;
         let writer = Arc::new(writer);
         let event_writer = Arc::new(EventWriter::start(trees.clone())?);
@@ -378,8 +384,8 @@ impl ConsentStore for SledStore {
         })
     }
 
-    fn record(&self, decision: Decision) -> StoreFuture<ConsentRecord> {
-        let pending = self.writer.submit_decision(decision);
+    fn record(&self, decision: Decision, renews: bool) -> StoreFuture<ConsentRecord> {
+        let pending = self.writer.submit_decision(decision, renews);
         Box::pin(pending)
     }
 

@@ -26,6 +26,7 @@ fn decision(id: &ConsentId) -> Decision {
         geo_build: None,
         gpc: false,
         url: Some("https://x.example/".into()),
+        channel: crate::domain::Channel::SiteOrigin,
         recorded_at: Timestamp(1_790_000_000_000),
         expires_at: Timestamp(1_800_000_000_000),
     }
@@ -47,10 +48,18 @@ fn contents(store: &SledStore, tree: &str) -> Vec<u8> {
 #[tokio::test(flavor = "current_thread")]
 async fn every_tree_is_registered_and_erasure_leaves_no_trace_of_the_visitor_in_any() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path(), 16, Arc::new(Metrics::default())).unwrap();
+    let store = SledStore::open(
+        dir.path(),
+        crate::store::StoreOptions {
+            cache_capacity_mb: 16,
+            durability: crate::store::Durability::Flush,
+        },
+        Arc::new(Metrics::default()),
+    )
+    .unwrap();
     let site = SiteId::parse("demo").unwrap();
     let id = ConsentId::from_random([42; 16]);
-    store.record(decision(&id)).await.unwrap();
+    store.record(decision(&id), false).await.unwrap();
     store
         .append_events(vec![AcceptedEvent {
             site: site.clone(),

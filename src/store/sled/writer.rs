@@ -30,6 +30,8 @@ const MAX_GROUP: usize = 1024;
 enum Job {
     Decision {
         decision: Box<Decision>,
+        /// It renews an existing consent id: refused if that id is gone by commit time.
+        renews: bool,
         queued: Instant,
         reply: oneshot::Sender<Result<ConsentRecord, StoreError>>,
     },
@@ -44,6 +46,26 @@ enum Job {
         recorded_at: Timestamp,
         reply: oneshot::Sender<Result<EntryHash, StoreError>>,
     },
+    /// Answered once every job queued before it is committed (an erasure waits on it).
+    Barrier(oneshot::Sender<()>),
+}
+
+/// `fsync` after sled's flush. sled 0.34 makes its log durable with `sync_file_range`, which
+/// writes the pages out but neither flushes the disk's write cache nor the file's metadata, so
+/// an acknowledged write could still be lost to a power cut; `fdatasync` on the log closes that.
+pub(crate) struct Syncer(std::fs::File);
+
+impl Syncer {
+    /// Opens sled's log file in `sled_dir` (its `db` file) for syncing.
+    pub fn open(sled_dir: &std::path::Path) -> Result<Syncer, StoreError> {
+        std::fs::File::open(sled_dir.join("db"))
+            .map(Syncer)
+            .map_err(|e| StoreError::Io(format!("cannot open the database log for fsync: {e}")))
+    }
+
+    fn sync(&self) -> std::io::Result<()> {
+        self.0.sync_data()
+    }
 }
 
 /// The handle requests use to reach the writer thread.
@@ -83,12 +105,21 @@ impl Writer {
         metrics: Arc<Metrics>,
         data_dir: PathBuf,
         cache: Arc<ConsentCache>,
+        syncer: Option<Syncer>,
     ) -> Result<Writer, StoreError> {
         let head = read_head(&trees)?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || run(trees, metrics, head, rx, data_dir, cache))
+            .spawn(move || {
+                let sink = Sink {
+                    trees: &trees,
+                    metrics: &metrics,
+                    cache: &cache,
+                    syncer: syncer.as_ref(),
+                };
+                run(&sink, head, rx, &data_dir)
+            })
             .map_err(|e| StoreError::Io(format!("cannot start the ledger writer: {e}")))?;
         Ok(Writer {
             tx: Some(tx),
@@ -103,10 +134,12 @@ impl Writer {
     pub fn submit_decision(
         &self,
         decision: Decision,
+        renews: bool,
     ) -> impl Future<Output = Result<ConsentRecord, StoreError>> + Send + 'static {
         let (reply, rx) = oneshot::channel();
         let sent = self.send(Job::Decision {
             decision: Box::new(decision),
+            renews,
             queued: Instant::now(),
             reply,
         });
@@ -155,6 +188,15 @@ impl Writer {
         }
         rx.blocking_recv().map_err(|_| StoreError::Closed)?
     }
+
+    /// Waits, on this (blocking) thread, until every job queued so far is committed.
+    pub fn barrier_blocking(&self) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        if !self.send(Job::Barrier(reply)) {
+            return Err(StoreError::Closed);
+        }
+        rx.blocking_recv().map_err(|_| StoreError::Closed)
+    }
 }
 
 impl Drop for Writer {
@@ -194,16 +236,18 @@ fn write_anchor(data_dir: &std::path::Path, head: Head) {
     }
 }
 
-fn run(
-    trees: Trees,
-    metrics: Arc<Metrics>,
-    mut head: Head,
-    rx: Receiver<Job>,
-    data_dir: PathBuf,
-    cache: Arc<ConsentCache>,
-) {
+/// Where the writer thread commits.
+struct Sink<'a> {
+    trees: &'a Trees,
+    metrics: &'a Metrics,
+    cache: &'a ConsentCache,
+    syncer: Option<&'a Syncer>,
+}
+
+fn run(sink: &Sink, mut head: Head, rx: Receiver<Job>, data_dir: &std::path::Path) {
     let mut anchored = (head.seq, Instant::now());
     while let Ok(first) = rx.recv() {
+        crate::fault::pause_point(data_dir, "ledger_group");
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
             match rx.try_recv() {
@@ -211,7 +255,7 @@ fn run(
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        let flushed = match commit(&trees, &metrics, &cache, head, jobs) {
+        let flushed = match commit(sink, head, jobs) {
             Ok(h) => {
                 head = h;
                 true
@@ -223,24 +267,24 @@ fn run(
         };
         // Only a flushed head is anchored, so the anchor never names a volatile entry.
         if flushed && head.seq != anchored.0 && anchored.1.elapsed() >= ANCHOR_EVERY {
-            write_anchor(&data_dir, head);
+            write_anchor(data_dir, head);
             anchored = (head.seq, Instant::now());
         }
     }
-    if trees.db.flush().is_ok() {
-        write_anchor(&data_dir, head);
+    if sink.trees.db.flush().is_ok() {
+        write_anchor(data_dir, head);
     }
 }
 
 /// Writes one group and answers it. `Ok` holds the new, flushed head; `Err` the head the
 /// database now has after a failure, which may not be durable.
-fn commit(
-    trees: &Trees,
-    metrics: &Metrics,
-    cache: &ConsentCache,
-    head: Head,
-    jobs: Vec<Job>,
-) -> Result<Head, Head> {
+fn commit(sink: &Sink, head: Head, jobs: Vec<Job>) -> Result<Head, Head> {
+    let Sink {
+        trees,
+        metrics,
+        cache,
+        syncer,
+    } = *sink;
     let mut next = head;
     let mut prepared = Vec::new();
     let mut notices = Vec::new();
@@ -248,15 +292,21 @@ fn commit(
     let mut notice_replies = Vec::new();
     let mut tombstones = Vec::new();
     let mut tombstone_replies = Vec::new();
+    let mut barriers = Vec::new();
     for job in jobs {
         match job {
             Job::Decision {
                 decision,
+                renews,
                 queued,
                 reply,
             } => {
-                let seq = next.seq + 1;
                 let subject = trees.subject(&decision.site, &decision.consent_id);
+                if let Err(e) = admissible(trees, &decision.site, &subject, renews) {
+                    let _ = reply.send(Err(e));
+                    continue;
+                }
+                let seq = next.seq + 1;
                 let payload = decision_payload(&decision, &subject);
                 let header = EntryHeader::next(
                     seq,
@@ -309,6 +359,7 @@ fn commit(
                 tombstone_replies.push((reply, hash));
                 next = Head { seq, hash };
             }
+            Job::Barrier(reply) => barriers.push(reply),
         }
     }
 
@@ -351,11 +402,20 @@ fn commit(
             trees.notices.insert(hash.0, document.as_slice())?;
         }
         trees.db.flush()?;
+        if let Some(syncer) = syncer {
+            syncer.sync()?;
+        }
         Ok(())
     })()
     .map_err(map_err);
+    // Whatever the outcome, nothing queued before a barrier is still to be written.
+    let answer_barriers = move || {
+        for reply in barriers {
+            let _ = reply.send(());
+        }
+    };
 
-    match result {
+    let outcome = match result {
         Ok(()) => {
             metrics
                 .ledger_batches
@@ -390,7 +450,27 @@ fn commit(
             // What is on disk decides where the chain goes on.
             Err(read_head(trees).unwrap_or(head))
         }
+    };
+    answer_barriers();
+    outcome
+}
+
+/// Whether a decision may still be written for `subject`: not while its erasure is under way
+/// (the job record is written before the erasure waits on this thread, so every decision
+/// committed after that wait sees it), and a renewal not once its consent is gone.
+fn admissible(
+    trees: &Trees,
+    site: &crate::domain::SiteId,
+    subject: &crate::domain::Subject,
+    renews: bool,
+) -> Result<(), StoreError> {
+    let key = keys::consent(site, subject);
+    let erasing = trees.erasures.contains_key(&key).map_err(map_err)?;
+    let gone = renews && !trees.consents.contains_key(&key).map_err(map_err)?;
+    if erasing || gone {
+        return Err(StoreError::UnknownConsent);
     }
+    Ok(())
 }
 
 /// Brings `consents` and `consent_history` up to the ledger from entry `from` on: the ledger is
