@@ -138,7 +138,10 @@ async fn run_in_store(
         min_group_size: 5,
         force_events,
         // No budget: the point is to show what a full scan costs.
-        scan_budget: u64::MAX,
+        scan: query::ScanLimit {
+            budget: u64::MAX,
+            cancel: query::Cancel::default(),
+        },
     };
     let a = query::execute(store, site, &q, options)
         .await

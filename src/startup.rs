@@ -103,6 +103,48 @@ fn spawn_sweeper(store: Arc<dyn ConsentStore>, plan: Vec<Retention>, clock: Arc<
     });
 }
 
+/// How long requests in flight get to finish after SIGTERM or SIGINT; then their connections
+/// are closed and what they were doing is dropped (a raw scan stops at its next event).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// Resolves at SIGTERM or SIGINT, saying so: the stop is announced before it is carried out.
+/// The handlers are installed here, before the server answers anything, so a signal that comes
+/// right after start-up is handled too.
+#[cfg(unix)]
+fn stop_signal() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        let name = match (terminate, interrupt) {
+            (Ok(mut t), Ok(mut i)) => tokio::select! {
+                _ = t.recv() => "SIGTERM",
+                _ = i.recv() => "SIGINT",
+            },
+            _ => {
+                log::warn!("cannot install signal handlers; stop the server with SIGKILL");
+                std::future::pending::<&str>().await
+            }
+        };
+        announce_stop(name);
+    }
+}
+
+#[cfg(not(unix))]
+fn stop_signal() -> impl Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        announce_stop("Ctrl-C");
+    }
+}
+
+fn announce_stop(name: &str) {
+    log::info!(
+        "{name}: stopping; requests in flight get {} s, then queued events are written and the data folder is released",
+        SHUTDOWN_GRACE.as_secs()
+    );
+}
+
 /// A built, bound server, not yet running.
 pub struct Application {
     port: u16,
@@ -194,7 +236,11 @@ impl Application {
         })
         .client_request_timeout(Duration::from_secs(10))
         .client_disconnect_timeout(Duration::from_secs(2))
-        .shutdown_timeout(10)
+        // A client that closes its side is gone: its request (and any scan it started) is
+        // dropped rather than run on for no one.
+        .h1_allow_half_closed(false)
+        .shutdown_signal(stop_signal())
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .listen(listener)
         .map_err(|source| StartupError::Bind {
             addr: settings.listen.to_string(),
@@ -238,6 +284,7 @@ impl Application {
         if let Err(e) = self.store.flush() {
             log::error!("the final flush failed: {e}");
         }
+        log::info!("stopped: everything acknowledged is on disk");
         result
     }
 }

@@ -266,3 +266,43 @@ async fn failed_api_key_attempts_are_limited_per_address_even_for_a_right_key_af
     assert_error(&body, "rate_limited");
     assert!(retry.is_some());
 }
+
+#[actix_web::test]
+async fn a_raw_scan_whose_asker_is_gone_stops_instead_of_running_on() {
+    use consentry::analytics::query::{self, Cancel, Failure, Options, RawQuery, ScanLimit};
+    let app = spawn_app().await;
+    let id = app.consent_id("accept_all", json!({})).await;
+    for i in 0..20 {
+        app.send_events(&TestApp::pageview(&id, &format!("/p{i}")), &[])
+            .await;
+    }
+    app.analytics.sync_events().await.unwrap();
+    let raw = RawQuery {
+        metrics: vec!["pageviews".into()],
+        date_range: Some(query::RawRange::Named("7d".into())),
+        ..RawQuery::default()
+    };
+    let q = query::parse(&raw, consentry::domain::Clock::now(&app.clock)).unwrap();
+    let site = consentry::domain::SiteId::parse("demo").unwrap();
+    let run = |cancel: Cancel| {
+        let options = Options {
+            min_group_size: 1,
+            force_events: true,
+            scan: ScanLimit {
+                budget: u64::MAX,
+                cancel,
+            },
+        };
+        query::execute(app.analytics.as_ref(), &site, &q, options)
+    };
+    assert!(
+        run(Cancel::default()).await.is_ok(),
+        "a scan someone waits for is answered"
+    );
+    let gone = Cancel::default();
+    drop(gone.on_drop());
+    assert!(
+        matches!(run(gone).await, Err(Failure::Cancelled)),
+        "the request that held the guard was dropped: the scan stops"
+    );
+}

@@ -60,7 +60,7 @@ fn try_start_with_env(
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr_file(data_dir))
         .spawn()
         .expect("the binary starts");
     let stdout = child.stdout.take().expect("stdout is piped");
@@ -76,6 +76,26 @@ fn try_start_with_env(
     });
     let port = rx.recv_timeout(Duration::from_secs(30)).ok().flatten();
     (child, port)
+}
+
+/// Where a started server's standard error goes: a file beside the data folder.
+pub fn stderr_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.with_extension("stderr.log")
+}
+
+fn stderr_file(data_dir: &Path) -> Stdio {
+    std::fs::File::create(stderr_path(data_dir)).map_or_else(|_| Stdio::null(), Stdio::from)
+}
+
+/// Starts the server with its log at `info`, for tests that read what it says.
+pub fn start_logging(data_dir: &Path) -> Server {
+    let config = test_config(data_dir);
+    let (child, port) =
+        try_start_with_env(data_dir, &["--config", &config], &[("RUST_LOG", "info")]);
+    Server {
+        child,
+        port: port.expect("the server reports its port"),
+    }
 }
 
 pub fn start(data_dir: &Path) -> Server {

@@ -111,3 +111,30 @@ async fn the_script_is_cacheable_and_compressed_on_request() {
         .unwrap();
     assert_eq!(again.status().as_u16(), 304);
 }
+
+#[actix_web::test]
+async fn sigterm_is_announced_and_the_data_folder_is_free_for_the_next_command_once_the_server_exits()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::binary::start_logging(dir.path());
+    // A client that trickles a body and never finishes must not hold the stop up.
+    let addr = format!("127.0.0.1:{}", server.port);
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    use std::io::Write;
+    write!(
+        slow,
+        "POST /api/v1/sites/demo/consents HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{{"
+    )
+    .unwrap();
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    let log = std::fs::read_to_string(crate::binary::stderr_path(dir.path())).unwrap();
+    assert!(log.contains("SIGTERM: stopping"), "{log}");
+    assert!(
+        log.contains("stopped: everything acknowledged is on disk"),
+        "{log}"
+    );
+    let (ok, out, err) = crate::binary::run_cli(dir.path(), &["keys", "list", "--site", "demo"]);
+    assert!(ok, "the folder is free at once: {out}{err}");
+    drop(slow);
+}

@@ -4,6 +4,7 @@
 //! both sources give the same answer where both can answer.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::answer::{Groups, Part};
@@ -26,6 +27,7 @@ struct Visit {
 struct Scan {
     read: u64,
     over_budget: bool,
+    cancelled: bool,
     visits: HashMap<u64, Visit>,
     index: HashMap<Vec<Part>, usize>,
     groups: Vec<(Vec<Part>, crate::analytics::rollup::Counters)>,
@@ -165,18 +167,60 @@ fn unique_unit(query: &Query, at: i64) -> i64 {
 /// refused rather than let one request hold a core and gigabytes for tens of seconds.
 pub const SCAN_BUDGET: u64 = 2_000_000;
 
+/// A scan's bounds: how many raw events it may read, and a flag that stops it early.
+#[derive(Debug, Clone)]
+pub struct ScanLimit {
+    pub budget: u64,
+    pub cancel: Cancel,
+}
+
+/// Set when whoever asked is gone (the request was dropped: its client disconnected, or the
+/// server is shutting down): a running scan stops at its next event instead of running on for
+/// no one.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// A guard that cancels when dropped: held by a request for as long as it runs.
+    pub fn on_drop(&self) -> CancelOnDrop {
+        CancelOnDrop(self.clone())
+    }
+}
+
+/// Cancels its `Cancel` when dropped.
+pub struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 pub async fn collect(
     store: &dyn AnalyticsStore,
     site: &SiteId,
     query: &Query,
     span: Span,
-    budget: u64,
+    limit: &ScanLimit,
 ) -> Result<Groups, Failure> {
     let scan = Arc::new(Mutex::new(Scan::default()));
     let sink = {
         let scan = scan.clone();
         let query = query.clone();
+        let ScanLimit { budget, cancel } = limit.clone();
         Box::new(move |visitor: u64, e: StoredEvent| match scan.lock() {
+            Ok(mut s) if cancel.is_cancelled() => {
+                s.cancelled = true;
+                false
+            }
             Ok(mut s) if s.read < budget => {
                 s.read += 1;
                 s.event(&query, visitor, e);
@@ -194,6 +238,9 @@ pub async fn collect(
         .ok()
         .and_then(|m| m.into_inner().ok())
         .ok_or_else(|| StoreError::Io("an event scan did not finish".into()))?;
+    if scan.cancelled {
+        return Err(Failure::Cancelled);
+    }
     if scan.over_budget {
         return Err(Failure::TooExpensive);
     }

@@ -184,6 +184,8 @@ pub enum Failure {
     Store(StoreError),
     /// It would read more raw events than its budget.
     TooExpensive,
+    /// Whoever asked is gone; the scan stopped early.
+    Cancelled,
 }
 
 impl From<StoreError> for Failure {
@@ -192,7 +194,7 @@ impl From<StoreError> for Failure {
     }
 }
 
-pub use events::SCAN_BUDGET;
+pub use events::{Cancel, CancelOnDrop, SCAN_BUDGET, ScanLimit};
 
 /// Where an answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,15 +213,15 @@ impl Source {
 }
 
 /// How a query is run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// The site's k: groups with fewer visitors are suppressed.
     pub min_group_size: u32,
     /// Answer from raw events even where rollups would do (benchmarks, and tests that compare
     /// the two).
     pub force_events: bool,
-    /// The most raw events the query may read (`SCAN_BUDGET` for the server).
-    pub scan_budget: u64,
+    /// The most raw events the query may read (`SCAN_BUDGET` for the server), and when to stop.
+    pub scan: ScanLimit,
 }
 
 /// Answers a query.
@@ -232,8 +234,9 @@ pub async fn execute(
     let Options {
         min_group_size,
         force_events,
-        scan_budget,
+        scan,
     } = options;
+    let scan = &scan;
     let source = if force_events || !rollups::can_answer(query) {
         Source::Events
     } else {
@@ -242,7 +245,7 @@ pub async fn execute(
     let collect = |span: Span| async move {
         match source {
             Source::Rollups => rollups::collect(store, site, query, span).await,
-            Source::Events => events::collect(store, site, query, span, scan_budget).await,
+            Source::Events => events::collect(store, site, query, span, scan).await,
         }
     };
     let base = base_query(query);
@@ -251,7 +254,7 @@ pub async fn execute(
         async move {
             let groups = collect(span).await?;
             let base = match base {
-                Some(base) => Some(execute_groups(store, site, &base, span, scan_budget).await?),
+                Some(base) => Some(execute_groups(store, site, &base, span, scan).await?),
                 None => None,
             };
             Ok::<_, Failure>(answer::Collected { groups, base })
@@ -308,11 +311,11 @@ async fn execute_groups(
     site: &SiteId,
     query: &Query,
     span: Span,
-    scan_budget: u64,
+    scan: &ScanLimit,
 ) -> Result<answer::Groups, Failure> {
     if rollups::can_answer(query) {
         rollups::collect(store, site, query, span).await
     } else {
-        events::collect(store, site, query, span, scan_budget).await
+        events::collect(store, site, query, span, scan).await
     }
 }

@@ -76,6 +76,8 @@ fn failure(f: query::Failure, budget: u64) -> ApiError {
                 "answering this would read more than {budget} raw events; shorten `date_range`, or ask for one dimension with at most one `is` filter on it (answered from rollups)"
             ),
         },
+        // No one is waiting for this answer; 503 is what a log of it would show.
+        query::Failure::Cancelled => ApiError::Storage(crate::store::StoreError::Closed),
     }
 }
 
@@ -118,10 +120,17 @@ pub async fn answer(
     let (answer, metrics, dims) = match endpoint {
         Endpoint::Query => {
             let q = query::parse(&raw, now).map_err(bad)?;
+            // Dropped with this request (its client gone, or the server stopping): then a
+            // running scan stops.
+            let cancel = query::Cancel::default();
+            let _guard = cancel.on_drop();
             let options = query::Options {
                 min_group_size: k,
                 force_events: false,
-                scan_budget: state.max_scan_events,
+                scan: query::ScanLimit {
+                    budget: state.max_scan_events,
+                    cancel,
+                },
             };
             let a = query::execute(state.analytics.as_ref(), &site.id, &q, options)
                 .await
