@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `ledger verify`, `visitor`, `keys` and `demo-data`.
+//! The command line: `serve` (the default), `ledger verify`, `store check`, `visitor`, `keys`
+//! and `demo-data`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -59,6 +60,11 @@ pub enum Command {
         #[command(subcommand)]
         command: VisitorCommand,
     },
+    /// Check the stored data (the server must be stopped).
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Marketer API keys (the server must be stopped).
     Keys {
         #[command(subcommand)]
@@ -111,6 +117,13 @@ pub enum VisitorCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Check what the ledger's chain does not cover: no visitor number shared, every event
+    /// allowed by a decision of its visitor, nothing held under an erased id.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
     /// Check the hash chain of the consent ledger and report the first broken entry.
     Verify,
@@ -154,6 +167,9 @@ pub fn run(cli: Cli) -> i32 {
             command: LedgerCommand::Verify,
         } => verify(settings),
         Command::Visitor { command } => visitor(settings, command),
+        Command::Store {
+            command: StoreCommand::Check,
+        } => check_store(settings),
         Command::Keys { command } => crate::keys_cli::run(settings, command),
         Command::DemoData(args) => crate::demo_data::run(settings, args),
     }
@@ -217,6 +233,33 @@ fn verify(settings: Settings) -> i32 {
             1
         }
     }
+}
+
+fn check_store(settings: Settings) -> i32 {
+    let report = match open_offline(&settings).map(|(store, _)| store.check_integrity()) {
+        Ok(Ok(report)) => report,
+        Ok(Err(e)) => {
+            eprintln!("consentry: {e}");
+            return 1;
+        }
+        Err(e) => {
+            eprintln!("consentry: {e}");
+            return 1;
+        }
+    };
+    let counts = format!(
+        "{} visitors, {} events, {} erased subjects",
+        report.visitors, report.events, report.tombstones
+    );
+    if report.faults.is_empty() {
+        println!("store ok: {counts}; no fault");
+        return 0;
+    }
+    println!("store BROKEN: {counts}; {} faults:", report.faults.len());
+    for f in &report.faults {
+        println!("- {f}");
+    }
+    1
 }
 
 fn visitor(settings: Settings, command: VisitorCommand) -> i32 {

@@ -369,6 +369,20 @@ pub fn tombstone_payload(t: &Tombstone) -> Vec<u8> {
 }
 
 /// Whether a payload is the tombstone of `subject`.
+/// The site and subject a tombstone payload names, if it is one.
+pub fn tombstone_subject(payload: &[u8]) -> Option<(SiteId, Subject)> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let rest = text.strip_prefix("format=consentry-tombstone-1\n")?;
+    let field = |name: &str| {
+        rest.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+    };
+    Some((
+        SiteId::parse(field("site")?).ok()?,
+        Subject::parse_hex(field("subject")?)?,
+    ))
+}
+
 pub fn is_tombstone_of(payload: &[u8], subject: &Subject) -> bool {
     let needle = format!("\nsubject={}\n", subject.hex());
     payload.starts_with(b"format=consentry-tombstone-1\n")

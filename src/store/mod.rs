@@ -70,6 +70,26 @@ pub struct LedgerReport {
     pub head: Option<EntryHash>,
 }
 
+/// What an integrity check of the whole store found (`consentry store check`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegrityReport {
+    pub visitors: u64,
+    pub events: u64,
+    pub tombstones: u64,
+    /// The faults found, in words (at most `IntegrityReport::MAX_FAULTS`); empty when sound.
+    pub faults: Vec<String>,
+}
+
+impl IntegrityReport {
+    pub const MAX_FAULTS: usize = 20;
+
+    pub fn fault(&mut self, what: String) {
+        if self.faults.len() < Self::MAX_FAULTS {
+            self.faults.push(what);
+        }
+    }
+}
+
 /// What an erasure did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErasureReceipt {
@@ -161,6 +181,12 @@ pub trait ConsentStore: Send + Sync + 'static {
 
     /// Walks the ledger and checks its chain. Blocking: for the command line and tests.
     fn verify_ledger(&self) -> Result<LedgerReport, StoreError>;
+
+    /// Checks what the ledger alone cannot: no visitor number is held by two visitors, every
+    /// event belongs to a visitor and was allowed by one of that visitor's decisions (granting
+    /// its category, recorded before it, not expired), and no erased subject holds anything.
+    /// Blocking: for the command line, tests and the crash soak.
+    fn check_integrity(&self) -> Result<IntegrityReport, StoreError>;
 
     /// Makes everything written so far durable. Blocking: for shutdown.
     fn flush(&self) -> Result<(), StoreError>;

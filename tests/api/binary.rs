@@ -169,6 +169,12 @@ impl Drop for Server {
     }
 }
 
+/// Runs `consentry store check`: (exit success, stdout + stderr).
+pub fn check_store(data_dir: &Path) -> (bool, String) {
+    let (ok, out, err) = run_cli(data_dir, &["store", "check"]);
+    (ok, out + &err)
+}
+
 /// Runs `consentry ledger verify`: (exit success, stdout + stderr).
 pub fn verify_ledger(data_dir: &Path) -> (bool, String) {
     let out = command(data_dir)

@@ -131,6 +131,11 @@ async fn every_acknowledged_consent_survives_repeated_sigkills_and_the_chain_ver
             ok,
             "cycle {cycle} (seed {seed}): the chain verifies after a kill: {out}"
         );
+        let (ok, out) = binary::check_store(dir.path());
+        assert!(
+            ok,
+            "cycle {cycle} (seed {seed}): the store checks out: {out}"
+        );
 
         let server = binary::start(dir.path());
         check_present(server.port, &this_cycle).await;

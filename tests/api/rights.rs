@@ -202,6 +202,11 @@ async fn erasing_100_of_1000_visitors_leaves_100_tombstones_a_verified_chain_and
         out.contains("1100 entries verified"),
         "1000 decisions and 100 tombstones: {out}"
     );
+    let (ok, checked) = binary::check_store(dir.path());
+    assert!(
+        ok && checked.contains("900 visitors") && checked.contains("100 erased subjects"),
+        "{checked}"
+    );
 
     let bytes = all_bytes(dir.path());
     assert!(bytes.len() > 100_000);

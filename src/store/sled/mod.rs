@@ -26,6 +26,7 @@
 mod access;
 mod anchor;
 mod cache;
+mod check;
 mod erase;
 pub mod events;
 mod keys;
@@ -444,6 +445,10 @@ impl ConsentStore for SledStore {
 
     fn verify_ledger(&self) -> Result<LedgerReport, StoreError> {
         verify(&self.trees)
+    }
+
+    fn check_integrity(&self) -> Result<crate::store::IntegrityReport, StoreError> {
+        check::check(&self.trees)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
