@@ -5,8 +5,10 @@
 #
 # For each target: a fresh server (and a fresh temp data dir), 3 s warm-up, then
 # `wrk -t1 -cN -d20s --latency`. Consentry runs at -c16, -c64 and -c256 with RUST_LOG=warn
-# (no access log line per request), plus once at -c64 with RUST_LOG=info to show what the
-# access log costs. After each consentry run /metrics gives entries per group commit.
+# (no access log line per request) and the default `fsync = true` (each group commit is
+# fdatasync'ed after sled's flush), then at -c64 and -c256 with `fsync = false` (sled's
+# sync_file_range only: survives a process crash, not a power loss), plus once at -c64 with
+# RUST_LOG=info to show what the access log costs. After each consentry run /metrics gives entries per group commit.
 # Also: a raw fsync baseline (python3, 1,000 x write 4 KiB + os.fsync) on the data disk.
 #
 # Usage: bash bench/consent-writes.sh
@@ -51,6 +53,7 @@ wrk.body = '$BODY'
 wrk.headers["Content-Type"] = "application/json"
 EOF
 printf '[rate_limit]\nburst = 100000000\nper_minute = 100000000\n' >"$work/bench.toml"
+{ printf 'fsync = false\n'; cat "$work/bench.toml"; } >"$work/bench-nofsync.toml"
 
 # --- machine ---------------------------------------------------------------------------------
 machine_line
@@ -125,7 +128,7 @@ run_wrk() { # name, connections, entries-per-commit flag
     grep -E 'Non-2xx|Socket errors' "$out" || true
   fi
   echo "   $name -c$conns: $rps req/s, p50 ${p50} ms, p99 ${p99} ms"
-  rows+=("$(printf '| %-26s | %5s | %8s | %8s | %8s | %7s | %7s | %-20s | %6s |' \
+  rows+=("$(printf '| %-34s | %5s | %8s | %8s | %8s | %7s | %7s | %-20s | %6s |' \
     "$name" "$conns" "$rps" "$p50" "$p99" "$non2xx" "$sock" "$per_commit" "$ratio")")
 }
 
@@ -135,13 +138,15 @@ start_server bare warn "$BARE_BIN" 127.0.0.1:0
 run_wrk "bare handler" 64 0
 stop_server
 
-for spec in "warn 16" "warn 64" "warn 256" "info 64"; do
-  read -r level conns <<<"$spec"
-  name="consentry RUST_LOG=$level"
+for spec in "warn 16 fsync" "warn 64 fsync" "warn 256 fsync" "warn 64 nofsync" "warn 256 nofsync" "info 64 fsync"; do
+  read -r level conns sync <<<"$spec"
+  name="consentry $sync RUST_LOG=$level"
+  config="$work/bench.toml"
+  [[ "$sync" == nofsync ]] && config="$work/bench-nofsync.toml"
   echo "== $name, -c$conns (fresh data dir)"
-  data="$work/data-$level-$conns"
-  start_server "consentry-$level-$conns" "$level" "$CONSENTRY_BIN" serve --listen 127.0.0.1:0 \
-    --data-dir "$data" --config "$work/bench.toml"
+  data="$work/data-$level-$conns-$sync"
+  start_server "consentry-$level-$conns-$sync" "$level" "$CONSENTRY_BIN" serve --listen 127.0.0.1:0 \
+    --data-dir "$data" --config "$config"
   run_wrk "$name" "$conns" 1
   limited=$(metric consentry_rate_limited_total)
   [[ "$limited" == 0 ]] || echo "!! rate limiter refused $limited requests"
@@ -152,9 +157,9 @@ done
 # --- table ---------------------------------------------------------------------------------------
 echo
 echo "wrk -t1 -cN -d${DURATION}s --latency after ${WARMUP}s warm-up; $PINNING; raw fsync ${fsync_rate}/s"
-printf '| %-26s | %5s | %8s | %8s | %8s | %7s | %7s | %-20s | %6s |\n' \
+printf '| %-34s | %5s | %8s | %8s | %8s | %7s | %7s | %-20s | %6s |\n' \
   target conns "req/s" "p50 ms" "p99 ms" non-2xx sockerr "entries/commit" "/bare"
-printf '|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s|%s:|\n' ---------------------------- ------ --------- --------- \
+printf '|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s|%s:|\n' ------------------------------------ ------ --------- --------- \
   --------- -------- -------- ---------------------- -------
 printf '%s\n' "${rows[@]}"
 if [[ "$errors" != 0 ]]; then
