@@ -1,4 +1,5 @@
-//! CSRF tokens for this server's own forms (the policy page's and the dashboard's sign-in).
+//! CSRF tokens for this server's own forms (the policy page's, and the dashboard's sign-in and
+//! sign-out).
 //!
 //! A form is issued with a random nonce in a `SameSite=Strict`, `HttpOnly` cookie and a token
 //! `expiry.tag` in a hidden field, where the tag is an HMAC-SHA256, under the server's secret, of
@@ -21,15 +22,15 @@ pub const FORM_HOURS: i64 = 12;
 pub enum Form {
     /// The policy page's preferences and erase forms.
     Policy,
-    /// The dashboard's sign-in.
-    SignIn,
+    /// The dashboard's sign-in and sign-out.
+    Dashboard,
 }
 
 impl Form {
     fn label(self) -> &'static [u8] {
         match self {
             Form::Policy => b"policy-form",
-            Form::SignIn => b"dashboard-sign-in",
+            Form::Dashboard => b"dashboard",
         }
     }
 
@@ -37,7 +38,7 @@ impl Form {
     pub fn cookie(self) -> &'static str {
         match self {
             Form::Policy => "consentry_csrf",
-            Form::SignIn => "consentry_signin_csrf",
+            Form::Dashboard => "consentry_dashboard_csrf",
         }
     }
 }
@@ -135,7 +136,7 @@ mod tests {
         assert!(
             !ok(
                 &secret,
-                Form::SignIn,
+                Form::Dashboard,
                 "demo",
                 &issued.nonce,
                 &issued.token,

@@ -99,6 +99,8 @@ pub struct DashboardPage {
     pub site_name: String,
     /// The signed-in key's id (never the key), shown so a marketer knows which key is in use.
     pub key_id: String,
+    /// The sign-out form's CSRF token (`http::csrf`).
+    pub csrf_token: String,
 }
 
 /// `GET /dashboard/{site}` when signed out, and a failed sign-in.

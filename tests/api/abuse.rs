@@ -306,3 +306,41 @@ async fn a_raw_scan_whose_asker_is_gone_stops_instead_of_running_on() {
         "the request that held the guard was dropped: the scan stops"
     );
 }
+
+#[actix_web::test]
+async fn the_dashboards_sign_out_needs_the_token_its_page_issued() {
+    let app = spawn_app().await;
+    let mut page = app
+        .client
+        .get(app.url("/dashboard/demo"))
+        .send()
+        .await
+        .unwrap();
+    let nonce = page
+        .cookies()
+        .unwrap()
+        .iter()
+        .find(|c| c.name() == "consentry_dashboard_csrf")
+        .expect("a CSRF cookie")
+        .value()
+        .to_owned();
+    let html = String::from_utf8(page.body().await.unwrap().to_vec()).unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let at = html.find(marker).unwrap() + marker.len();
+    let token = html[at..at + html[at..].find('"').unwrap()].to_owned();
+    let sign_out = |csrf: String| {
+        app.client
+            .post(app.url("/dashboard/demo/signout"))
+            .insert_header(("cookie", format!("consentry_dashboard_csrf={nonce}")))
+            .insert_header(app.origin())
+            .send_form(&[("csrf", csrf)])
+    };
+    let forged = sign_out("1.00".into()).await.unwrap();
+    assert_eq!(
+        forged.status().as_u16(),
+        403,
+        "a cross-site sign-out is refused"
+    );
+    let ok = sign_out(token).await.unwrap();
+    assert_eq!(ok.status().as_u16(), 303);
+}

@@ -127,7 +127,7 @@ async fn sign_in(
         .cookies()
         .unwrap()
         .iter()
-        .find(|c| c.name() == "consentry_signin_csrf")
+        .find(|c| c.name() == "consentry_dashboard_csrf")
         .expect("the sign-in page sets its CSRF cookie")
         .value()
         .to_owned();
@@ -138,7 +138,7 @@ async fn sign_in(
     let token = if with_token { token } else { "0.00".to_owned() };
     app.client
         .post(app.url("/dashboard/demo/session"))
-        .insert_header(("cookie", format!("consentry_signin_csrf={nonce}")))
+        .insert_header(("cookie", format!("consentry_dashboard_csrf={nonce}")))
         .insert_header(app.origin())
         .send_form(&[("key", key), ("csrf", token.as_str())])
         .await

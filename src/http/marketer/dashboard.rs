@@ -20,33 +20,74 @@ use crate::http::state::{AppState, SiteEntry};
 use crate::http::views::{DashboardPage, DashboardSignin};
 use crate::http::visitor::client_address;
 
-/// The sign-in page, with a fresh CSRF token and its cookie.
+/// A page of the dashboard with a fresh CSRF token for its form, and the token's cookie.
+fn with_form(
+    state: &AppState,
+    req: &HttpRequest,
+    entry: &SiteEntry,
+    render: impl FnOnce(String) -> Result<String, askama::Error>,
+) -> HttpResponse {
+    let site = entry.site.id.as_str();
+    let issued = csrf::issue(
+        &state.session_secret,
+        Form::Dashboard,
+        site,
+        state.clock.now(),
+    );
+    let mut response = html(render(issued.token));
+    let cookie = csrf_cookie(
+        state,
+        req,
+        Form::Dashboard,
+        issued.nonce,
+        format!("/dashboard/{site}"),
+    );
+    let _ = response.add_cookie(&cookie);
+    response
+}
+
+/// The sign-in page.
 fn signin(
     state: &AppState,
     req: &HttpRequest,
     entry: &SiteEntry,
     error: Option<String>,
 ) -> HttpResponse {
-    let site = entry.site.id.as_str();
-    let issued = csrf::issue(&state.session_secret, Form::SignIn, site, state.clock.now());
-    let mut response = html(
+    with_form(state, req, entry, |csrf_token| {
         DashboardSignin {
-            site_id: site.to_owned(),
+            site_id: entry.site.id.to_string(),
             site_name: entry.site.name.clone(),
-            csrf_token: issued.token,
+            csrf_token,
             error,
         }
-        .render(),
+        .render()
+    })
+}
+
+/// Checks a dashboard form: from this server's page, with the token issued with it.
+fn check_dashboard_form(
+    state: &AppState,
+    req: &HttpRequest,
+    entry: &SiteEntry,
+    token: &str,
+) -> Result<(), ApiError> {
+    check_form_origin(state, req)?;
+    let nonce = req.cookie(Form::Dashboard.cookie());
+    let issued_here = csrf::verify(
+        &state.session_secret,
+        Form::Dashboard,
+        entry.site.id.as_str(),
+        nonce.as_ref().map(|c| c.value()),
+        token,
+        state.clock.now(),
     );
-    let cookie = csrf_cookie(
-        state,
-        req,
-        Form::SignIn,
-        issued.nonce,
-        format!("/dashboard/{site}"),
-    );
-    let _ = response.add_cookie(&cookie);
-    response
+    if !issued_here {
+        return Err(ApiError::Forbidden(
+            "the form has expired or was not sent from this server's page; reload it and try again"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 #[get("/dashboard/{site}")]
@@ -65,14 +106,15 @@ pub async fn page(
         None => None,
     };
     Ok(match key {
-        Some(k) => html(
+        Some(k) => with_form(&state, &req, entry, |csrf_token| {
             DashboardPage {
                 site_id: entry.site.id.to_string(),
                 site_name: entry.site.name.clone(),
                 key_id: k.id.to_string(),
+                csrf_token,
             }
-            .render(),
-        ),
+            .render()
+        }),
         None => signin(&state, &req, entry, None),
     })
 }
@@ -111,22 +153,8 @@ pub async fn sign_in(
     form: web::Form<SigninForm>,
 ) -> Result<HttpResponse, ApiError> {
     let entry = state.site(&site)?;
-    check_form_origin(&state, &req)?;
+    check_dashboard_form(&state, &req, entry, &form.csrf)?;
     let now = state.clock.now();
-    let nonce = req.cookie(Form::SignIn.cookie());
-    let issued_here = csrf::verify(
-        &state.session_secret,
-        Form::SignIn,
-        entry.site.id.as_str(),
-        nonce.as_ref().map(|c| c.value()),
-        &form.csrf,
-        now,
-    );
-    if !issued_here {
-        return Err(ApiError::Forbidden(
-            "the sign-in form has expired or was not sent from this server's page; reload it and try again".into(),
-        ));
-    }
     let client = client_address(&state, &req);
     state
         .limits
@@ -163,14 +191,22 @@ pub async fn sign_in(
         .finish())
 }
 
+/// The sign-out form: its CSRF token.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignoutForm {
+    csrf: String,
+}
+
 #[post("/dashboard/{site}/signout")]
 pub async fn sign_out(
     state: web::Data<AppState>,
     req: HttpRequest,
     site: web::Path<String>,
+    form: web::Form<SignoutForm>,
 ) -> Result<HttpResponse, ApiError> {
     let entry = state.site(&site)?;
-    check_form_origin(&state, &req)?;
+    check_dashboard_form(&state, &req, entry, &form.csrf)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, back_to(entry.site.id.as_str())))
         .cookie(cookie(&state, &req, String::new(), CookieDuration::ZERO))
