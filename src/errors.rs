@@ -19,7 +19,7 @@
 //! | `Forbidden`          | 403    | `forbidden`              |
 //! | `UnknownSite`        | 404    | `unknown_site`           |
 //! | `NotFound`           | 404    | own code                 |
-//! | `MethodNotAllowed`   | 405    | `method_not_allowed`     |
+//! | `MethodNotAllowed`   | 405    | `method_not_allowed` (with `Allow`) |
 //! | `StalePolicy`        | 409    | `stale_policy_version`   |
 //! | `PayloadTooLarge`    | 413    | `payload_too_large`      |
 //! | `UnsupportedMedia`   | 415    | `unsupported_media_type` |
@@ -48,8 +48,8 @@ pub enum ApiError {
     UnknownSite(String),
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
-    #[error("this method is not allowed here")]
-    MethodNotAllowed,
+    #[error("this method is not allowed here; this path answers {allow}")]
+    MethodNotAllowed { allow: &'static str },
     #[error("policy version `{sent}` is not current; the current version is `{current}`")]
     StalePolicy { sent: String, current: String },
     #[error("the request body is larger than the {limit} bytes this endpoint accepts")]
@@ -78,7 +78,7 @@ impl ApiError {
             ApiError::OriginNotAllowed(_) => "origin_not_allowed",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::UnknownSite(_) => "unknown_site",
-            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::StalePolicy { .. } => "stale_policy_version",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMedia { .. } => "unsupported_media_type",
@@ -114,7 +114,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::OriginNotAllowed(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::UnknownSite(_) | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::StalePolicy { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMedia { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -144,6 +144,9 @@ impl ResponseError for ApiError {
         }
         if let ApiError::Storage(_) = self {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+        }
+        if let ApiError::MethodNotAllowed { allow } = self {
+            response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
         }
         response.json(body)
     }

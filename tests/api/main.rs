@@ -7,6 +7,7 @@ mod banner;
 mod binary;
 mod browser;
 mod consents;
+mod contract;
 mod crash;
 mod events;
 mod geo_fixture;

@@ -1,0 +1,160 @@
+//! The HTTP contract at its edges: methods, malformed requests, and what every rejection looks
+//! like.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::{TestApp, assert_error, spawn_app};
+
+/// A response read off a raw connection.
+#[derive(Debug)]
+pub struct Raw {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl Raw {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// Splits every response in `bytes` (each with a `content-length`, or none for a bodiless one).
+pub fn responses(mut bytes: &[u8]) -> Vec<Raw> {
+    let mut out = Vec::new();
+    while let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut raw = Raw {
+            status,
+            head,
+            body: Vec::new(),
+        };
+        let len: usize = raw
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let rest = &bytes[end + 4..];
+        let len = len.min(rest.len());
+        raw.body = rest[..len].to_vec();
+        bytes = &rest[len..];
+        out.push(raw);
+    }
+    out
+}
+
+/// Writes `request` as is on a new connection and reads until the server closes it (or 5 s).
+pub async fn send_raw(app: &TestApp, request: Vec<u8>) -> Vec<u8> {
+    let address = app.address.trim_start_matches("http://").to_owned();
+    actix_web::rt::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        // A server may refuse before the whole request is written.
+        let _ = stream.write_all(&request);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+        out
+    })
+    .await
+    .unwrap()
+}
+
+async fn request(app: &TestApp, method: &str, path: &str, headers: &[(&str, &str)]) -> Raw {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    let bytes = send_raw(app, req.into_bytes()).await;
+    responses(&bytes)
+        .into_iter()
+        .next()
+        .expect("the server answers")
+}
+
+#[actix_web::test]
+async fn a_method_a_known_path_does_not_answer_is_405_with_allow_and_the_error_shape() {
+    let app = spawn_app().await;
+    let id = "0000000000000000000000000a";
+    for (method, path, allow) in [
+        (
+            "PUT",
+            format!("/api/v1/sites/demo/consents/{id}"),
+            "GET, HEAD, DELETE, OPTIONS",
+        ),
+        (
+            "GET",
+            "/api/v1/sites/demo/consents".to_owned(),
+            "POST, OPTIONS",
+        ),
+        (
+            "PATCH",
+            "/api/v1/sites/nope/events".to_owned(),
+            "POST, OPTIONS",
+        ),
+        ("TRACE", "/healthz".to_owned(), "GET, HEAD, OPTIONS"),
+        (
+            "DELETE",
+            "/sites/demo/policy".to_owned(),
+            "GET, HEAD, OPTIONS",
+        ),
+    ] {
+        // A foreign origin would be 403 on a state change: the method is checked first.
+        let res = request(&app, method, &path, &[("origin", "https://evil.example")]).await;
+        assert_eq!(res.status, 405, "{method} {path}: {}", res.head);
+        assert_eq!(
+            res.header("allow").as_deref(),
+            Some(allow),
+            "{method} {path}"
+        );
+        assert_error(&res.json(), "method_not_allowed");
+    }
+}
+
+#[actix_web::test]
+async fn an_unknown_path_is_404_whatever_the_method() {
+    let app = spawn_app().await;
+    for method in ["GET", "PUT", "DELETE"] {
+        let res = request(&app, method, "/api/v1/sites/demo/nothing", &[]).await;
+        assert_eq!(res.status, 404, "{method}");
+        assert_error(&res.json(), "not_found");
+    }
+}
+
+#[actix_web::test]
+async fn head_is_answered_wherever_get_is_and_options_lists_the_methods() {
+    let app = spawn_app().await;
+    let res = request(&app, "HEAD", "/.well-known/gpc.json", &[]).await;
+    assert_eq!(res.status, 200, "{}", res.head);
+    assert!(res.body.is_empty());
+    let res = request(&app, "OPTIONS", "/sites/demo/policy/erase", &[]).await;
+    assert_eq!(res.status, 204);
+    assert_eq!(res.header("allow").as_deref(), Some("POST, OPTIONS"));
+    let res = request(&app, "HEAD", "/sites/demo/policy/erase", &[]).await;
+    assert_eq!(res.status, 405);
+}
