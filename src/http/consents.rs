@@ -244,6 +244,15 @@ pub async fn notice(
     };
     let hash = EntryHash::parse_hex(&hash).ok_or_else(not_found)?;
     let document = state.store.notice(hash).await?.ok_or_else(not_found)?;
+    // The archive is shared by every site: serve a document only under the site it names.
+    #[derive(Deserialize)]
+    struct Owner {
+        site: String,
+    }
+    let owner = serde_json::from_slice::<Owner>(&document).ok();
+    if owner.is_none_or(|o| o.site != site) {
+        return Err(not_found());
+    }
     Ok(HttpResponse::Ok()
         .content_type("application/json; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))

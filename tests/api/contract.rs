@@ -158,3 +158,48 @@ async fn head_is_answered_wherever_get_is_and_options_lists_the_methods() {
     let res = request(&app, "HEAD", "/sites/demo/policy/erase", &[]).await;
     assert_eq!(res.status, 405);
 }
+
+#[actix_web::test]
+async fn gpc_in_the_query_is_on_for_1_and_true_off_for_0_and_false_and_refused_otherwise() {
+    let app = spawn_app().await;
+    for (value, on) in [("1", true), ("true", true), ("0", false), ("false", false)] {
+        let (status, body) = app
+            .get_json(&format!("/api/v1/sites/demo/banner?gpc={value}"), &[])
+            .await;
+        assert_eq!(status, 200, "{value}: {body}");
+        assert_eq!(body["gpc"], on, "?gpc={value}");
+    }
+    let (status, body) = app.get_json("/api/v1/sites/demo/banner", &[]).await;
+    assert_eq!((status, &body["gpc"]), (200, &Value::Bool(false)));
+    for value in ["yes", "", "TRUE"] {
+        let (status, body) = app
+            .get_json(&format!("/api/v1/sites/demo/banner?gpc={value}"), &[])
+            .await;
+        assert_eq!(status, 400, "?gpc={value}");
+        assert_error(&body, "invalid_request");
+        assert!(body["error"]["message"].as_str().unwrap().contains("`gpc`"));
+    }
+}
+
+#[actix_web::test]
+async fn a_notice_is_served_only_under_the_site_whose_notice_it_is() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        let mut shop = s.sites[0].clone();
+        shop.id = consentry::domain::SiteId::parse("shop").unwrap();
+        shop.name = "Shop".into();
+        s.sites.push(shop);
+    })
+    .await;
+    let (_, banner) = app.get_json("/api/v1/sites/demo/banner", &[]).await;
+    let hash = banner["banner_hash"].as_str().unwrap().to_owned();
+    let (status, doc) = app
+        .get_json(&format!("/api/v1/sites/demo/notices/{hash}"), &[])
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["site"], "demo");
+    let (status, body) = app
+        .get_json(&format!("/api/v1/sites/shop/notices/{hash}"), &[])
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_error(&body, "unknown_notice");
+}
