@@ -16,6 +16,7 @@ pub mod rights;
 pub mod script;
 pub mod script_bundle;
 pub mod state;
+pub mod text;
 pub mod views;
 pub mod visitor;
 pub mod wire;

@@ -203,3 +203,67 @@ async fn a_notice_is_served_only_under_the_site_whose_notice_it_is() {
     assert_eq!(status, 404, "{body}");
     assert_error(&body, "unknown_notice");
 }
+
+#[actix_web::test]
+async fn control_characters_and_bidi_overrides_are_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let id = app.consent_id("accept_all", serde_json::json!({})).await;
+    let page = |extra: Value| {
+        let mut e = TestApp::pageview(&id, "/");
+        for (k, v) in extra.as_object().unwrap() {
+            e[k] = v.clone();
+        }
+        e
+    };
+    for (events, field) in [
+        (
+            serde_json::json!([page(
+                serde_json::json!({"url": "https://parcelwise.example/a\u{0}b"})
+            )]),
+            "events[0].url",
+        ),
+        (
+            serde_json::json!([
+                page(serde_json::json!({})),
+                page(serde_json::json!({"referrer": "https://x.example/\u{202e}fdp.exe"}))
+            ]),
+            "events[1].referrer",
+        ),
+        (
+            serde_json::json!(page(serde_json::json!({"props": {"plan": "pro\u{2066}"}}))),
+            "events[0].props.plan",
+        ),
+        (
+            serde_json::json!(page(serde_json::json!({"props": {"a\u{85}": 1}}))),
+            "events[0].props",
+        ),
+    ] {
+        let (status, body) = app.send_events(&events, &[]).await;
+        assert_eq!(status, 400, "{field}: {body}");
+        assert_error(&body, "invalid_request");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(&format!("`{field}`")), "{message}");
+    }
+    assert!(
+        app.export(&id).await["events"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing of a refused body is stored"
+    );
+
+    let (status, body) = app
+        .post_json(
+            "/api/v1/sites/demo/consents",
+            &serde_json::json!({"action": "accept_all", "policy_version": crate::helpers::POLICY_VERSION,
+                "url": "https://parcelwise.example/\u{1b}[31m"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("`url`")
+    );
+}
