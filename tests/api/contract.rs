@@ -267,3 +267,50 @@ async fn control_characters_and_bidi_overrides_are_refused_naming_the_field() {
             .starts_with("`url`")
     );
 }
+
+#[actix_web::test]
+async fn json_in_a_charset_other_than_utf_8_is_415() {
+    let app = spawn_app().await;
+    let body = serde_json::json!({"action": "accept_all", "policy_version": crate::helpers::POLICY_VERSION});
+    for (content_type, status) in [
+        ("application/json; charset=utf-16", 415),
+        ("application/json; charset=iso-8859-1", 415),
+        ("application/json; charset=UTF-8", 201),
+    ] {
+        let mut res = app
+            .client
+            .post(app.url("/api/v1/sites/demo/consents"))
+            .insert_header(("content-type", content_type))
+            .send_body(body.to_string())
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), status, "{content_type}");
+        if status == 415 {
+            let body: Value = serde_json::from_slice(&res.body().await.unwrap()).unwrap();
+            assert_error(&body, "unsupported_media_type");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_date_range_outside_the_years_0001_to_9999_is_400_naming_date_range() {
+    let app = spawn_app().await;
+    let (_, key) = app.api_key("demo").await;
+    let auth = format!("Bearer {key}");
+    for range in [["-0001-01-01", "0000-01-01"], ["0000-01-01", "0000-01-02"]] {
+        let (status, body) = app
+            .post_json_with(
+                "/api/v1/sites/demo/query",
+                &serde_json::json!({"metrics": ["visitors"], "date_range": range}),
+                &[("authorization", &auth)],
+            )
+            .await;
+        assert_eq!(status, 400, "{range:?}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("`date_range`")
+        );
+    }
+}
