@@ -131,3 +131,24 @@ pub async fn banner(
         .insert_header((header::VARY, "Accept-Language, Sec-GPC"))
         .json(body))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_document_names_every_banner_text_key() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../static/openapi.json")).unwrap();
+        let names =
+            &doc["components"]["schemas"]["Banner"]["properties"]["texts"]["propertyNames"]["enum"];
+        let mut documented: Vec<&str> = names
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let mut keys = crate::i18n::KEYS.to_vec();
+        documented.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(documented, keys);
+    }
+}
