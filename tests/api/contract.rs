@@ -314,3 +314,46 @@ async fn a_date_range_outside_the_years_0001_to_9999_is_400_naming_date_range() 
         );
     }
 }
+
+#[actix_web::test]
+async fn csv_lists_are_names_separated_by_single_commas() {
+    let app = spawn_app().await;
+    let (_, key) = app.api_key("demo").await;
+    let auth = format!("Bearer {key}");
+    for (query, field) in [
+        ("metrics=visitors,,pageviews&date_range=7d", "metrics"),
+        ("metrics=&date_range=7d", "metrics"),
+        (
+            "metrics=visitors&date_range=7d&dimensions=visit:os,",
+            "dimensions",
+        ),
+    ] {
+        let (status, body) = app
+            .get_json(
+                &format!("/api/v1/sites/demo/export.csv?{query}"),
+                &[("authorization", &auth)],
+            )
+            .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("`{field}`")),
+            "{body}"
+        );
+    }
+    let mut res = app
+        .client
+        .get(app.url("/api/v1/sites/demo/export.csv?metrics=visitors,pageviews&date_range=7d&dimensions=visit:os"))
+        .insert_header(("authorization", auth.as_str()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    assert!(
+        text.starts_with("visit:os,visitors,pageviews\r\n"),
+        "{text}"
+    );
+}

@@ -144,7 +144,9 @@ pub fn parse_dimension(raw: &str, field: &str, time_ok: bool) -> Result<Dimensio
         "time:day" => Some(Dimension::Time(TimeGrain::Day)),
         "time:month" => Some(Dimension::Time(TimeGrain::Month)),
         _ => match raw.strip_prefix("event:props:") {
-            Some(key) if !key.is_empty() && key.len() <= 100 => Some(Dimension::Prop(key.into())),
+            Some(key) if !key.is_empty() && key.chars().count() <= 100 => {
+                Some(Dimension::Prop(key.into()))
+            }
             Some(_) => None,
             None => DIMENSIONS
                 .iter()
@@ -210,9 +212,9 @@ fn parse_filter(raw: &(String, String, Vec<String>)) -> Result<Filter, QueryErro
             "`filters` on `{dim}` needs 1 to {MAX_FILTER_VALUES} values"
         )));
     }
-    if values.iter().any(|v| v.len() > MAX_VALUE_LEN) {
+    if values.iter().any(|v| v.chars().count() > MAX_VALUE_LEN) {
         return Err(invalid(format!(
-            "`filters` on `{dim}` has a value longer than {MAX_VALUE_LEN} bytes"
+            "`filters` on `{dim}` has a value longer than {MAX_VALUE_LEN} characters"
         )));
     }
     Ok(Filter {

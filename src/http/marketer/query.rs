@@ -252,26 +252,36 @@ pub struct CsvParams {
     limit: Option<u64>,
 }
 
-fn list(raw: &Option<String>) -> Vec<String> {
-    raw.as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+/// A comma-separated list: nothing, or names separated by single commas (no empty names).
+fn list(field: &str, raw: &Option<String>) -> Result<Vec<String>, ApiError> {
+    match raw.as_deref() {
+        None | Some("") => Ok(Vec::new()),
+        Some(text) => text
+            .split(',')
+            .map(|s| {
+                if s.is_empty() {
+                    Err(ApiError::invalid(
+                        field,
+                        "has an empty name; separate names with one comma",
+                    ))
+                } else {
+                    Ok(s.to_owned())
+                }
+            })
+            .collect(),
+    }
 }
 
 impl CsvParams {
     fn body(&self) -> Result<QueryBody, ApiError> {
         let date_range = match self.date_range.split_once(',') {
-            Some((a, b)) => WireRange::Dates([a.trim().to_owned(), b.trim().to_owned()]),
+            Some((a, b)) => WireRange::Dates([a.to_owned(), b.to_owned()]),
             None => WireRange::Named(self.date_range.clone()),
         };
         Ok(QueryBody {
-            metrics: list(&Some(self.metrics.clone())),
+            metrics: list("metrics", &Some(self.metrics.clone()))?,
             date_range: Some(date_range),
-            dimensions: list(&self.dimensions),
+            dimensions: list("dimensions", &self.dimensions)?,
             filters: parse_json("filters", &self.filters)?.unwrap_or_default(),
             order_by: parse_json("order_by", &self.order_by)?.unwrap_or_default(),
             limit: self.limit,
