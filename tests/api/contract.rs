@@ -357,3 +357,24 @@ async fn csv_lists_are_names_separated_by_single_commas() {
         "{text}"
     );
 }
+
+#[actix_web::test]
+async fn consent_statistics_take_at_most_ten_filters_as_queries_do() {
+    let app = spawn_app().await;
+    let (_, key) = app.api_key("demo").await;
+    let filter = serde_json::json!(["is", "consent:action", ["save"]]);
+    let (status, body) = app
+        .post_json_with(
+            "/api/v1/sites/demo/consent-stats",
+            &serde_json::json!({"metrics": ["decisions"], "date_range": "7d", "filters": vec![filter; 11]}),
+            &[("authorization", &format!("Bearer {key}"))],
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("`filters`")
+    );
+}

@@ -149,6 +149,12 @@ pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<StatQuery, QueryError> {
             "`dimensions` can hold one time dimension".into(),
         ));
     }
+    if raw.filters.len() > 10 {
+        return Err(invalid(
+            "invalid_request",
+            "`filters` has more than 10 filters".into(),
+        ));
+    }
     let mut filters = Vec::new();
     for (op, d, values) in &raw.filters {
         let op = parse_op(op)?;
