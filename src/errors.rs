@@ -25,6 +25,16 @@
 //! | `UnsupportedMedia`   | 415    | `unsupported_media_type` |
 //! | `RateLimited`        | 429    | `rate_limited`           |
 //! | `Storage`            | 503    | `storage_unavailable`    |
+//!
+//! Request heads that cannot be read as HTTP are refused before the application runs, by
+//! `http::front` (which writes the same body with [`error_body`]), and the connection closed:
+//!
+//! | head                                                        | status | code                              |
+//! |-------------------------------------------------------------|--------|-----------------------------------|
+//! | malformed (bad `Content-Length`, control bytes, no `Host`…) | 400    | `malformed_request`               |
+//! | not complete within 10 s                                    | 408    | `request_timeout`                 |
+//! | a target over 8 KiB                                         | 414    | `uri_too_long`                    |
+//! | over 32 KiB or 64 header fields                             | 431    | `request_header_fields_too_large` |
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -105,6 +115,18 @@ struct Inner<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     current_policy_version: Option<&'a str>,
+}
+
+/// The error body, for answers written below actix-web (`http::front`).
+pub fn error_body(code: &str, message: &str) -> String {
+    let body = Body {
+        error: Inner {
+            code,
+            message: message.to_owned(),
+            current_policy_version: None,
+        },
+    };
+    serde_json::to_string(&body).unwrap_or_default()
 }
 
 impl ResponseError for ApiError {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::error::{QueryPayloadError, UrlencodedError};
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpRequest, HttpServer, web};
+use actix_web::{App, HttpRequest, web};
 
 use crate::domain::{Clock, Site, SystemClock};
 use crate::errors::ApiError;
@@ -173,28 +173,28 @@ impl Application {
                 source,
             })?
             .port();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(web::PayloadConfig::new(16 * 1024))
-                .app_data(
-                    web::FormConfig::default()
-                        .limit(4 * 1024)
-                        .error_handler(form_error),
-                )
-                .app_data(web::QueryConfig::default().error_handler(query_error))
-                .wrap(from_fn(observe::observe))
-                .configure(routes)
-        })
-        .client_request_timeout(Duration::from_secs(10))
-        .client_disconnect_timeout(Duration::from_secs(2))
-        .shutdown_timeout(10)
-        .listen(listener)
+        let server = crate::http::front::serve(
+            listener,
+            move || {
+                App::new()
+                    .app_data(state.clone())
+                    .app_data(web::PayloadConfig::new(16 * 1024))
+                    .app_data(
+                        web::FormConfig::default()
+                            .limit(4 * 1024)
+                            .error_handler(form_error),
+                    )
+                    .app_data(web::QueryConfig::default().error_handler(query_error))
+                    .wrap(from_fn(observe::observe))
+                    .configure(routes)
+            },
+            Duration::from_secs(2),
+            10,
+        )
         .map_err(|source| StartupError::Bind {
             addr: settings.listen.to_string(),
             source,
-        })?
-        .run();
+        })?;
         Ok(Application {
             port,
             server,

@@ -4,6 +4,7 @@
 pub mod banner;
 pub mod consents;
 pub mod events;
+pub mod front;
 pub mod guard;
 pub mod json;
 pub mod marketer;

@@ -378,3 +378,124 @@ async fn consent_statistics_take_at_most_ten_filters_as_queries_do() {
             .starts_with("`filters`")
     );
 }
+
+/// Asserts a refusal written below the application: the status, the error shape, closed.
+fn assert_refused(res: &Raw, status: u16, code: &str) {
+    assert_eq!(res.status, status, "{}", res.head);
+    assert_error(&res.json(), code);
+    assert_eq!(
+        res.header("content-type").as_deref(),
+        Some("application/json; charset=utf-8")
+    );
+    assert_eq!(res.header("connection").as_deref(), Some("close"));
+}
+
+#[actix_web::test]
+async fn malformed_request_heads_get_the_json_error_shape() {
+    let app = spawn_app().await;
+    let mut many = String::from("GET /healthz HTTP/1.1\r\nhost: a\r\n");
+    for i in 0..200 {
+        many.push_str(&format!("x-h{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (
+            b"POST /api/v1/sites/demo/events HTTP/1.1\r\nhost: a\r\ncontent-length: 12abc\r\n\r\n".to_vec(),
+            400,
+            "malformed_request",
+        ),
+        (
+            b"POST /api/v1/sites/demo/events HTTP/1.1\r\nhost: a\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n".to_vec(),
+            400,
+            "malformed_request",
+        ),
+        (
+            b"GET /heal\x01thz HTTP/1.1\r\nhost: a\r\n\r\n".to_vec(),
+            400,
+            "malformed_request",
+        ),
+        (
+            b"GET /healthz HTTP/1.1\r\nhost: a\r\nx-a: b\x00c\r\n\r\n".to_vec(),
+            400,
+            "malformed_request",
+        ),
+        (
+            b"GET /healthz HTTP/1.1\r\n\r\n".to_vec(),
+            400,
+            "malformed_request",
+        ),
+        (many.into_bytes(), 431, "request_header_fields_too_large"),
+        (
+            format!("GET /{} HTTP/1.1\r\nhost: a\r\n\r\n", "a".repeat(100_000)).into_bytes(),
+            414,
+            "uri_too_long",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let bytes = send_raw(&app, request.clone()).await;
+        let all = responses(&bytes);
+        assert_eq!(all.len(), 1, "{}", String::from_utf8_lossy(&bytes));
+        assert_refused(&all[0], status, code);
+    }
+}
+
+#[actix_web::test]
+async fn a_malformed_head_after_good_requests_is_answered_in_order_on_the_same_connection() {
+    let app = spawn_app().await;
+    let body = r#"{"action":"accept_all","policy_version":"2026-11-01"}"#;
+    let request = format!(
+        "POST /api/v1/sites/demo/consents HTTP/1.1\r\nhost: a\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}\
+         GET /healthz HTTP/1.1\r\nhost: a\r\n\r\n\
+         GET /healthz HTTP/1.1\r\nhost: a\r\ncontent-length: -1\r\n\r\n",
+        body.len()
+    );
+    let bytes = send_raw(&app, request.into_bytes()).await;
+    let all = responses(&bytes);
+    let statuses: Vec<u16> = all.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [201, 200, 400],
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    assert_refused(&all[2], 400, "malformed_request");
+}
+
+#[actix_web::test]
+async fn a_chunked_request_is_answered_and_ends_its_connection() {
+    let app = spawn_app().await;
+    let body = r#"{"action":"accept_all","policy_version":"2026-11-01"}"#;
+    let request = format!(
+        "POST /api/v1/sites/demo/consents HTTP/1.1\r\nhost: a\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    let all = responses(&send_raw(&app, request.into_bytes()).await);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].status, 201, "{}", all[0].head);
+}
+
+#[actix_web::test]
+async fn a_request_head_that_does_not_arrive_in_ten_seconds_is_408_with_the_error_shape() {
+    let app = spawn_app().await;
+    let started = std::time::Instant::now();
+    // A head that never ends (no blank line); the client then waits.
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let bytes = actix_web::rt::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: a\r\n")
+            .unwrap();
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out);
+        out
+    })
+    .await
+    .unwrap();
+    let all = responses(&bytes);
+    assert_eq!(all.len(), 1, "{}", String::from_utf8_lossy(&bytes));
+    assert_refused(&all[0], 408, "request_timeout");
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
