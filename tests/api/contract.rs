@@ -499,3 +499,21 @@ async fn a_request_head_that_does_not_arrive_in_ten_seconds_is_408_with_the_erro
     assert_refused(&all[0], 408, "request_timeout");
     assert!(started.elapsed() < Duration::from_secs(15));
 }
+
+#[actix_web::test]
+async fn a_path_segment_that_is_not_utf_8_is_answered_with_the_error_shape() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/v1/sites/%FF/banner",
+        "/api/v1/sites/demo/consents/%C3%28",
+        "/sites/%FF/policy",
+    ] {
+        let res = request(&app, "GET", path, &[]).await;
+        assert_eq!(res.status, 404, "{path}: {}", res.head);
+        assert!(
+            res.json()["error"]["code"].is_string(),
+            "{path}: {:?}",
+            String::from_utf8_lossy(&res.body)
+        );
+    }
+}
