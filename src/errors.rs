@@ -17,15 +17,26 @@
 //! | `Unauthorized`       | 401    | `unauthorized`           |
 //! | `OriginNotAllowed`   | 403    | `origin_not_allowed`     |
 //! | `Forbidden`          | 403    | `forbidden`              |
+//! | `OriginRequired`     | 403    | `origin_required`        |
 //! | `UnknownSite`        | 404    | `unknown_site`           |
 //! | `NotFound`           | 404    | own code                 |
-//! | `MethodNotAllowed`   | 405    | `method_not_allowed`     |
+//! | `MethodNotAllowed`   | 405    | `method_not_allowed` (with `Allow`) |
 //! | `RequestTimeout`     | 408    | `request_timeout`        |
 //! | `StalePolicy`        | 409    | `stale_policy_version`   |
 //! | `PayloadTooLarge`    | 413    | `payload_too_large`      |
 //! | `UnsupportedMedia`   | 415    | `unsupported_media_type` |
 //! | `RateLimited`        | 429    | `rate_limited`           |
 //! | `Storage`            | 503    | `storage_unavailable`    |
+//!
+//! Request heads that cannot be read as HTTP are refused before the application runs, by
+//! `http::front` (which writes the same body with [`error_body`]), and the connection closed:
+//!
+//! | head                                                        | status | code                              |
+//! |-------------------------------------------------------------|--------|-----------------------------------|
+//! | malformed (bad `Content-Length`, control bytes, no `Host`…) | 400    | `malformed_request`               |
+//! | not complete within 10 s                                    | 408    | `request_timeout`                 |
+//! | a target over 8 KiB                                         | 414    | `uri_too_long`                    |
+//! | over 32 KiB or 64 header fields                             | 431    | `request_header_fields_too_large` |
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -45,12 +56,14 @@ pub enum ApiError {
     OriginNotAllowed(String),
     #[error("{0}")]
     Forbidden(String),
+    #[error("{0}")]
+    OriginRequired(&'static str),
     #[error("there is no site `{0}`")]
     UnknownSite(String),
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
-    #[error("this method is not allowed here")]
-    MethodNotAllowed,
+    #[error("this method is not allowed here; this path answers {allow}")]
+    MethodNotAllowed { allow: &'static str },
     #[error("the request body did not arrive in time; send it at once after the headers")]
     RequestTimeout,
     #[error("policy version `{sent}` is not current; the current version is `{current}`")]
@@ -80,8 +93,9 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::OriginNotAllowed(_) => "origin_not_allowed",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::OriginRequired(_) => "origin_required",
             ApiError::UnknownSite(_) => "unknown_site",
-            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::RequestTimeout => "request_timeout",
             ApiError::StalePolicy { .. } => "stale_policy_version",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -118,14 +132,28 @@ struct Inner<'a> {
     current_policy_version: Option<&'a str>,
 }
 
+/// The error body, for answers written below actix-web (`http::front`).
+pub fn error_body(code: &str, message: &str) -> String {
+    let body = Body {
+        error: Inner {
+            code,
+            message: message.to_owned(),
+            current_policy_version: None,
+        },
+    };
+    serde_json::to_string(&body).unwrap_or_default()
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::OriginNotAllowed(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::OriginNotAllowed(_)
+            | ApiError::Forbidden(_)
+            | ApiError::OriginRequired(_) => StatusCode::FORBIDDEN,
             ApiError::UnknownSite(_) | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::StalePolicy { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -156,6 +184,9 @@ impl ResponseError for ApiError {
         }
         if let ApiError::Storage(_) = self {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+        }
+        if let ApiError::MethodNotAllowed { allow } = self {
+            response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
         }
         response.json(body)
     }

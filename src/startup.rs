@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::error::{QueryPayloadError, UrlencodedError};
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpRequest, HttpServer, web};
+use actix_web::{App, HttpRequest, web};
 
 use crate::domain::{Clock, Site, SystemClock};
 use crate::errors::ApiError;
@@ -220,33 +220,30 @@ impl Application {
             retention_plan(&settings),
             state.clock.clone(),
         );
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(web::PayloadConfig::new(16 * 1024))
-                .app_data(
-                    web::FormConfig::default()
-                        .limit(4 * 1024)
-                        .error_handler(form_error),
-                )
-                .app_data(web::QueryConfig::default().error_handler(query_error))
-                .wrap(from_fn(deadline::body_deadline))
-                .wrap(from_fn(observe::observe))
-                .configure(routes)
-        })
-        .client_request_timeout(Duration::from_secs(10))
-        .client_disconnect_timeout(Duration::from_secs(2))
-        // A client that closes its side is gone: its request (and any scan it started) is
-        // dropped rather than run on for no one.
-        .h1_allow_half_closed(false)
-        .shutdown_signal(stop_signal())
-        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-        .listen(listener)
+        let server = crate::http::front::serve(
+            listener,
+            move || {
+                App::new()
+                    .app_data(state.clone())
+                    .app_data(web::PayloadConfig::new(16 * 1024))
+                    .app_data(
+                        web::FormConfig::default()
+                            .limit(4 * 1024)
+                            .error_handler(form_error),
+                    )
+                    .app_data(web::QueryConfig::default().error_handler(query_error))
+                    .wrap(from_fn(deadline::body_deadline))
+                    .wrap(from_fn(observe::observe))
+                    .configure(routes)
+            },
+            Duration::from_secs(2),
+            SHUTDOWN_GRACE.as_secs(),
+            stop_signal(),
+        )
         .map_err(|source| StartupError::Bind {
             addr: settings.listen.to_string(),
             source,
-        })?
-        .run();
+        })?;
         Ok(Application {
             port,
             server,

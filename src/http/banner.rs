@@ -58,6 +58,16 @@ struct UpcomingJson {
     summary: String,
 }
 
+/// `?gpc=`: `1` or `true` says the page saw `navigator.globalPrivacyControl`; `0` or `false`
+/// (or no parameter) says it did not; anything else is a 400, so a typo is not taken as "off".
+fn gpc_param(raw: Option<&str>) -> Result<bool, ApiError> {
+    match raw {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(_) => Err(ApiError::invalid("gpc", "must be 1, true, 0 or false")),
+    }
+}
+
 #[get("/banner")]
 pub async fn banner(
     state: web::Data<AppState>,
@@ -68,7 +78,7 @@ pub async fn banner(
     let entry = state.site(&path)?;
     let site = &entry.site;
     let visitor = Visitor::of(&state, &req, site);
-    let gpc = visitor.gpc_header || query.gpc.as_deref() == Some("1");
+    let gpc = visitor.gpc_header || gpc_param(query.gpc.as_deref())?;
     let accept = req
         .headers()
         .get(header::ACCEPT_LANGUAGE)
@@ -120,4 +130,25 @@ pub async fn banner(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::VARY, "Accept-Language, Sec-GPC"))
         .json(body))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_document_names_every_banner_text_key() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../static/openapi.json")).unwrap();
+        let names =
+            &doc["components"]["schemas"]["Banner"]["properties"]["texts"]["propertyNames"]["enum"];
+        let mut documented: Vec<&str> = names
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let mut keys = crate::i18n::KEYS.to_vec();
+        documented.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(documented, keys);
+    }
 }

@@ -47,7 +47,7 @@ pub struct Ask {
 
 /// Keeps the origin and path of a page URL, never its query or fragment.
 fn page_url(raw: &str) -> Result<String, ApiError> {
-    if raw.len() > MAX_URL {
+    if raw.chars().count() > MAX_URL {
         return Err(ApiError::invalid(
             "url",
             format!("must be at most {MAX_URL} characters"),
@@ -77,7 +77,7 @@ impl ConsentBody {
                 "may name at most 32 categories",
             ));
         }
-        if self.policy_version.len() > 64 {
+        if self.policy_version.chars().count() > 64 {
             return Err(ApiError::invalid(
                 "policy_version",
                 "must be at most 64 characters",
@@ -89,8 +89,15 @@ impl ConsentBody {
                 Some(ConsentId::parse(raw).map_err(|e| ApiError::invalid("consent_id", e))?)
             }
         };
+        if let Some(url) = &self.url {
+            super::text::check("url", url)?;
+        }
         let url = self.url.as_deref().map(page_url).transpose()?;
-        if self.language.as_ref().is_some_and(|l| l.len() > 35) {
+        if self
+            .language
+            .as_ref()
+            .is_some_and(|l| l.chars().count() > 35)
+        {
             return Err(ApiError::invalid(
                 "language",
                 "must be at most 35 characters",
@@ -264,6 +271,15 @@ pub async fn notice(
     };
     let hash = EntryHash::parse_hex(&hash).ok_or_else(not_found)?;
     let document = state.store.notice(hash).await?.ok_or_else(not_found)?;
+    // The archive is shared by every site: serve a document only under the site it names.
+    #[derive(Deserialize)]
+    struct Owner {
+        site: String,
+    }
+    let owner = serde_json::from_slice::<Owner>(&document).ok();
+    if owner.is_none_or(|o| o.site != site) {
+        return Err(not_found());
+    }
     Ok(HttpResponse::Ok()
         .content_type("application/json; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))

@@ -117,6 +117,26 @@ fn candidate(site: &Site, body: EventBody) -> Option<Candidate> {
     })
 }
 
+/// Refuses the whole body (400 naming the field) when an event's URL, referrer or a property
+/// holds a control character or a bidirectional override (`text`): that is not a page the
+/// tracker could have sent.
+fn refuse_controls(bodies: &[EventBody]) -> Result<(), ApiError> {
+    for (i, b) in bodies.iter().enumerate() {
+        super::text::check(&format!("events[{i}].url"), &b.url)?;
+        if let Some(r) = &b.referrer {
+            super::text::check(&format!("events[{i}].referrer"), r)?;
+        }
+        for (k, v) in &b.props {
+            let field = format!("events[{i}].props");
+            super::text::check(&field, k)?;
+            if let Value::String(s) = v {
+                super::text::check(&format!("{field}.{k}"), s)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The body: one event object or an array of them.
 fn parse_batch(raw: Value) -> Result<Vec<EventBody>, ApiError> {
     let items = match raw {
@@ -157,6 +177,7 @@ pub async fn collect(
     let entry = state.site(&path)?;
     let site = &entry.site;
     let bodies = parse_batch(body.0)?;
+    refuse_controls(&bodies)?;
     let total = bodies.len();
     let mut dropped: Vec<Dropped> = Vec::new();
     let drop = |dropped: &mut Vec<Dropped>, index: usize, reason: DropReason| {

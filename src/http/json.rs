@@ -15,12 +15,43 @@ use crate::errors::ApiError;
 /// serde derive must say `deny_unknown_fields`).
 pub struct StrictJson<T, const LIMIT: usize>(pub T);
 
-fn is_json(req: &HttpRequest) -> bool {
+/// What a `Content-Type` says about a JSON body.
+#[derive(Debug, PartialEq, Eq)]
+enum Media {
+    /// `application/json`, with no charset or `charset=utf-8`.
+    Json,
+    /// `application/json` in another charset: the body would be misread as UTF-8.
+    OtherCharset,
+    NotJson,
+}
+
+fn media(content_type: Option<&str>) -> Media {
+    let Some(value) = content_type else {
+        return Media::NotJson;
+    };
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Media::NotJson;
+    }
+    for param in parts {
+        let Some((name, v)) = param.split_once('=') else {
+            continue;
+        };
+        if name.trim().eq_ignore_ascii_case("charset") {
+            let v = v.trim().trim_matches('"');
+            if !(v.eq_ignore_ascii_case("utf-8") || v.eq_ignore_ascii_case("utf8")) {
+                return Media::OtherCharset;
+            }
+        }
+    }
+    Media::Json
+}
+
+fn content_type(req: &HttpRequest) -> Option<&str> {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }
 
 fn declared_length(req: &HttpRequest) -> Option<usize> {
@@ -65,7 +96,7 @@ impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for StrictJs
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let json = is_json(req);
+        let media = media(content_type(req));
         let declared = declared_length(req);
         let payload = payload.take();
         let _type: PhantomData<T> = PhantomData;
@@ -73,10 +104,18 @@ impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for StrictJs
             if declared.is_some_and(|n| n > LIMIT) {
                 return Err(ApiError::PayloadTooLarge { limit: LIMIT });
             }
-            if !json {
-                return Err(ApiError::UnsupportedMedia {
-                    expected: "application/json",
-                });
+            match media {
+                Media::Json => {}
+                Media::OtherCharset => {
+                    return Err(ApiError::UnsupportedMedia {
+                        expected: "application/json; charset=utf-8",
+                    });
+                }
+                Media::NotJson => {
+                    return Err(ApiError::UnsupportedMedia {
+                        expected: "application/json",
+                    });
+                }
             }
             let body = read_limited(payload, LIMIT).await?;
             if body.is_empty() {
@@ -92,5 +131,30 @@ impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for StrictJs
                     message: format!("the JSON body is invalid: {}", describe(&e)),
                 })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Media, media};
+
+    #[test]
+    fn json_is_read_only_as_utf_8() {
+        assert_eq!(media(Some("application/json")), Media::Json);
+        assert_eq!(media(Some("Application/JSON; charset=UTF-8")), Media::Json);
+        assert_eq!(
+            media(Some("application/json;charset=\"utf-8\"")),
+            Media::Json
+        );
+        assert_eq!(
+            media(Some("application/json; charset=utf-16")),
+            Media::OtherCharset
+        );
+        assert_eq!(
+            media(Some("application/json; charset=iso-8859-1")),
+            Media::OtherCharset
+        );
+        assert_eq!(media(Some("text/plain")), Media::NotJson);
+        assert_eq!(media(None), Media::NotJson);
     }
 }

@@ -6,9 +6,11 @@ pub mod consents;
 pub mod csrf;
 pub mod deadline;
 pub mod events;
+pub mod front;
 pub mod guard;
 pub mod json;
 pub mod marketer;
+pub mod methods;
 pub mod observe;
 pub mod ops;
 pub mod origin;
@@ -18,6 +20,7 @@ pub mod rights;
 pub mod script;
 pub mod script_bundle;
 pub mod state;
+pub mod text;
 pub mod views;
 pub mod visitor;
 pub mod wire;
@@ -29,6 +32,15 @@ use crate::errors::ApiError;
 
 /// Every route, for `startup`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("")
+            .wrap(from_fn(methods::check))
+            .configure(every_route)
+            .default_service(web::to(not_found)),
+    );
+}
+
+fn every_route(cfg: &mut web::ServiceConfig) {
     cfg.service(pages::home)
         .service(pages::policy)
         .service(pages::save_preferences)
@@ -56,16 +68,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(marketer::query::consent_stats)
                 .service(marketer::query::export_csv)
                 .default_service(web::to(not_found)),
-        )
-        .default_service(web::to(not_found));
+        );
 }
 
-async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
-    use actix_web::http::Method;
-    if matches!(*req.method(), Method::PUT | Method::PATCH) {
-        // Nothing here is ever edited in place: consent records are append-only.
-        return ApiError::MethodNotAllowed.error_response();
-    }
+async fn not_found() -> HttpResponse {
     ApiError::NotFound {
         code: "not_found",
         message: "there is nothing at this path".into(),

@@ -172,8 +172,8 @@ fn check_rights_origin(state: &AppState, req: &HttpRequest, site: &SiteId) -> Re
     if from_page {
         return Ok(());
     }
-    Err(ApiError::Forbidden(
-        "export and erasure are answered only for requests from the site's pages or this server's policy page".into(),
+    Err(ApiError::OriginRequired(
+        "export and erasure are answered only for requests from the site's pages or this server's policy page",
     ))
 }
 

@@ -8,6 +8,7 @@ mod banner;
 mod binary;
 mod browser;
 mod consents;
+mod contract;
 mod crash;
 mod events;
 mod geo_fixture;

@@ -149,13 +149,20 @@ pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<StatQuery, QueryError> {
             "`dimensions` can hold one time dimension".into(),
         ));
     }
+    if raw.filters.len() > 10 {
+        return Err(invalid(
+            "invalid_request",
+            "`filters` has more than 10 filters".into(),
+        ));
+    }
     let mut filters = Vec::new();
     for (op, d, values) in &raw.filters {
         let op = parse_op(op)?;
-        if values.is_empty() || values.len() > 50 || values.iter().any(|v| v.len() > 200) {
+        if values.is_empty() || values.len() > 50 || values.iter().any(|v| v.chars().count() > 200)
+        {
             return Err(invalid(
                 "invalid_request",
-                format!("`filters` on `{d}` needs 1 to 50 values of at most 200 bytes"),
+                format!("`filters` on `{d}` needs 1 to 50 values of at most 200 characters"),
             ));
         }
         filters.push((op, dim(d, "filters", false)?, values.clone()));

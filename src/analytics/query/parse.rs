@@ -41,13 +41,27 @@ fn invalid(message: impl Into<String>) -> QueryError {
     QueryError::new("invalid_request", message)
 }
 
+/// A calendar date, `YYYY-MM-DD` exactly, in the years 0001 to 9999 (no sign, no year 0).
 fn parse_date(raw: &str) -> Result<i64, QueryError> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(raw, format).map(day_of).map_err(|_| {
-        invalid(format!(
-            "`date_range` has `{raw}`, which is not a date (YYYY-MM-DD)"
-        ))
-    })
+    let shaped = raw.len() == 10
+        && raw.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    time::Date::parse(raw, format)
+        .ok()
+        .filter(|d| shaped && d.year() >= 1)
+        .map(day_of)
+        .ok_or_else(|| {
+            invalid(format!(
+                "`date_range` has `{}`, which is not a date from 0001-01-01 to 9999-12-31 (YYYY-MM-DD)",
+                raw.chars().take(40).collect::<String>()
+            ))
+        })
 }
 
 /// Parses a date range against today (UTC).
@@ -130,7 +144,9 @@ pub fn parse_dimension(raw: &str, field: &str, time_ok: bool) -> Result<Dimensio
         "time:day" => Some(Dimension::Time(TimeGrain::Day)),
         "time:month" => Some(Dimension::Time(TimeGrain::Month)),
         _ => match raw.strip_prefix("event:props:") {
-            Some(key) if !key.is_empty() && key.len() <= 100 => Some(Dimension::Prop(key.into())),
+            Some(key) if !key.is_empty() && key.chars().count() <= 100 => {
+                Some(Dimension::Prop(key.into()))
+            }
             Some(_) => None,
             None => DIMENSIONS
                 .iter()
@@ -196,9 +212,9 @@ fn parse_filter(raw: &(String, String, Vec<String>)) -> Result<Filter, QueryErro
             "`filters` on `{dim}` needs 1 to {MAX_FILTER_VALUES} values"
         )));
     }
-    if values.iter().any(|v| v.len() > MAX_VALUE_LEN) {
+    if values.iter().any(|v| v.chars().count() > MAX_VALUE_LEN) {
         return Err(invalid(format!(
-            "`filters` on `{dim}` has a value longer than {MAX_VALUE_LEN} bytes"
+            "`filters` on `{dim}` has a value longer than {MAX_VALUE_LEN} characters"
         )));
     }
     Ok(Filter {
@@ -332,6 +348,29 @@ mod tests {
     }
 
     const NOW: Timestamp = Timestamp(1_795_000_000_000);
+
+    #[test]
+    fn dates_are_four_digit_years_from_0001_to_9999() {
+        assert!(parse_date("2026-11-01").is_ok());
+        assert!(parse_date("0001-01-01").is_ok());
+        assert!(parse_date("9999-12-31").is_ok());
+        for bad in [
+            "-0001-01-01",
+            "0000-01-01",
+            "+2026-11-01",
+            "12026-11-01",
+            "2026-1-01",
+            "2026-02-30",
+            " 2026-11-01",
+        ] {
+            let e = parse_date(bad).unwrap_err();
+            assert!(
+                e.message.starts_with("`date_range` has"),
+                "{bad}: {}",
+                e.message
+            );
+        }
+    }
 
     #[test]
     fn unknown_names_are_refused_with_their_own_codes() {

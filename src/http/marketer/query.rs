@@ -261,26 +261,36 @@ pub struct CsvParams {
     limit: Option<u64>,
 }
 
-fn list(raw: &Option<String>) -> Vec<String> {
-    raw.as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+/// A comma-separated list: nothing, or names separated by single commas (no empty names).
+fn list(field: &str, raw: &Option<String>) -> Result<Vec<String>, ApiError> {
+    match raw.as_deref() {
+        None | Some("") => Ok(Vec::new()),
+        Some(text) => text
+            .split(',')
+            .map(|s| {
+                if s.is_empty() {
+                    Err(ApiError::invalid(
+                        field,
+                        "has an empty name; separate names with one comma",
+                    ))
+                } else {
+                    Ok(s.to_owned())
+                }
+            })
+            .collect(),
+    }
 }
 
 impl CsvParams {
     fn body(&self) -> Result<QueryBody, ApiError> {
         let date_range = match self.date_range.split_once(',') {
-            Some((a, b)) => WireRange::Dates([a.trim().to_owned(), b.trim().to_owned()]),
+            Some((a, b)) => WireRange::Dates([a.to_owned(), b.to_owned()]),
             None => WireRange::Named(self.date_range.clone()),
         };
         Ok(QueryBody {
-            metrics: list(&Some(self.metrics.clone())),
+            metrics: list("metrics", &Some(self.metrics.clone()))?,
             date_range: Some(date_range),
-            dimensions: list(&self.dimensions),
+            dimensions: list("dimensions", &self.dimensions)?,
             filters: parse_json("filters", &self.filters)?.unwrap_or_default(),
             order_by: parse_json("order_by", &self.order_by)?.unwrap_or_default(),
             limit: self.limit,
@@ -301,10 +311,21 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// One CSV field: quoted when it must be, and defused when a spreadsheet would read it as a
-/// formula.
+/// Whether a spreadsheet would read a cell as a formula: it starts with `=`, `+`, `-` or `@`
+/// (or their full-width forms), possibly after whitespace or control characters, which
+/// spreadsheets skip; or it starts with a tab or a line break.
+fn reads_as_formula(raw: &str) -> bool {
+    let rest = raw.trim_start_matches(|c: char| c.is_whitespace() || c.is_control());
+    raw.starts_with(['\t', '\r', '\n'])
+        || rest.starts_with([
+            '=', '+', '-', '@', '\u{ff1d}', '\u{ff0b}', '\u{ff0d}', '\u{ff20}',
+        ])
+}
+
+/// One CSV field: quoted when it must be, and defused (a leading `'`) when a spreadsheet would
+/// read it as a formula.
 fn csv_field(raw: &str) -> String {
-    let text = if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let text = if reads_as_formula(raw) {
         format!("'{raw}")
     } else {
         raw.to_owned()
@@ -368,5 +389,13 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_field(" =1+1"), "' =1+1");
+        assert_eq!(
+            csv_field("\u{a0}\u{3000}@SUM(A1)"),
+            "'\u{a0}\u{3000}@SUM(A1)"
+        );
+        assert_eq!(csv_field("\u{ff1d}1+1"), "'\u{ff1d}1+1");
+        assert_eq!(csv_field("\n-1"), "\"'\n-1\"");
+        assert_eq!(csv_field("a =1"), "a =1");
     }
 }

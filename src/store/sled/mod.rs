@@ -129,6 +129,8 @@ pub(crate) fn map_err(e: sled::Error) -> StoreError {
 
 /// Consent storage in a sled database.
 pub struct SledStore {
+    /// The data folder (names this store for the test suite's pause points).
+    dir: std::path::PathBuf,
     trees: Trees,
     cache: Arc<cache::ConsentCache>,
     writer: Arc<Writer>,
@@ -213,6 +215,7 @@ impl SledStore {
             log::warn!("finished {resumed} erasures interrupted by an unclean stop");
         }
         Ok(SledStore {
+            dir: dir.to_path_buf(),
             trees,
             cache,
             writer,
@@ -563,7 +566,9 @@ impl AnalyticsStore for SledStore {
         range: Range<i64>,
         mut sink: crate::store::EventSink,
     ) -> StoreFuture<()> {
+        let dir = self.dir.clone();
         self.read(move |t| {
+            crate::fault::pause_point(&dir, "event_scan");
             let start = events::event_key(site.as_str(), range.start.max(0), 0);
             let end = events::event_key(site.as_str(), range.end.max(0), 0);
             for item in t.events.range(start..end) {
