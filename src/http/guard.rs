@@ -10,6 +10,7 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, web};
 
+use super::csrf::{self, Form};
 use super::origin::{Provenance, provenance};
 use super::state::AppState;
 use super::visitor::client_address;
@@ -36,6 +37,33 @@ pub fn check_form_origin(state: &AppState, req: &actix_web::HttpRequest) -> Resu
                 .collect(),
         )),
     }
+}
+
+/// A form of this server's as posted: from one of its pages (`check_form_origin`), with the
+/// CSRF token issued with this browser's nonce cookie for `form` on `site` (`http::csrf`).
+pub fn check_posted_form(
+    state: &AppState,
+    req: &actix_web::HttpRequest,
+    form: Form,
+    site: &str,
+    token: &str,
+) -> Result<(), ApiError> {
+    check_form_origin(state, req)?;
+    let nonce = req.cookie(form.cookie());
+    let issued_here = csrf::verify(
+        &state.session_secret,
+        form,
+        site,
+        nonce.as_ref().map(|c| c.value()),
+        token,
+        state.clock.now(),
+    );
+    if !issued_here {
+        return Err(ApiError::Forbidden(
+            "the form has expired or was not sent from this server's page; reload the page and try again".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn origin_header(req: &actix_web::HttpRequest) -> Option<&str> {

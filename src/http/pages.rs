@@ -2,7 +2,7 @@
 
 use super::consents::{Ask, record};
 use super::csrf::{self, Form};
-use super::guard::check_form_origin;
+use super::guard::check_posted_form;
 use super::state::{AppState, SiteEntry};
 use super::views::{CategoryView, DemoPage, IndexPage, PolicyPage, PreferencesForm};
 use super::visitor::{Visitor, gpc_header};
@@ -310,22 +310,8 @@ fn check_form(
     site: &str,
     form: &[(String, String)],
 ) -> Result<(), ApiError> {
-    check_form_origin(state, req)?;
-    let nonce = req.cookie(Form::Policy.cookie());
-    let good = csrf::verify(
-        &state.session_secret,
-        Form::Policy,
-        site,
-        nonce.as_ref().map(|c| c.value()),
-        field(form, "csrf").unwrap_or(""),
-        state.clock.now(),
-    );
-    if !good {
-        return Err(ApiError::Forbidden(
-            "the form has expired or was not sent from the policy page; reload the page and try again".into(),
-        ));
-    }
-    Ok(())
+    let token = field(form, "csrf").unwrap_or("");
+    check_posted_form(state, req, Form::Policy, site, token)
 }
 
 /// The policy page's "Erase my data" form: the consent id in the form must be this browser's,

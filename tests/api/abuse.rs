@@ -314,28 +314,13 @@ async fn a_raw_scan_whose_asker_is_gone_stops_instead_of_running_on() {
 #[actix_web::test]
 async fn the_dashboards_sign_out_needs_the_token_its_page_issued() {
     let app = spawn_app().await;
-    let mut page = app
-        .client
-        .get(app.url("/dashboard/demo"))
-        .send()
-        .await
-        .unwrap();
-    let nonce = page
-        .cookies()
-        .unwrap()
-        .iter()
-        .find(|c| c.name() == "consentry_dashboard_csrf")
-        .expect("a CSRF cookie")
-        .value()
-        .to_owned();
-    let html = String::from_utf8(page.body().await.unwrap().to_vec()).unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let at = html.find(marker).unwrap() + marker.len();
-    let token = html[at..at + html[at..].find('"').unwrap()].to_owned();
+    let (nonce, token) = app
+        .form_page("/dashboard/demo", None, "consentry_dashboard_csrf")
+        .await;
     let sign_out = |csrf: String| {
         app.client
             .post(app.url("/dashboard/demo/signout"))
-            .insert_header(("cookie", format!("consentry_dashboard_csrf={nonce}")))
+            .insert_header(("cookie", nonce.as_str()))
             .insert_header(app.origin())
             .send_form(&[("csrf", csrf)])
     };

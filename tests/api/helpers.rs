@@ -188,6 +188,48 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Opens a page of this server's that holds a form, as a browser would, and returns the
+    /// form's CSRF nonce cookie (`name=value`, for a `Cookie` header) and the token in its
+    /// `csrf` field, from the same response.
+    pub async fn form_page(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        nonce_cookie: &str,
+    ) -> (String, String) {
+        let mut req = self.client.get(self.url(path));
+        if let Some(c) = cookie {
+            req = req.insert_header(("cookie", c));
+        }
+        let mut page = req.send().await.unwrap();
+        let nonce = page
+            .cookies()
+            .unwrap()
+            .iter()
+            .find(|c| c.name() == nonce_cookie)
+            .unwrap_or_else(|| panic!("{path} sets its CSRF cookie {nonce_cookie}"))
+            .clone();
+        assert_eq!(nonce.http_only(), Some(true));
+        assert_eq!(nonce.same_site(), Some(awc::cookie::SameSite::Strict));
+        let html = String::from_utf8(page.body().limit(1 << 20).await.unwrap().to_vec()).unwrap();
+        let token = input_value(&html, "csrf");
+        assert_ne!(token, nonce.value(), "the token is not the cookie's value");
+        (format!("{nonce_cookie}={}", nonce.value()), token)
+    }
+}
+
+/// The `value` of the `<input>` whose `name` is `name`.
+pub fn input_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\"");
+    let at = html.find(&marker).expect("the input is on the page");
+    let start = html[..at].rfind('<').unwrap();
+    let end = at + html[at..].find('>').unwrap();
+    let tag = &html[start..end];
+    let v = tag.find("value=\"").expect("the input has a value") + 7;
+    tag[v..v + tag[v..].find('"').unwrap()].to_owned()
+}
+
 /// Asserts the contract's error shape and code.
 pub fn assert_error(body: &Value, code: &str) {
     assert_eq!(body["error"]["code"], code, "{body}");

@@ -117,28 +117,13 @@ async fn sign_in(
 ) -> awc::ClientResponse<
     impl futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>,
 > {
-    let mut page = app
-        .client
-        .get(app.url("/dashboard/demo"))
-        .send()
-        .await
-        .unwrap();
-    let nonce = page
-        .cookies()
-        .unwrap()
-        .iter()
-        .find(|c| c.name() == "consentry_dashboard_csrf")
-        .expect("the sign-in page sets its CSRF cookie")
-        .value()
-        .to_owned();
-    let html = String::from_utf8(page.body().await.unwrap().to_vec()).unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let at = html.find(marker).expect("a CSRF field") + marker.len();
-    let token = html[at..at + html[at..].find('"').unwrap()].to_owned();
+    let (nonce, token) = app
+        .form_page("/dashboard/demo", None, "consentry_dashboard_csrf")
+        .await;
     let token = if with_token { token } else { "0.00".to_owned() };
     app.client
         .post(app.url("/dashboard/demo/session"))
-        .insert_header(("cookie", format!("consentry_dashboard_csrf={nonce}")))
+        .insert_header(("cookie", nonce))
         .insert_header(app.origin())
         .send_form(&[("key", key), ("csrf", token.as_str())])
         .await

@@ -13,17 +13,6 @@ async fn get_text(
     (status, headers, String::from_utf8(body.to_vec()).unwrap())
 }
 
-/// The `value` of the `<input>` whose `name` is `name`.
-fn input_value(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\"");
-    let at = html.find(&marker).expect("the input is on the page");
-    let start = html[..at].rfind('<').unwrap();
-    let end = at + html[at..].find('>').unwrap();
-    let tag = &html[start..end];
-    let v = tag.find("value=\"").expect("the input has a value") + 7;
-    tag[v..v + tag[v..].find('"').unwrap()].to_owned()
-}
-
 #[actix_web::test]
 async fn the_demo_page_embeds_the_script_and_gated_examples_in_each_category() {
     let app = spawn_app().await;
@@ -87,27 +76,10 @@ async fn the_policy_page_names_every_configured_category_service_and_cookie() {
     );
 }
 
-/// Fetches the policy page (with `cookie`, if any) and returns its CSRF cookie (as a `Cookie`
-/// header pair) and the token its form carries, from the same response.
+/// The policy page's CSRF cookie (as a `Cookie` header pair) and its form's token.
 async fn policy_form_with(app: &crate::helpers::TestApp, cookie: Option<&str>) -> (String, String) {
-    let mut req = app.client.get(app.url("/sites/demo/policy"));
-    if let Some(c) = cookie {
-        req = req.insert_header(("cookie", c));
-    }
-    let mut res = req.send().await.unwrap();
-    let nonce = res
-        .cookies()
-        .unwrap()
-        .iter()
-        .find(|c| c.name() == "consentry_csrf")
-        .expect("the page sets a CSRF cookie")
-        .clone();
-    assert_eq!(nonce.http_only(), Some(true));
-    assert_eq!(nonce.same_site(), Some(awc::cookie::SameSite::Strict));
-    let html = String::from_utf8(res.body().limit(1 << 20).await.unwrap().to_vec()).unwrap();
-    let token = input_value(&html, "csrf");
-    assert_ne!(token, nonce.value(), "the token is not the cookie's value");
-    (format!("consentry_csrf={}", nonce.value()), token)
+    app.form_page("/sites/demo/policy", cookie, "consentry_csrf")
+        .await
 }
 
 async fn policy_form(app: &crate::helpers::TestApp) -> (String, String) {

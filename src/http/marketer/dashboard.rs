@@ -14,7 +14,7 @@ use super::auth::{
 use crate::domain::{KeyRefusal, PresentedKey};
 use crate::errors::ApiError;
 use crate::http::csrf::{self, Form};
-use crate::http::guard::check_form_origin;
+use crate::http::guard::check_posted_form;
 use crate::http::pages::{csrf_cookie, html};
 use crate::http::state::{AppState, SiteEntry};
 use crate::http::views::{DashboardPage, DashboardSignin};
@@ -62,32 +62,6 @@ fn signin(
         }
         .render()
     })
-}
-
-/// Checks a dashboard form: from this server's page, with the token issued with it.
-fn check_dashboard_form(
-    state: &AppState,
-    req: &HttpRequest,
-    entry: &SiteEntry,
-    token: &str,
-) -> Result<(), ApiError> {
-    check_form_origin(state, req)?;
-    let nonce = req.cookie(Form::Dashboard.cookie());
-    let issued_here = csrf::verify(
-        &state.session_secret,
-        Form::Dashboard,
-        entry.site.id.as_str(),
-        nonce.as_ref().map(|c| c.value()),
-        token,
-        state.clock.now(),
-    );
-    if !issued_here {
-        return Err(ApiError::Forbidden(
-            "the form has expired or was not sent from this server's page; reload it and try again"
-                .into(),
-        ));
-    }
-    Ok(())
 }
 
 #[get("/dashboard/{site}")]
@@ -153,7 +127,13 @@ pub async fn sign_in(
     form: web::Form<SigninForm>,
 ) -> Result<HttpResponse, ApiError> {
     let entry = state.site(&site)?;
-    check_dashboard_form(&state, &req, entry, &form.csrf)?;
+    check_posted_form(
+        &state,
+        &req,
+        Form::Dashboard,
+        entry.site.id.as_str(),
+        &form.csrf,
+    )?;
     let now = state.clock.now();
     let client = client_address(&state, &req);
     state
@@ -206,7 +186,13 @@ pub async fn sign_out(
     form: web::Form<SignoutForm>,
 ) -> Result<HttpResponse, ApiError> {
     let entry = state.site(&site)?;
-    check_dashboard_form(&state, &req, entry, &form.csrf)?;
+    check_posted_form(
+        &state,
+        &req,
+        Form::Dashboard,
+        entry.site.id.as_str(),
+        &form.csrf,
+    )?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, back_to(entry.site.id.as_str())))
         .cookie(cookie(&state, &req, String::new(), CookieDuration::ZERO))

@@ -126,16 +126,7 @@ pub(crate) fn check(trees: &Trees) -> Result<IntegrityReport, StoreError> {
     report.tombstones = erased.len() as u64;
     for (site, subject) in &erased {
         let key = keys::consent(site, subject);
-        let holds = trees.consents.contains_key(&key).map_err(map_err)?
-            || trees
-                .history
-                .scan_prefix(keys::history_prefix(site, subject))
-                .next()
-                .is_some()
-            || trees
-                .visitor_numbers
-                .contains_key(super::events::visitor_key(site.as_str(), subject))
-                .map_err(map_err)?;
+        let holds = super::erase::holds_anything(trees, site, subject)?;
         // A pending erasure job is still to finish (at the next start); not a fault yet.
         let pending = trees.erasures.contains_key(&key).map_err(map_err)?;
         if holds && !pending {

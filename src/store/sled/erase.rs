@@ -47,7 +47,11 @@ fn last_seq(trees: &Trees) -> Result<u64, StoreError> {
 }
 
 /// Whether anything is held under the subject.
-fn holds_anything(trees: &Trees, site: &SiteId, subject: &Subject) -> Result<bool, StoreError> {
+pub(crate) fn holds_anything(
+    trees: &Trees,
+    site: &SiteId,
+    subject: &Subject,
+) -> Result<bool, StoreError> {
     let key = keys::consent(site, subject);
     Ok(trees.consents.contains_key(&key).map_err(map_err)?
         || trees
