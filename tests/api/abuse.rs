@@ -170,6 +170,29 @@ async fn a_rebound_host_with_a_matching_origin_cannot_record_a_consent() {
         .await;
     assert_eq!(status, 403, "{body}");
     assert_error(&body, "origin_not_allowed");
+    let other_scheme = app.address.replace("http://", "evil://");
+    let (status, _) = app
+        .post_json_with(
+            "/api/v1/sites/demo/consents",
+            &json!({"action": "accept_all", "policy_version": POLICY_VERSION}),
+            &[("origin", &other_scheme)],
+        )
+        .await;
+    assert_eq!(
+        status, 403,
+        "our host and port under another scheme are foreign"
+    );
+    let res = app
+        .client
+        .get(app.url("/api/v1/sites/demo/banner"))
+        .insert_header(("origin", other_scheme.as_str()))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.headers().get("access-control-allow-origin").is_none(),
+        "and not echoed"
+    );
 }
 
 #[actix_web::test]
