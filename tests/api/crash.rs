@@ -258,3 +258,38 @@ async fn a_crash_right_after_a_new_visitor_number_never_gives_that_number_to_ano
         "the first visitor keeps its number, and nobody else's events"
     );
 }
+
+#[cfg(feature = "fault-injection")]
+#[actix_web::test]
+async fn a_crash_inside_an_event_write_never_leaves_an_event_that_erasure_cannot_find() {
+    let dir = tempfile::tempdir().unwrap();
+    // The process aborts between the two halves of the event writer's group write: the day
+    // index (through which export and erasure find a visitor's events) and the events.
+    let server = binary::start_with_fault(dir.path(), "between_day_index_and_events");
+    let id = accepted_visitor(&server).await;
+    let client = awc::Client::default();
+    let (k, v) = server.origin();
+    let _ = client
+        .post(server.url("/api/v1/sites/demo/events"))
+        .insert_header(("content-type", "application/json"))
+        .insert_header(("user-agent", crate::helpers::BROWSER_UA))
+        .insert_header((k, v.as_str()))
+        .send_body(crate::helpers::TestApp::pageview(&id, "/before-crash").to_string())
+        .await;
+    assert!(
+        !server.wait_for_exit().success(),
+        "the fault point aborted the server"
+    );
+
+    let server = binary::start(dir.path());
+    let mut res = client
+        .delete(server.url(&format!("/api/v1/sites/demo/consents/{id}")))
+        .insert_header(server.origin())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200, "{:?}", res.body().await);
+    assert!(server.terminate().success());
+    let (ok, out) = binary::check_store(dir.path());
+    assert!(ok, "no event outlives the erasure of its visitor: {out}");
+}

@@ -2,7 +2,8 @@
 //! cover, checked by walking every tree once.
 //!
 //! - A visitor number is held by one visitor only (`visitor_numbers` values are unique).
-//! - Every event's visitor number is held by a visitor, and one of that visitor's decisions
+//! - Every event's visitor number is held by a visitor, its day is in that visitor's day index
+//!   (`visitor_days`, through which export and erasure find it), and one of that visitor's decisions
 //!   allowed it: recorded at or before the event, granting the event's category, not expired
 //!   at the event's time. (A later withdrawal does not make an earlier event unlawful; the
 //!   withdrawal purge removes it within a day.)
@@ -88,6 +89,12 @@ pub(crate) fn check(trees: &Trees) -> Result<IntegrityReport, StoreError> {
         }
     }
 
+    let mut days: HashSet<Vec<u8>> = HashSet::new();
+    for item in trees.visitor_days.iter() {
+        let (k, _) = item.map_err(map_err)?;
+        days.insert(k.to_vec());
+    }
+
     for item in trees.events.iter() {
         let (k, v) = item.map_err(map_err)?;
         report.events += 1;
@@ -105,6 +112,14 @@ pub(crate) fn check(trees: &Trees) -> Result<IntegrityReport, StoreError> {
             ));
             continue;
         };
+        let mut day_key = super::events::visitor_key(site.as_str(), &w.1);
+        let day = u32::try_from(at.div_euclid(crate::domain::Timestamp::MS_PER_DAY)).unwrap_or(0);
+        day_key.extend_from_slice(&day.to_be_bytes());
+        if !days.contains(&day_key) {
+            report.fault(format!(
+                "an event of site {site} at {at} is missing from its visitor's day index (export and erasure would not find it)"
+            ));
+        }
         let category = CategoryId::parse(&event.category).ok();
         let allowed = decisions.get(w).is_some_and(|ds| {
             ds.iter().any(|d| {

@@ -347,12 +347,18 @@ impl State {
         let events = std::mem::take(&mut self.events);
         let index = std::mem::take(&mut self.index);
         let result = (|| -> Result<(), sled::Error> {
+            // The day index first: export and erasure find a visitor's events through it, so
+            // a crash part-way must never leave an event that the index does not lead to (an
+            // index row without its events is harmless). sled recovers its log in order.
+            self.trees.visitor_days.apply_batch(index)?;
+            crate::fault::crash_point("between_day_index_and_events", || {
+                let _ = self.trees.db.flush();
+            });
             // Plain inserts, not one big batch: sled 0.34's batch holds a database-wide lock
             // that would stall every reader (the consent gate among them) for the whole write.
             for (k, v) in events {
                 self.trees.events.insert(k, v)?;
             }
-            self.trees.visitor_days.apply_batch(index)?;
             for (k, c) in deltas {
                 self.trees.rollups.merge(k, c.to_bytes())?;
             }
@@ -360,6 +366,8 @@ impl State {
         })();
         if let Err(e) = result {
             log::error!("an event group write failed: {}", map_err(e));
+            // The day rows this write meant to add may be missing: write them again next time.
+            self.days.clear();
         }
         self.pending = 0;
         self.aggregator.expire_visits(self.latest_ms);
