@@ -1220,7 +1220,12 @@ fn offline_checks(paths: &Paths, soak: &Shared, when: &str, store_check: bool) {
         .cloned()
         .collect();
     if faults.is_empty() || !new.is_empty() {
-        let head = out.lines().next().unwrap_or_default().to_owned();
+        let head = out
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(':')
+            .to_owned();
         s.violation(
             Kind::Store,
             format!(
@@ -1569,7 +1574,7 @@ fn summary(soak: &Shared, cycles: u64, took: Duration) -> i32 {
     println!(
         "crash soak: {cycles} SIGKILL cycles (seed {}): {} acknowledged consents checked ({} checks in all), {} \
          erasures checked, {} events sent, {} lost, {} resurrected, chain verified {} times, store checked {} \
-         times ({} failed, {} distinct faults); {:.0} s",
+         times ({} failed, {} distinct fault lines); {:.0} s",
         s.seed,
         st.checked_ids.len(),
         st.consent_checks + st.erasure_checks + st.export_checks,
