@@ -213,7 +213,6 @@ impl Application {
             own_origins: OwnOrigins::new(settings.public_origin.as_deref(), bound),
             body_timeout: Duration::from_secs(settings.body_timeout_seconds),
             min_group_size: settings.min_group_size,
-            max_scan_events: settings.max_scan_events,
         });
         spawn_sweeper(
             store.clone(),

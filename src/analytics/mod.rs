@@ -1,9 +1,10 @@
-//! Consent-gated analytics: enrichment, the events that pass the gate, their storage form and
-//! the rollups kept as they arrive.
+//! Consent-gated analytics: enrichment, the events that pass the gate, their storage form,
+//! visits, and the engine that answers queries from stored events.
 
 pub mod codec;
 pub mod consent_stats;
+pub mod engine;
 pub mod enrich;
 pub mod event;
 pub mod query;
-pub mod rollup;
+pub mod visits;

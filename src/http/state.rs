@@ -45,8 +45,6 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// Query groups narrower than the site with fewer visitors than this are suppressed.
     pub min_group_size: u32,
-    /// The most raw events one marketer query may read.
-    pub max_scan_events: u64,
 }
 
 impl AppState {

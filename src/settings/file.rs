@@ -48,7 +48,9 @@ pub struct FileSettings {
     pub public_url: Option<String>,
     /// Query groups with fewer visitors than this are suppressed.
     pub min_group_size: Option<u32>,
-    /// The most raw events one marketer query may read.
+    /// Ignored: it bounded the raw-event scans that the analytics engine replaced. Still
+    /// accepted so that existing configuration files keep working.
+    #[allow(dead_code)]
     pub max_scan_events: Option<u64>,
     #[serde(default)]
     pub sites: Vec<FileSite>,
@@ -276,10 +278,6 @@ impl FileSettings {
             body_timeout_seconds,
             public_origin,
             min_group_size,
-            max_scan_events: self
-                .max_scan_events
-                .unwrap_or(crate::analytics::query::SCAN_BUDGET)
-                .max(1),
             sites,
         })
     }

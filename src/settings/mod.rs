@@ -54,8 +54,6 @@ pub struct Settings {
     pub public_origin: Option<String>,
     /// Query groups narrower than the whole site with fewer visitors than this are suppressed.
     pub min_group_size: u32,
-    /// The most raw events one marketer query may read before it is refused.
-    pub max_scan_events: u64,
     pub sites: Vec<Site>,
 }
 

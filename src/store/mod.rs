@@ -16,7 +16,7 @@ use std::ops::Range;
 
 use crate::analytics::consent_stats::{StatCounts, StatKey};
 use crate::analytics::event::{AcceptedEvent, StoredEvent};
-use crate::analytics::rollup::{Counters, Grain};
+use crate::analytics::query::{Cancel, Groups, Query, Span};
 use crate::domain::ledger::ChainFault;
 use crate::domain::{ApiKey, ApiKeyId, ConsentId, ConsentRecord, Decision, EntryHash, SiteId};
 
@@ -58,6 +58,9 @@ pub enum StoreError {
     /// A decision renewing a consent id that was erased (or is being erased) meanwhile.
     #[error("there is no consent with this id")]
     UnknownConsent,
+    /// Whoever asked is gone: the work stopped early.
+    #[error("the request was cancelled")]
+    Cancelled,
 }
 
 /// The result of walking the whole ledger.
@@ -103,7 +106,7 @@ pub struct ErasureReceipt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retention {
     pub site: SiteId,
-    /// Raw events older than this are deleted (rollups stay: they hold no one).
+    /// Events older than this are deleted (whole days).
     pub event_days: u32,
     /// Visitors with no decision and no event for this long are erased entirely.
     pub inactivity_days: u32,
@@ -192,7 +195,7 @@ pub trait ConsentStore: Send + Sync + 'static {
     fn flush(&self) -> Result<(), StoreError>;
 }
 
-/// Analytics storage: events that passed the gate, and their rollups.
+/// Analytics storage: events that passed the gate, and the answers computed from them.
 ///
 /// Events are acknowledged once queued and are durable within `EVENT_DURABILITY` (a group
 /// write every 200 ms, and sled's flush every 500 ms); consent writes keep their stronger
@@ -204,25 +207,17 @@ pub trait AnalyticsStore: Send + Sync + 'static {
     /// Resolves once everything queued before it is written and flushed to disk.
     fn sync_events(&self) -> StoreFuture<()>;
 
+    /// Like `sync_events`, and then puts every stored event in its final form (the embedded
+    /// engine seals every day that is over). For loaders and tests; answers do not change.
+    fn settle_events(&self) -> StoreFuture<()>;
+
     /// Every stored event of a consent id, oldest first.
     fn events_of(&self, site: SiteId, id: ConsentId) -> StoreFuture<Vec<StoredEvent>>;
 
-    /// The rollup cells of one dimension (an index of `analytics::rollup::DIMENSIONS`) over a
-    /// range of periods of one grain, as (period, value, counters). With `value`, only that
-    /// value's cells.
-    fn rollup(
-        &self,
-        site: SiteId,
-        grain: Grain,
-        dim: u8,
-        periods: Range<u32>,
-        value: Option<String>,
-    ) -> StoreFuture<Vec<(u32, String, Counters)>>;
-
-    /// Feeds every stored event of a site with a time in `range` (ms) to `sink`, oldest first,
-    /// with its visitor number, until the sink answers `false`. Runs off the async threads;
-    /// resolves when the scan is done.
-    fn scan_events(&self, site: SiteId, range: Range<i64>, sink: EventSink) -> StoreFuture<()>;
+    /// A query's groups over a span, computed from the stored events (see
+    /// `analytics::engine::eval` for what is counted). `Cancelled` once `cancel` is set.
+    fn groups(&self, site: SiteId, query: Query, span: Span, cancel: Cancel)
+    -> StoreFuture<Groups>;
 
     /// The consent-statistics rows of a site over a range of days.
     fn consent_stats(
@@ -252,10 +247,6 @@ pub trait AccessStore: Send + Sync + 'static {
     /// The query log, oldest first.
     fn query_log(&self) -> StoreFuture<Vec<String>>;
 }
-
-/// What `scan_events` feeds each event to.
-/// It answers whether to go on.
-pub type EventSink = Box<dyn FnMut(u64, StoredEvent) -> bool + Send>;
 
 /// The longest an acknowledged event may wait before it is on disk.
 pub const EVENT_DURABILITY: std::time::Duration = std::time::Duration::from_secs(1);

@@ -295,8 +295,8 @@ async fn failed_api_key_attempts_are_limited_per_address_even_for_a_right_key_af
 }
 
 #[actix_web::test]
-async fn a_raw_scan_whose_asker_is_gone_stops_instead_of_running_on() {
-    use consentry::analytics::query::{self, Cancel, Failure, Options, RawQuery, ScanLimit};
+async fn a_query_whose_asker_is_gone_stops_instead_of_running_on() {
+    use consentry::analytics::query::{self, Cancel, Failure, Options, RawQuery};
     let app = spawn_app().await;
     let id = app.consent_id("accept_all", json!({})).await;
     for i in 0..20 {
@@ -314,11 +314,7 @@ async fn a_raw_scan_whose_asker_is_gone_stops_instead_of_running_on() {
     let run = |cancel: Cancel| {
         let options = Options {
             min_group_size: 1,
-            force_events: true,
-            scan: ScanLimit {
-                budget: u64::MAX,
-                cancel,
-            },
+            cancel,
         };
         query::execute(app.analytics.as_ref(), &site, &q, options)
     };

@@ -5,18 +5,34 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use super::span::{Span, label};
-use super::{Dimension, Metric, OrderKey, Query, Source};
-use crate::analytics::rollup::Counters;
+use super::{Dimension, Metric, OrderKey, Query};
+
+/// What is counted for one group of an answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Distinct visitors (consent ids) in the group.
+    pub visitors: i64,
+    pub visits: i64,
+    pub pageviews: i64,
+    /// Custom events (anything but a pageview).
+    pub events: i64,
+    /// Visits of a single event.
+    pub bounces: i64,
+    /// The summed time from each visit's first event to its last.
+    pub duration_ms: i64,
+    /// Distinct visitors with at least one custom event.
+    pub converters: i64,
+}
 
 /// One part of a group's key: a dimension value, or a period of the query's time dimension.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(super) enum Part {
+pub enum Part {
     Text(String),
     Period(i64),
 }
 
 /// Counters summed per group (one part per dimension of the query).
-pub(super) type Groups = HashMap<Vec<Part>, Counters>;
+pub type Groups = HashMap<Vec<Part>, Counters>;
 
 /// A metric's value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -47,7 +63,6 @@ pub struct Row {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     pub rows: Vec<Row>,
-    pub source: Source,
     /// Rows left out because they held fewer visitors than the minimum group size.
     pub suppressed: usize,
     pub span: Span,
@@ -194,7 +209,6 @@ pub(super) fn build(
     current: Collected,
     previous: Option<(Span, Collected)>,
     min_group_size: u32,
-    source: Source,
 ) -> Answer {
     let k = i64::from(min_group_size);
     let small = |c: &Counters| narrows(query) && c.visitors > 0 && c.visitors < k;
@@ -271,7 +285,6 @@ pub(super) fn build(
         .collect();
     Answer {
         rows,
-        source,
         suppressed,
         span: query.span,
         previous: previous_span,

@@ -8,9 +8,9 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use super::answer::{Part, Row, Value};
-use super::parse::{RawQuery, parse_direction, parse_limit, parse_op, parse_span};
+use super::parse::{RawQuery, parse_direction, parse_limit, parse_span};
 use super::span::{Span, label, month_of};
-use super::{FilterOp, QueryError, Source, TimeGrain};
+use super::{Matcher, QueryError, TimeGrain};
 use crate::analytics::consent_stats::StatKind;
 use crate::domain::{SiteId, Timestamp};
 use crate::store::{AnalyticsStore, StoreError};
@@ -68,7 +68,7 @@ impl StatDim {
 pub struct StatQuery {
     pub metrics: Vec<StatMetric>,
     pub dimensions: Vec<StatDim>,
-    pub filters: Vec<(FilterOp, StatDim, Vec<String>)>,
+    pub filters: Vec<(Matcher, StatDim)>,
     /// (index into metrics then dimensions, descending)
     pub order: Vec<(usize, bool)>,
     pub limit: usize,
@@ -157,7 +157,6 @@ pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<StatQuery, QueryError> {
     }
     let mut filters = Vec::new();
     for (op, d, values) in &raw.filters {
-        let op = parse_op(op)?;
         if values.is_empty() || values.len() > 50 || values.iter().any(|v| v.chars().count() > 200)
         {
             return Err(invalid(
@@ -165,7 +164,7 @@ pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<StatQuery, QueryError> {
                 format!("`filters` on `{d}` needs 1 to 50 values of at most 200 characters"),
             ));
         }
-        filters.push((op, dim(d, "filters", false)?, values.clone()));
+        filters.push((Matcher::parse(op, values, d)?, dim(d, "filters", false)?));
     }
     let mut order = Vec::new();
     for (name, direction) in &raw.order_by {
@@ -204,14 +203,6 @@ struct Tally {
     opted_in: i64,
 }
 
-fn admits(op: FilterOp, values: &[String], v: &str) -> bool {
-    match op {
-        FilterOp::Is => values.iter().any(|w| w == v),
-        FilterOp::IsNot => !values.iter().any(|w| w == v),
-        FilterOp::Contains => values.iter().any(|w| v.contains(w.as_str())),
-    }
-}
-
 fn metric_value(m: StatMetric, t: &Tally) -> Value {
     let rate = |part: i64| {
         if t.decisions == 0 {
@@ -239,7 +230,6 @@ pub async fn execute(
     let Span::Days { first, last } = query.span else {
         return Ok(super::Answer {
             rows: vec![],
-            source: Source::Rollups,
             suppressed: 0,
             span: query.span,
             previous: None,
@@ -250,10 +240,7 @@ pub async fn execute(
         .consent_stats(site.clone(), clamp(first)..clamp(last + 1))
         .await?;
     let by_category = query.dimensions.contains(&StatDim::Category)
-        || query
-            .filters
-            .iter()
-            .any(|(_, d, _)| *d == StatDim::Category);
+        || query.filters.iter().any(|(_, d)| *d == StatDim::Category);
     let mut groups: HashMap<Vec<Part>, Tally> = HashMap::new();
     for (key, counts) in stats {
         let (category, opted_in) = match (&key.kind, by_category) {
@@ -279,7 +266,7 @@ pub async fn execute(
         if !query
             .filters
             .iter()
-            .all(|(op, d, values)| admits(*op, values, text(*d)))
+            .all(|(matcher, d)| matcher.admits(Some(text(*d))))
         {
             continue;
         }
@@ -354,7 +341,6 @@ pub async fn execute(
         .collect();
     Ok(super::Answer {
         rows,
-        source: Source::Rollups,
         suppressed,
         span: query.span,
         previous: None,

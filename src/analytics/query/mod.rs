@@ -1,25 +1,31 @@
 //! Marketer queries over consented analytics: what can be asked (parsed here into a `Query`
-//! that cannot hold an unanswerable request) and how it is answered (from rollups where the
-//! question fits them, from raw events otherwise).
+//! that cannot hold an unanswerable request) and how an answer is shaped from the groups the
+//! analytics store computes.
 //!
 //! Invariants:
-//! - Every answer derives from stored events only, and stored events are only those the gate
-//!   let through: nothing dropped or erased can appear.
+//! - Every answer is computed from stored events, and stored events are only those the gate
+//!   let through: nothing dropped or erased can appear, and no second copy (a rollup, a
+//!   cache) can disagree with them.
 //! - Answers are aggregates: no visitor number, consent id or event leaves this module, and
 //!   groups narrower than the site's minimum group size are suppressed.
-//! - This module knows nothing of HTTP or JSON: the handler turns its wire types into
-//!   `RawQuery` and the `Answer` into JSON.
+//! - This module knows nothing of HTTP, JSON or storage: the handler turns its wire types
+//!   into `RawQuery` and the `Answer` into JSON; the store answers `groups` for a `Query`.
 
 mod answer;
 pub mod consent;
-mod events;
+mod dimension;
+mod filter;
 mod parse;
-mod rollups;
 mod span;
 
-pub use answer::{Answer, Row, Value};
-pub use parse::{RawQuery, RawRange, parse};
-pub use span::Span;
+pub use answer::{Answer, Counters, Groups, Part, Row, Value};
+pub use dimension::{Dimension, NAMED, VisitField};
+pub use filter::{Filter, FilterOp, Matcher};
+pub use parse::{RawQuery, RawRange, parse, parse_filters};
+pub use span::{Span, period_at};
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::domain::SiteId;
 use crate::store::{AnalyticsStore, StoreError};
@@ -79,62 +85,15 @@ pub enum TimeGrain {
     Month,
 }
 
-/// A dimension of the query API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Dimension {
-    /// One of the rollup dimensions, by its code in `rollup::DIMENSIONS` (never 0, the total).
-    Kept(u8),
-    /// `event:props:<key>`: only raw events hold properties.
-    Prop(String),
-    Time(TimeGrain),
-}
-
-impl Dimension {
-    pub fn name(&self) -> String {
-        match self {
-            Dimension::Kept(code) => super::rollup::DIMENSIONS[usize::from(*code)].to_owned(),
-            Dimension::Prop(key) => format!("event:props:{key}"),
-            Dimension::Time(TimeGrain::Hour) => "time:hour".into(),
-            Dimension::Time(TimeGrain::Day) => "time:day".into(),
-            Dimension::Time(TimeGrain::Month) => "time:month".into(),
-        }
-    }
-
-    /// Whether the dimension splits visits by their events (page, name, properties).
-    pub fn is_event_level(&self) -> bool {
-        matches!(
-            self,
-            Dimension::Kept(super::rollup::PAGE | super::rollup::NAME) | Dimension::Prop(_)
-        )
-    }
-}
-
+/// What an answer is compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FilterOp {
-    Is,
-    IsNot,
-    Contains,
-}
-
-/// A filter on a non-time dimension.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filter {
-    pub op: FilterOp,
-    pub dimension: Dimension,
-    pub values: Vec<String>,
-}
-
-impl Filter {
-    /// Whether a value (none when the event has no value for the dimension) passes.
-    pub fn admits(&self, value: Option<&str>) -> bool {
-        match (self.op, value) {
-            (FilterOp::Is, Some(v)) => self.values.iter().any(|w| w == v),
-            (FilterOp::IsNot, Some(v)) => !self.values.iter().any(|w| w == v),
-            (FilterOp::Contains, Some(v)) => self.values.iter().any(|w| v.contains(w.as_str())),
-            (FilterOp::IsNot, None) => true,
-            (_, None) => false,
-        }
-    }
+pub enum Compare {
+    /// The span of the same length just before.
+    PreviousPeriod,
+    /// The same calendar dates one year earlier.
+    YearOverYear,
+    /// Any other whole days.
+    Range(Span),
 }
 
 /// What to order rows by: a metric or a dimension, by position in the query.
@@ -159,7 +118,18 @@ pub struct Query {
     pub order: Vec<Order>,
     pub limit: usize,
     pub span: Span,
-    pub compare: bool,
+    pub compare: Option<Compare>,
+}
+
+impl Query {
+    /// The span the answer is compared with, if any.
+    pub fn compared_span(&self) -> Option<Span> {
+        match self.compare? {
+            Compare::PreviousPeriod => self.span.previous(),
+            Compare::YearOverYear => self.span.year_before(),
+            Compare::Range(span) => Some(span),
+        }
+    }
 }
 
 /// Why a query cannot be answered: always the sender's to fix (a 400).
@@ -170,7 +140,7 @@ pub struct QueryError {
 }
 
 impl QueryError {
-    fn new(code: &'static str, message: impl Into<String>) -> QueryError {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> QueryError {
         QueryError {
             code,
             message: message.into(),
@@ -182,33 +152,46 @@ impl QueryError {
 #[derive(Debug, Clone)]
 pub enum Failure {
     Store(StoreError),
-    /// It would read more raw events than its budget.
-    TooExpensive,
-    /// Whoever asked is gone; the scan stopped early.
+    /// Whoever asked is gone; the work stopped early.
     Cancelled,
 }
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Failure {
-        Failure::Store(e)
+        match e {
+            StoreError::Cancelled => Failure::Cancelled,
+            other => Failure::Store(other),
+        }
     }
 }
 
-pub use events::{Cancel, CancelOnDrop, SCAN_BUDGET, ScanLimit};
+/// Set when whoever asked is gone (the request was dropped: its client disconnected, or the
+/// server is shutting down): a running evaluation stops at its next day instead of running
+/// on for no one.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
 
-/// Where an answer came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Rollups,
-    Events,
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// A guard that cancels when dropped: held by a request for as long as it runs.
+    pub fn on_drop(&self) -> CancelOnDrop {
+        CancelOnDrop(self.clone())
+    }
 }
 
-impl Source {
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::Rollups => "rollups",
-            Source::Events => "events",
-        }
+/// Cancels its `Cancel` when dropped.
+pub struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
     }
 }
 
@@ -217,11 +200,7 @@ impl Source {
 pub struct Options {
     /// The site's k: groups with fewer visitors are suppressed.
     pub min_group_size: u32,
-    /// Answer from raw events even where rollups would do (benchmarks, and tests that compare
-    /// the two).
-    pub force_events: bool,
-    /// The most raw events the query may read (`SCAN_BUDGET` for the server), and when to stop.
-    pub scan: ScanLimit,
+    pub cancel: Cancel,
 }
 
 /// Answers a query.
@@ -233,45 +212,29 @@ pub async fn execute(
 ) -> Result<Answer, Failure> {
     let Options {
         min_group_size,
-        force_events,
-        scan,
+        cancel,
     } = options;
-    let scan = &scan;
-    let source = if force_events || !rollups::can_answer(query) {
-        Source::Events
-    } else {
-        Source::Rollups
-    };
-    let collect = |span: Span| async move {
-        match source {
-            Source::Rollups => rollups::collect(store, site, query, span).await,
-            Source::Events => events::collect(store, site, query, span, scan).await,
-        }
-    };
     let base = base_query(query);
-    let with_base = |span: Span| {
+    let collect = |span: Span| {
         let base = base.clone();
+        let cancel = cancel.clone();
         async move {
-            let groups = collect(span).await?;
+            let groups = store
+                .groups(site.clone(), query.clone(), span, cancel.clone())
+                .await?;
             let base = match base {
-                Some(base) => Some(execute_groups(store, site, &base, span, scan).await?),
+                Some(base) => Some(store.groups(site.clone(), base, span, cancel).await?),
                 None => None,
             };
             Ok::<_, Failure>(answer::Collected { groups, base })
         }
     };
-    let current = with_base(query.span).await?;
-    let previous = match query.span.previous().filter(|_| query.compare) {
-        Some(span) => Some((span, with_base(span).await?)),
+    let current = collect(query.span).await?;
+    let previous = match query.compared_span() {
+        Some(span) => Some((span, collect(span).await?)),
         None => None,
     };
-    Ok(answer::build(
-        query,
-        current,
-        previous,
-        min_group_size,
-        source,
-    ))
+    Ok(answer::build(query, current, previous, min_group_size))
 }
 
 /// When a query narrows to pages, goals or properties (by dimension or filter), a conversion
@@ -301,21 +264,6 @@ fn base_query(query: &Query) -> Option<Query> {
         order: Vec::new(),
         limit: usize::MAX,
         span: query.span,
-        compare: false,
+        compare: None,
     })
-}
-
-/// The groups of a query, from rollups where they can answer it.
-async fn execute_groups(
-    store: &dyn AnalyticsStore,
-    site: &SiteId,
-    query: &Query,
-    span: Span,
-    scan: &ScanLimit,
-) -> Result<answer::Groups, Failure> {
-    if rollups::can_answer(query) {
-        rollups::collect(store, site, query, span).await
-    } else {
-        events::collect(store, site, query, span, scan).await
-    }
 }

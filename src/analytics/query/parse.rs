@@ -1,8 +1,10 @@
 //! From what a client sent to a `Query` that can be answered, or a 400 naming the problem.
 
 use super::span::{DAY_MS, Span, day_of};
-use super::{Dimension, Filter, FilterOp, Metric, Order, OrderKey, Query, QueryError, TimeGrain};
-use crate::analytics::rollup::DIMENSIONS;
+use super::{
+    Compare, Dimension, Filter, Matcher, Metric, NAMED, Order, OrderKey, Query, QueryError,
+    TimeGrain,
+};
 use crate::domain::Timestamp;
 
 /// The longest range a query may cover.
@@ -34,7 +36,7 @@ pub struct RawQuery {
     /// (metric or dimension, "asc" | "desc")
     pub order_by: Vec<(String, String)>,
     pub limit: Option<u64>,
-    pub compare: Option<String>,
+    pub compare: Option<RawRange>,
 }
 
 fn invalid(message: impl Into<String>) -> QueryError {
@@ -139,24 +141,7 @@ fn parse_metric(raw: &str) -> Result<Metric, QueryError> {
 
 /// Parses a dimension name; `time:*` only where `time_ok`.
 pub fn parse_dimension(raw: &str, field: &str, time_ok: bool) -> Result<Dimension, QueryError> {
-    let dim = match raw {
-        "time:hour" => Some(Dimension::Time(TimeGrain::Hour)),
-        "time:day" => Some(Dimension::Time(TimeGrain::Day)),
-        "time:month" => Some(Dimension::Time(TimeGrain::Month)),
-        _ => match raw.strip_prefix("event:props:") {
-            Some(key) if !key.is_empty() && key.chars().count() <= 100 => {
-                Some(Dimension::Prop(key.into()))
-            }
-            Some(_) => None,
-            None => DIMENSIONS
-                .iter()
-                .position(|d| *d == raw)
-                .filter(|code| *code != 0)
-                .and_then(|code| u8::try_from(code).ok())
-                .map(Dimension::Kept),
-        },
-    };
-    match dim {
+    match Dimension::named(raw) {
         Some(Dimension::Time(_)) if !time_ok => Err(invalid(format!(
             "`{field}` cannot use `{raw}`: time is set by `date_range`"
         ))),
@@ -164,22 +149,11 @@ pub fn parse_dimension(raw: &str, field: &str, time_ok: bool) -> Result<Dimensio
         None => Err(QueryError::new(
             "unknown_dimension",
             format!(
-                "`{field}` has `{raw}`; known dimensions: {}, event:props:<key>, time:hour, time:day, time:month",
-                DIMENSIONS[1..].join(", ")
+                "`{field}` has `{}`; known dimensions: {}, event:props:<key>, time:hour, time:day, time:month",
+                raw.chars().take(100).collect::<String>(),
+                NAMED.join(", ")
             ),
         )),
-    }
-}
-
-/// A filter's operator.
-pub(super) fn parse_op(raw: &str) -> Result<FilterOp, QueryError> {
-    match raw {
-        "is" => Ok(FilterOp::Is),
-        "is_not" => Ok(FilterOp::IsNot),
-        "contains" => Ok(FilterOp::Contains),
-        other => Err(invalid(format!(
-            "`filters` has operator `{other}`; use `is`, `is_not` or `contains`"
-        ))),
     }
 }
 
@@ -205,7 +179,6 @@ pub(super) fn parse_limit(raw: Option<u64>) -> Result<usize, QueryError> {
 
 fn parse_filter(raw: &(String, String, Vec<String>)) -> Result<Filter, QueryError> {
     let (op, dim, values) = raw;
-    let op = parse_op(op)?;
     let dimension = parse_dimension(dim, "filters", false)?;
     if values.is_empty() || values.len() > MAX_FILTER_VALUES {
         return Err(invalid(format!(
@@ -218,10 +191,19 @@ fn parse_filter(raw: &(String, String, Vec<String>)) -> Result<Filter, QueryErro
         )));
     }
     Ok(Filter {
-        op,
         dimension,
-        values: values.clone(),
+        matcher: Matcher::parse(op, values, dim)?,
     })
+}
+
+/// Parses a list of filters as sent (a query's, or a saved segment's).
+pub fn parse_filters(raw: &[(String, String, Vec<String>)]) -> Result<Vec<Filter>, QueryError> {
+    if raw.len() > MAX_FILTERS {
+        return Err(invalid(format!(
+            "`filters` has more than {MAX_FILTERS} filters"
+        )));
+    }
+    raw.iter().map(parse_filter).collect()
 }
 
 fn parse_order(
@@ -292,34 +274,14 @@ pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<Query, QueryError> {
             )));
         }
     }
-    if raw.filters.len() > MAX_FILTERS {
-        return Err(invalid(format!(
-            "`filters` has more than {MAX_FILTERS} filters"
-        )));
-    }
-    let filters = raw
-        .filters
-        .iter()
-        .map(parse_filter)
-        .collect::<Result<Vec<_>, _>>()?;
+    let filters = parse_filters(&raw.filters)?;
     let order = raw
         .order_by
         .iter()
         .map(|o| parse_order(o, &metrics, &dimensions))
         .collect::<Result<Vec<_>, _>>()?;
     let limit = parse_limit(raw.limit)?;
-    let compare = match raw.compare.as_deref() {
-        None => false,
-        Some("previous_period") if matches!(span, Span::Realtime { .. }) => {
-            return Err(unsupported("`compare` cannot be used with `realtime`"));
-        }
-        Some("previous_period") => true,
-        Some(other) => {
-            return Err(invalid(format!(
-                "`compare` is `{other}`; the one comparison is `previous_period`"
-            )));
-        }
-    };
+    let compare = parse_compare(raw.compare.as_ref(), span)?;
     Ok(Query {
         metrics,
         dimensions,
@@ -329,6 +291,33 @@ pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<Query, QueryError> {
         span,
         compare,
     })
+}
+
+/// A comparison: a name, or two dates.
+fn parse_compare(raw: Option<&RawRange>, span: Span) -> Result<Option<Compare>, QueryError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    if matches!(span, Span::Realtime { .. }) {
+        return Err(unsupported("`compare` cannot be used with `realtime`"));
+    }
+    let compare = match raw {
+        RawRange::Named(name) if name == "previous_period" => Compare::PreviousPeriod,
+        RawRange::Named(name) if name == "year_over_year" => Compare::YearOverYear,
+        RawRange::Named(other) => {
+            return Err(invalid(format!(
+                "`compare` is `{}`; use `previous_period`, `year_over_year` or [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]",
+                other.chars().take(40).collect::<String>()
+            )));
+        }
+        RawRange::Dates(..) => match parse_span(Some(raw), crate::domain::Timestamp(0))
+            .map_err(|e| invalid(e.message.replace("`date_range`", "`compare`")))?
+        {
+            Span::Days { first, last } => Compare::Range(Span::Days { first, last }),
+            Span::Realtime { .. } => return Err(invalid("`compare` must be whole days")),
+        },
+    };
+    Ok(Some(compare))
 }
 
 fn unsupported(message: impl Into<String>) -> QueryError {

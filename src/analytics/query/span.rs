@@ -3,7 +3,6 @@
 use std::ops::Range;
 
 use super::TimeGrain;
-use crate::analytics::rollup::Grain;
 
 pub const DAY_MS: i64 = 86_400_000;
 const HOUR_MS: i64 = 3_600_000;
@@ -62,21 +61,6 @@ pub fn period_at(grain: TimeGrain, at_ms: i64) -> i64 {
     }
 }
 
-/// The period of a time dimension a rollup period falls in.
-pub fn period_of_cell(grain: TimeGrain, cell: Grain, period: u32) -> i64 {
-    let p = i64::from(period);
-    let day = match cell {
-        Grain::Hour => p.div_euclid(24),
-        Grain::Day => p,
-    };
-    match (grain, cell) {
-        (TimeGrain::Hour, Grain::Hour) => p,
-        (TimeGrain::Hour, Grain::Day) => p * 24,
-        (TimeGrain::Day, _) => day,
-        (TimeGrain::Month, _) => month_of(day),
-    }
-}
-
 impl Span {
     /// The instants covered, in ms.
     pub fn millis(self) -> Range<i64> {
@@ -84,17 +68,6 @@ impl Span {
             Span::Days { first, last } => first * DAY_MS..(last + 1) * DAY_MS,
             Span::Realtime { until } => until - REALTIME_MS..until + 1,
         }
-    }
-
-    /// The rollup periods covered.
-    pub fn periods(self, grain: Grain) -> Range<u32> {
-        let ms = self.millis();
-        let len = match grain {
-            Grain::Hour => HOUR_MS,
-            Grain::Day => DAY_MS,
-        };
-        let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
-        clamp(ms.start.div_euclid(len))..clamp((ms.end - 1).div_euclid(len) + 1)
     }
 
     pub fn days(self) -> i64 {
@@ -116,6 +89,25 @@ impl Span {
             }
             Span::Realtime { .. } => None,
         }
+    }
+
+    /// The same calendar dates one year earlier (29 February becomes the 28th).
+    pub fn year_before(self) -> Option<Span> {
+        let Span::Days { first, last } = self else {
+            return None;
+        };
+        let back = |day: i64| {
+            let d = date_of(day)?;
+            let year = d.year() - 1;
+            let date = time::Date::from_calendar_date(year, d.month(), d.day())
+                .or_else(|_| time::Date::from_calendar_date(year, d.month(), d.day() - 1))
+                .ok()?;
+            Some(day_of(date))
+        };
+        Some(Span::Days {
+            first: back(first)?,
+            last: back(last)?,
+        })
     }
 
     /// The first period of a time dimension in this span: comparisons match rows by their
@@ -172,7 +164,21 @@ mod tests {
                 last: 99
             })
         );
-        assert_eq!(s.periods(Grain::Day), 100..130);
-        assert_eq!(s.periods(Grain::Hour), 2400..3120);
+    }
+
+    #[test]
+    fn a_year_before_keeps_the_calendar_dates() {
+        let day = |y, m, d| day_of(time::Date::from_calendar_date(y, m, d).unwrap());
+        let s = Span::Days {
+            first: day(2028, time::Month::February, 1),
+            last: day(2028, time::Month::February, 29),
+        };
+        assert_eq!(
+            s.year_before(),
+            Some(Span::Days {
+                first: day(2027, time::Month::February, 1),
+                last: day(2027, time::Month::February, 28),
+            })
+        );
     }
 }

@@ -40,22 +40,28 @@ pub struct QueryBody {
     #[serde(default)]
     pub order_by: Vec<(String, String)>,
     pub limit: Option<u64>,
-    pub compare: Option<String>,
+    pub compare: Option<WireRange>,
+}
+
+impl WireRange {
+    pub fn raw(self) -> RawRange {
+        match self {
+            WireRange::Named(n) => RawRange::Named(n),
+            WireRange::Dates([a, b]) => RawRange::Dates(a, b),
+        }
+    }
 }
 
 impl QueryBody {
     pub fn raw(&self) -> RawQuery {
         RawQuery {
             metrics: self.metrics.clone(),
-            date_range: self.date_range.clone().map(|r| match r {
-                WireRange::Named(n) => RawRange::Named(n),
-                WireRange::Dates([a, b]) => RawRange::Dates(a, b),
-            }),
+            date_range: self.date_range.clone().map(WireRange::raw),
             dimensions: self.dimensions.clone(),
             filters: self.filters.clone(),
             order_by: self.order_by.clone(),
             limit: self.limit,
-            compare: self.compare.clone(),
+            compare: self.compare.clone().map(WireRange::raw),
         }
     }
 }
@@ -67,15 +73,9 @@ fn bad(e: query::QueryError) -> ApiError {
     }
 }
 
-fn failure(f: query::Failure, budget: u64) -> ApiError {
+fn failure(f: query::Failure) -> ApiError {
     match f {
         query::Failure::Store(e) => ApiError::Storage(e),
-        query::Failure::TooExpensive => ApiError::BadRequest {
-            code: "query_too_expensive",
-            message: format!(
-                "answering this would read more than {budget} raw events; shorten `date_range`, or ask for one dimension with at most one `is` filter on it (answered from rollups)"
-            ),
-        },
         // No one is waiting for this answer; 503 is what a log of it would show.
         query::Failure::Cancelled => ApiError::Storage(crate::store::StoreError::Closed),
     }
@@ -126,15 +126,11 @@ pub async fn answer(
             let _guard = cancel.on_drop();
             let options = query::Options {
                 min_group_size: k,
-                force_events: false,
-                scan: query::ScanLimit {
-                    budget: state.max_scan_events,
-                    cancel,
-                },
+                cancel,
             };
             let a = query::execute(state.analytics.as_ref(), &site.id, &q, options)
                 .await
-                .map_err(|f| failure(f, state.max_scan_events))?;
+                .map_err(failure)?;
             let metrics = q.metrics.iter().map(|m| m.name().to_owned()).collect();
             let dims = q.dimensions.iter().map(|d| d.name()).collect();
             (a, metrics, dims)
@@ -202,7 +198,6 @@ fn to_json(
         "metrics": metrics,
         "dimensions": dims,
         "date_range": [first, last],
-        "source": answer.source.name(),
         "suppressed": answer.suppressed,
         "min_group_size": k,
         "took_ms": took.elapsed().as_millis() as u64,

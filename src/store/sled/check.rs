@@ -95,9 +95,13 @@ pub(crate) fn check(trees: &Trees) -> Result<IntegrityReport, StoreError> {
         days.insert(k.to_vec());
     }
 
+    // Buffered events, then sealed ones: each as (site, visitor number, event).
+    let mut stored: Vec<(SiteId, u64, crate::analytics::event::StoredEvent)> = Vec::new();
     for item in trees.events.iter() {
         let (k, v) = item.map_err(map_err)?;
-        report.events += 1;
+        if super::segments::parse_map_key(&k).is_some() {
+            continue;
+        }
         let (Some(site), Some(at)) = (event_site(&k), super::events::event_time(&k)) else {
             report.fault("an event key cannot be read".into());
             continue;
@@ -106,6 +110,37 @@ pub(crate) fn check(trees: &Trees) -> Result<IntegrityReport, StoreError> {
             report.fault(format!("an event of site {site} at {at} cannot be decoded"));
             continue;
         };
+        stored.push((site, number, event));
+    }
+    for (site, day) in trees.segments.all() {
+        let Ok(site_id) = SiteId::parse(&site) else {
+            report.fault(format!("segment folder {site} is not a site id"));
+            continue;
+        };
+        match trees.segments.read(&site, day) {
+            Ok(Some(sealed)) => {
+                for row in sealed.rows() {
+                    if row
+                        .event
+                        .at
+                        .0
+                        .div_euclid(crate::domain::Timestamp::MS_PER_DAY)
+                        != day
+                    {
+                        report.fault(format!(
+                            "segment {site}/{day} holds an event of another day"
+                        ));
+                    }
+                    stored.push((site_id.clone(), row.visitor, row.event));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => report.fault(format!("segment {site}/{day} cannot be read: {e}")),
+        }
+    }
+    for (site, number, event) in stored {
+        report.events += 1;
+        let at = event.at.0;
         let Some(w) = by_number.get(&(site.clone(), number)) else {
             report.fault(format!(
                 "an event of site {site} at {at} belongs to visitor number {number}, which no visitor holds"

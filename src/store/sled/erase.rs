@@ -4,8 +4,8 @@
 //! writer commits what was queued before it and refuses any later decision for the subject
 //! while the job exists, then the current state goes, so the gate drops new events as
 //! `no_consent`; (3) queued events are written out;
-//! (4) the visitor's events, days and number go, and their rollup cells stop counting the
-//! visitor; (5) every ledger entry of the id keeps its header and loses its payload, so the
+//! (4) the visitor's events go (buffered rows deleted, sealed days rewritten without them),
+//! then their day index and number; (5) every ledger entry of the id keeps its header and loses its payload, so the
 //! chain still verifies; (6) a tombstone is appended; (7) the job record goes. A job found at
 //! start-up (a crash mid-way) is run again from the top.
 
@@ -13,7 +13,6 @@ use super::cache::ConsentCache;
 use super::events::{EventWriter, VisitorEvents, visitor_events, visitor_key};
 use super::writer::Writer;
 use super::{Trees, keys, map_err, split_entry};
-use crate::analytics::rollup;
 use crate::domain::ledger::{Tombstone, is_tombstone_of, tombstone_payload};
 use crate::domain::{EntryHash, EntryHeader, SiteId, Subject, Timestamp};
 use crate::store::StoreError;
@@ -221,9 +220,8 @@ impl Eraser<'_> {
         Ok(None)
     }
 
-    /// Deletes the visitor's events, day index and number, and takes everything those events
-    /// added to the rollups back out (visitors, pageviews, events, visits, bounces, duration),
-    /// so no query can count an erased visitor.
+    /// Deletes the visitor's events (buffered and sealed), then its day index and number: the
+    /// index goes last, so a crash part-way leaves the rest findable for the rerun.
     fn delete_events(&self, site: &SiteId, subject: &Subject) -> Result<u64, StoreError> {
         let t = self.trees;
         let vkey = visitor_key(site.as_str(), subject);
@@ -236,24 +234,19 @@ impl Eraser<'_> {
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("a visitor number cannot be read".into()))?,
         );
-        // First read every event of the visitor, then take its counts back out of the
-        // rollups, then delete the events and the day index.
         let VisitorEvents {
-            events: found,
+            events: buffered,
+            sealed,
             days,
         } = visitor_events(t, site.as_str(), &vkey, number)?;
-        let events: Vec<_> = found.iter().map(|(_, e)| e.clone()).collect();
-        for ((grain, period, dim, value), minus) in rollup::retraction(&events) {
-            t.rollups
-                .merge(
-                    rollup::key(site.as_str(), grain, dim, period, &value),
-                    minus.to_bytes(),
-                )
-                .map_err(map_err)?;
-        }
-        let deleted = found.len() as u64;
-        for (k, _) in found {
+        let mut deleted = buffered.len() as u64;
+        for (k, _) in buffered {
             t.events.remove(k).map_err(map_err)?;
+        }
+        for (day, _) in sealed {
+            deleted += t
+                .segments
+                .rewrite(t, site.as_str(), day, |row| row.visitor == number)?;
         }
         for dk in days {
             t.visitor_days.remove(dk).map_err(map_err)?;

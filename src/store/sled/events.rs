@@ -1,13 +1,14 @@
-//! Analytics events in sled: one writer thread that numbers visitors, derives visits, encodes
-//! events compactly and writes them with their rollup deltas every 200 ms.
+//! Analytics events: one writer thread that numbers visitors, derives visits, encodes events
+//! compactly, writes them to the write buffer every 200 ms, and seals days that are over
+//! into segments (`segments.rs`).
 //!
-//! Trees (see the registry in `mod.rs`): `events` (site 0x00 time(ms, u64 BE) counter(u32 BE)
-//! → encoded event), `rollups` (see `analytics::rollup::key`; merged by addition),
-//! `visitor_numbers` (site 0x00 subject → u64 BE) and `visitor_days` (site 0x00 subject
-//! day(u32 BE) → empty), the last two so export and erasure find a visitor's events
+//! Trees (see the registry in `mod.rs`): `events` (the write buffer: site 0x00 time(ms,
+//! u64 BE) counter(u32 BE) → encoded event; and site 0x01 day → the day's segment
+//! generation), `visitor_numbers` (site 0x00 subject → u64 BE) and `visitor_days` (site 0x00
+//! subject day(u32 BE) → empty), the last two so export and erasure find a visitor's events
 //! without a full scan.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -16,8 +17,9 @@ use tokio::sync::oneshot;
 
 use super::{Trees, keys, map_err};
 use crate::analytics::codec::{self, EncodeInput};
+use crate::analytics::engine::Row;
 use crate::analytics::event::{AcceptedEvent, StoredEvent};
-use crate::analytics::rollup::{Aggregator, Counters};
+use crate::analytics::visits::Visits;
 use crate::domain::{ConsentId, SiteId, Subject, Timestamp};
 use crate::store::StoreError;
 
@@ -28,10 +30,14 @@ const DAY_MS: i64 = 86_400_000;
 /// Visitor numbers are leased in blocks: `meta/visitor_seq` holds the end of the lease, made
 /// durable before any number in it is handed out, so no crash can hand a number out twice.
 const LEASE: u64 = 1024;
+/// A day is sealed once it ended this long ago and no event for it came in the last write.
+const SEAL_GRACE_MS: i64 = 10 * 60 * 1000;
 
 pub(crate) enum Job {
     Events(Vec<AcceptedEvent>),
     Barrier(oneshot::Sender<()>),
+    /// A barrier that also seals every day that is over, at once (loaders and tests).
+    Settle(oneshot::Sender<()>),
 }
 
 pub(crate) struct EventWriter {
@@ -66,6 +72,14 @@ impl EventWriter {
         let (reply, rx) = oneshot::channel();
         if let Some(tx) = &self.tx {
             let _ = tx.send(Job::Barrier(reply));
+        }
+        rx
+    }
+
+    pub fn settle(&self) -> oneshot::Receiver<()> {
+        let (reply, rx) = oneshot::channel();
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Job::Settle(reply));
         }
         rx
     }
@@ -107,14 +121,49 @@ pub fn event_time(key: &[u8]) -> Option<i64> {
 
 /// A visitor's events and the day-index rows that led to them.
 pub(crate) struct VisitorEvents {
-    /// Each event with its key in `events`, oldest first.
+    /// Each buffered event with its key in `events`, oldest first.
     pub events: Vec<(sled::IVec, StoredEvent)>,
+    /// The sealed days holding at least one of the visitor's events, with those events.
+    pub sealed: Vec<(i64, Vec<StoredEvent>)>,
     /// The visitor's rows in `visitor_days`.
     pub days: Vec<sled::IVec>,
 }
 
+impl VisitorEvents {
+    /// Every event, oldest first.
+    pub fn all(&self) -> Vec<StoredEvent> {
+        let mut all: Vec<StoredEvent> = self
+            .sealed
+            .iter()
+            .flat_map(|(_, events)| events.iter().cloned())
+            .chain(self.events.iter().map(|(_, e)| e.clone()))
+            .collect();
+        all.sort_by_key(|e| e.at.0);
+        all
+    }
+}
+
+/// The visitor's rows in `visitor_days`, with their days.
+pub(crate) fn visitor_day_rows(
+    t: &Trees,
+    vkey: &[u8],
+) -> Result<Vec<(sled::IVec, i64)>, StoreError> {
+    let mut out = Vec::new();
+    for row in t.visitor_days.scan_prefix(vkey) {
+        let (dk, _) = row.map_err(map_err)?;
+        if let Some(day) = dk
+            .get(vkey.len()..)
+            .and_then(|d| d.try_into().ok())
+            .map(u32::from_be_bytes)
+        {
+            out.push((dk, i64::from(day)));
+        }
+    }
+    Ok(out)
+}
+
 /// Every stored event of a visitor (`vkey` from `visitor_key`, `number` its visitor number),
-/// found through the day index rather than a scan of the site's events.
+/// buffered or sealed, found through the day index rather than a scan of the site's events.
 pub(crate) fn visitor_events(
     t: &Trees,
     site: &str,
@@ -123,27 +172,23 @@ pub(crate) fn visitor_events(
 ) -> Result<VisitorEvents, StoreError> {
     let mut out = VisitorEvents {
         events: Vec::new(),
+        sealed: Vec::new(),
         days: Vec::new(),
     };
-    for row in t.visitor_days.scan_prefix(vkey) {
-        let (dk, _) = row.map_err(map_err)?;
-        let Some(day) = dk
-            .get(vkey.len()..)
-            .and_then(|d| d.try_into().ok())
-            .map(u32::from_be_bytes)
-        else {
-            continue;
-        };
-        let from = i64::from(day) * DAY_MS;
-        let start = event_key(site, from, 0);
-        let end = event_key(site, from + DAY_MS, 0);
-        for item in t.events.range(start..end) {
-            let (k, v) = item.map_err(map_err)?;
-            let Some(at) = event_time(&k) else { continue };
-            if let Some((visitor, e)) = codec::decode(Timestamp(at), &v) {
-                if visitor == number {
-                    out.events.push((k, e));
-                }
+    for (dk, day) in visitor_day_rows(t, vkey)? {
+        for (k, row) in buffered_rows(t, site, day)? {
+            if row.visitor == number {
+                out.events.push((k, row.event));
+            }
+        }
+        if let Some(sealed) = t.segments.read(site, day)? {
+            let mine: Vec<StoredEvent> = sealed
+                .rows_of(number)
+                .into_iter()
+                .map(|r| r.event)
+                .collect();
+            if !mine.is_empty() {
+                out.sealed.push((day, mine));
             }
         }
         out.days.push(dk);
@@ -151,16 +196,26 @@ pub(crate) fn visitor_events(
     Ok(out)
 }
 
-/// Adds rollup counters.
-pub fn merge_counters(_key: &[u8], old: Option<&[u8]>, delta: &[u8]) -> Option<Vec<u8>> {
-    let mut sum = old.map(Counters::from_bytes).unwrap_or_default();
-    sum.add(&Counters::from_bytes(delta));
-    Some(sum.to_bytes().to_vec())
+/// The buffered (not yet sealed) events of a site's day, with their keys.
+pub(crate) fn buffered_rows(
+    t: &Trees,
+    site: &str,
+    day: i64,
+) -> Result<Vec<(sled::IVec, Row)>, StoreError> {
+    let mut out = Vec::new();
+    for item in t.events.range(super::segments::day_keys(site, day)) {
+        let (k, v) = item.map_err(map_err)?;
+        let Some(at) = event_time(&k) else { continue };
+        if let Some((visitor, event)) = codec::decode(Timestamp(at), &v) {
+            out.push((k, Row { visitor, event }));
+        }
+    }
+    Ok(out)
 }
 
 struct State {
     trees: Trees,
-    aggregator: Aggregator,
+    visits: Visits,
     numbers: HashMap<Vec<u8>, u64>,
     days: HashMap<Vec<u8>, u32>,
     next_visitor: u64,
@@ -174,6 +229,10 @@ struct State {
     live: HashMap<(SiteId, ConsentId), Option<Subject>>,
     /// The newest event time seen: visits expire against event time, not the wall clock.
     latest_ms: i64,
+    /// Days with buffered events, waiting to be sealed.
+    unsealed: BTreeSet<(String, i64)>,
+    /// Days that received events since the last write.
+    touched: HashSet<(String, i64)>,
 }
 
 fn run(trees: Trees, rx: Receiver<Job>) {
@@ -186,7 +245,7 @@ fn run(trees: Trees, rx: Receiver<Job>) {
         .unwrap_or(0);
     let mut st = State {
         trees,
-        aggregator: Aggregator::default(),
+        visits: Visits::default(),
         numbers: HashMap::new(),
         days: HashMap::new(),
         // Numbers of the last lease may have been handed out before a crash: start after it.
@@ -198,7 +257,13 @@ fn run(trees: Trees, rx: Receiver<Job>) {
         pending: 0,
         live: HashMap::new(),
         latest_ms: 0,
+        unsealed: BTreeSet::new(),
+        touched: HashSet::new(),
     };
+    match buffered_days(&st.trees) {
+        Ok(days) => st.unsealed = days,
+        Err(e) => log::error!("cannot list the buffered days: {e}"),
+    }
     let mut last_write = Instant::now();
     loop {
         let wait = WRITE_EVERY.saturating_sub(last_write.elapsed());
@@ -207,6 +272,11 @@ fn run(trees: Trees, rx: Receiver<Job>) {
                 for e in &batch {
                     st.add(e);
                 }
+            }
+            Ok(Job::Settle(reply)) => {
+                st.write();
+                st.seal(true);
+                let _ = reply.send(());
             }
             Ok(Job::Barrier(reply)) => {
                 st.write();
@@ -226,6 +296,7 @@ fn run(trees: Trees, rx: Receiver<Job>) {
         }
         if last_write.elapsed() >= WRITE_EVERY || st.pending >= 20_000 {
             st.write();
+            st.seal(false);
             last_write = Instant::now();
         }
     }
@@ -319,8 +390,15 @@ impl State {
             }
             self.days.insert(vkey, day);
         }
-        let visit = self.aggregator.add(visitor, e);
+        let visit = self
+            .visits
+            .visit_of(e.site.as_str(), visitor, e.at.millis());
         self.latest_ms = self.latest_ms.max(e.at.millis());
+        let at_day = (e.site.as_str().to_owned(), i64::from(day));
+        if !self.touched.contains(&at_day) {
+            self.touched.insert(at_day.clone());
+            self.unsealed.insert(at_day);
+        }
         self.counter = self.counter.wrapping_add(1);
         let bytes = codec::encode(&EncodeInput {
             visitor,
@@ -340,8 +418,7 @@ impl State {
 
     fn write(&mut self) {
         self.live.clear();
-        let deltas = self.aggregator.drain();
-        if self.pending == 0 && deltas.is_empty() {
+        if self.pending == 0 {
             return;
         }
         let events = std::mem::take(&mut self.events);
@@ -359,9 +436,6 @@ impl State {
             for (k, v) in events {
                 self.trees.events.insert(k, v)?;
             }
-            for (k, c) in deltas {
-                self.trees.rollups.merge(k, c.to_bytes())?;
-            }
             Ok(())
         })();
         if let Err(e) = result {
@@ -370,6 +444,59 @@ impl State {
             self.days.clear();
         }
         self.pending = 0;
-        self.aggregator.expire_visits(self.latest_ms);
+        self.visits.expire(self.latest_ms);
     }
+
+    /// Seals the buffered days that are over: those that ended `SEAL_GRACE_MS` ago and got no
+    /// event in the last write, or (`all`) every day before today.
+    fn seal(&mut self, all: bool) {
+        let now = crate::domain::Clock::now(&crate::domain::SystemClock).0;
+        let today = now.div_euclid(DAY_MS);
+        let over = (now - SEAL_GRACE_MS).div_euclid(DAY_MS);
+        let touched = std::mem::take(&mut self.touched);
+        let due: Vec<(String, i64)> = self
+            .unsealed
+            .iter()
+            .filter(|(site, day)| {
+                if all {
+                    *day < today
+                } else {
+                    *day < over && !touched.contains(&(site.clone(), *day))
+                }
+            })
+            .cloned()
+            .collect();
+        for (site, day) in due {
+            match self.trees.segments.seal(&self.trees, &site, day) {
+                Ok(_) => {
+                    self.unsealed.remove(&(site, day));
+                }
+                Err(e) => log::error!("cannot seal {site}/{day}: {e}"),
+            }
+        }
+    }
+}
+
+/// The (site, day)s with buffered events, found by skipping from day to day.
+fn buffered_days(t: &Trees) -> Result<BTreeSet<(String, i64)>, StoreError> {
+    let mut days = BTreeSet::new();
+    let mut from: Vec<u8> = Vec::new();
+    while let Some(item) = t.events.range(from.clone()..).next() {
+        let (k, _) = item.map_err(map_err)?;
+        let Some(split) = k.iter().position(|b| *b <= 1) else {
+            break;
+        };
+        let Ok(site) = std::str::from_utf8(&k[..split]) else {
+            break;
+        };
+        match (k[split], event_time(&k)) {
+            (0, Some(at)) => {
+                let day = at.div_euclid(DAY_MS);
+                days.insert((site.to_owned(), day));
+                from = event_key(site, (day + 1) * DAY_MS, 0);
+            }
+            _ => from = [&k[..split], &[2]].concat(),
+        }
+    }
+    Ok(days)
 }

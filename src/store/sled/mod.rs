@@ -9,8 +9,8 @@
 //! | `consent_history`  | site 0x00 subject seq       | empty                                  | yes         |
 //! | `notices`          | SHA-256 of the document     | the policy or banner document          | no          |
 //! | `meta`             | name                        | small values (health probe, counters)  | no          |
-//! | `events`           | site 0x00 time counter      | encoded event (visitor as a number)    | via number  |
-//! | `rollups`          | site 0x00 hour dim value    | counters, merged by addition           | no          |
+//! | `events`           | site 0x00 time counter      | a buffered event (visitor as a number) | via number  |
+//! |                    | site 0x01 day               | the day's live segment generation      | no          |
 //! | `visitor_numbers`  | site 0x00 subject           | the id's visitor number                | yes         |
 //! | `visitor_days`     | site 0x00 subject day       | empty: the days the id has events      | yes         |
 //! | `erasures`         | site 0x00 subject           | a pending erasure job                  | yes         |
@@ -18,6 +18,9 @@
 //! | `consent_stats`    | site 0x00 day action …      | decision counts, merged by addition    | no          |
 //! | `api_keys`         | key id                      | site, label, SHA-256 of the key, times | no          |
 //! | `query_log`        | time, monotonic id          | a marketer query: key id, parameters, rows | no      |
+//!
+//! Sealed days live outside sled, in `segments/` (see `segments.rs`); their events hold the
+//! visitor as a number too.
 //!
 //! "Consent id?" means the row can be tied to one consent id. No key or value holds the raw id:
 //! it is written as its `Subject`, a SHA-256 of a per-database secret (`meta/subject_secret`),
@@ -33,6 +36,7 @@ mod keys;
 #[cfg(test)]
 mod registry_test;
 mod retention;
+mod segments;
 mod writer;
 
 use std::ops::Range;
@@ -40,10 +44,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::analytics::codec;
 use crate::analytics::consent_stats::{self, StatCounts, StatKey};
+use crate::analytics::engine::{Day, Evaluation};
 use crate::analytics::event::{AcceptedEvent, StoredEvent};
-use crate::analytics::rollup::{self, Counters, Grain};
+use crate::analytics::query::{Cancel, Groups, Query, Span};
 use crate::domain::Timestamp;
 use crate::domain::ledger::{parse_decision_payload, verify_chain};
 use crate::domain::{ApiKey, ApiKeyId};
@@ -58,14 +62,13 @@ use events::EventWriter;
 pub(crate) use writer::Writer;
 
 /// The names of every tree, in the order above.
-pub const TREES: [&str; 14] = [
+pub const TREES: [&str; 13] = [
     "ledger",
     "consents",
     "consent_history",
     "notices",
     "meta",
     "events",
-    "rollups",
     "visitor_numbers",
     "visitor_days",
     "erasures",
@@ -85,7 +88,6 @@ pub(crate) struct Trees {
     pub notices: sled::Tree,
     pub meta: sled::Tree,
     pub events: sled::Tree,
-    pub rollups: sled::Tree,
     pub visitor_numbers: sled::Tree,
     pub visitor_days: sled::Tree,
     pub erasures: sled::Tree,
@@ -95,6 +97,8 @@ pub(crate) struct Trees {
     pub query_log: sled::Tree,
     /// The secret consent ids are hashed with at rest.
     pub secret: [u8; 32],
+    /// The sealed days.
+    pub segments: Arc<segments::Segments>,
 }
 
 impl Trees {
@@ -162,20 +166,29 @@ impl SledStore {
             notices: open(TREES[3])?,
             meta: open(TREES[4])?,
             events: open(TREES[5])?,
-            rollups: open(TREES[6])?,
-            visitor_numbers: open(TREES[7])?,
-            visitor_days: open(TREES[8])?,
-            erasures: open(TREES[9])?,
-            rights_log: open(TREES[10])?,
-            consent_stats: open(TREES[11])?,
-            api_keys: open(TREES[12])?,
-            query_log: open(TREES[13])?,
+            visitor_numbers: open(TREES[6])?,
+            visitor_days: open(TREES[7])?,
+            erasures: open(TREES[8])?,
+            rights_log: open(TREES[9])?,
+            consent_stats: open(TREES[10])?,
+            api_keys: open(TREES[11])?,
+            query_log: open(TREES[12])?,
             secret: [0; 32],
+            segments: Arc::new(segments::Segments::open(dir, &open(TREES[5])?)?),
             db,
         };
+        // Rollups were a second copy of the events (before the analytics engine); nothing
+        // reads them.
+        if trees
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == b"rollups")
+        {
+            trees.db.drop_tree("rollups").map_err(map_err)?;
+        }
         let mut trees = trees;
         trees.secret = subject_secret(&trees.meta)?;
-        trees.rollups.set_merge_operator(events::merge_counters);
         trees
             .consent_stats
             .set_merge_operator(crate::analytics::consent_stats::merge);
@@ -509,9 +522,7 @@ impl AnalyticsStore for SledStore {
                     .try_into()
                     .map_err(|_| StoreError::Corrupt("a visitor number cannot be read".into()))?,
             );
-            let found = events::visitor_events(t, site.as_str(), &vkey, number)?;
-            let out = found.events.into_iter().map(|(_, e)| e).collect();
-            Ok(out)
+            Ok(events::visitor_events(t, site.as_str(), &vkey, number)?.all())
         })
     }
 
@@ -534,56 +545,37 @@ impl AnalyticsStore for SledStore {
         })
     }
 
-    fn rollup(
+    fn groups(
         &self,
         site: SiteId,
-        grain: Grain,
-        dim: u8,
-        periods: Range<u32>,
-        value: Option<String>,
-    ) -> StoreFuture<Vec<(u32, String, Counters)>> {
-        self.read(move |t| {
-            let mut out = Vec::new();
-            let start = rollup::key(site.as_str(), grain, dim, periods.start, "");
-            let end = rollup::key(site.as_str(), grain, dim, periods.end, "");
-            for item in t.rollups.range(start..end) {
-                let (k, v) = item.map_err(map_err)?;
-                let Some(cell) = rollup::parse_key(&k) else {
-                    continue;
-                };
-                if value.as_ref().is_some_and(|want| *want != cell.value) {
-                    continue;
-                }
-                out.push((cell.period, cell.value, Counters::from_bytes(&v)));
-            }
-            Ok(out)
-        })
-    }
-
-    fn scan_events(
-        &self,
-        site: SiteId,
-        range: Range<i64>,
-        mut sink: crate::store::EventSink,
-    ) -> StoreFuture<()> {
+        query: Query,
+        span: Span,
+        cancel: Cancel,
+    ) -> StoreFuture<Groups> {
         let dir = self.dir.clone();
         self.read(move |t| {
             crate::fault::pause_point(&dir, "event_scan");
-            let start = events::event_key(site.as_str(), range.start.max(0), 0);
-            let end = events::event_key(site.as_str(), range.end.max(0), 0);
-            for item in t.events.range(start..end) {
-                let (k, v) = item.map_err(map_err)?;
-                let Some(at) = events::event_time(&k) else {
-                    continue;
-                };
-                if let Some((visitor, e)) = codec::decode(Timestamp(at), &v) {
-                    if !sink(visitor, e) {
-                        break;
-                    }
+            let mut evaluation = Evaluation::new(&query, span);
+            for day in Evaluation::days(span) {
+                if cancel.is_cancelled() {
+                    return Err(StoreError::Cancelled);
+                }
+                if let Some(sealed) = t.segments.read(site.as_str(), day)? {
+                    evaluation.add(&sealed);
+                }
+                let buffered = events::buffered_rows(t, site.as_str(), day)?;
+                if !buffered.is_empty() {
+                    let rows = buffered.into_iter().map(|(_, row)| row).collect();
+                    evaluation.add(&Day::build(day, rows));
                 }
             }
-            Ok(())
+            Ok(evaluation.finish())
         })
+    }
+
+    fn settle_events(&self) -> StoreFuture<()> {
+        let done = self.event_writer.settle();
+        Box::pin(async move { done.await.map_err(|_| StoreError::Closed) })
     }
 }
 

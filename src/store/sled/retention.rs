@@ -1,6 +1,8 @@
 //! The retention sweep: raw events past their site's limit, visitors inactive past theirs,
 //! rights-log entries past 24 months.
 
+use std::collections::{BTreeMap, HashMap};
+
 use super::erase::{Eraser, log_request};
 use super::events::event_key;
 use super::{Trees, keys, map_err};
@@ -18,7 +20,9 @@ pub fn sweep(
     let t = eraser.trees;
     let mut report = SweepReport::default();
     for r in plan {
-        let cutoff = now.0 - i64::from(r.event_days) * DAY_MS;
+        // Whole days: every event of a day older than the limit goes, and a day is not kept
+        // in part.
+        let cutoff = (now.0 - i64::from(r.event_days) * DAY_MS).div_euclid(DAY_MS) * DAY_MS;
         let start = event_key(r.site.as_str(), 0, 0);
         let end = event_key(r.site.as_str(), cutoff.max(0), 0);
         for item in t.events.range(start..end) {
@@ -26,6 +30,9 @@ pub fn sweep(
             t.events.remove(k).map_err(map_err)?;
             report.events_deleted += 1;
         }
+        report.events_deleted +=
+            t.segments
+                .drop_before(t, r.site.as_str(), cutoff.div_euclid(DAY_MS))?;
         let cutoff_day = u32::try_from(cutoff.div_euclid(DAY_MS)).unwrap_or(0);
         let mut site_prefix = r.site.as_str().as_bytes().to_vec();
         site_prefix.push(0);
@@ -113,12 +120,14 @@ fn erase_inactive(eraser: &Eraser<'_>, r: &Retention, now: Timestamp) -> Result<
 
 /// Deletes the events of categories a visitor refused after granting them (a withdrawal, or a
 /// narrower choice), once the refusal is `withdrawal_purge_hours` old. Events of categories
-/// still granted stay.
+/// still granted stay. Sealed days are rewritten once each, for all their visitors at once.
 fn purge_withdrawn(t: &Trees, r: &Retention, now: Timestamp) -> Result<u64, StoreError> {
     let due = now.0 - i64::from(r.withdrawal_purge_hours) * 3_600_000;
     let mut prefix = r.site.as_str().as_bytes().to_vec();
     prefix.push(0);
     let mut deleted = 0;
+    // Sealed day → (visitor number → the categories to drop).
+    let mut sealed: BTreeMap<i64, HashMap<u64, Vec<String>>> = BTreeMap::new();
     for item in t.consents.scan_prefix(&prefix) {
         let (k, v) = item.map_err(map_err)?;
         let payload = v.get(40..).unwrap_or_default();
@@ -143,13 +152,25 @@ fn purge_withdrawn(t: &Trees, r: &Retention, now: Timestamp) -> Result<u64, Stor
         else {
             continue;
         };
-        let found = super::events::visitor_events(t, r.site.as_str(), &vkey, number)?;
-        for (ek, e) in found.events {
-            if refused.contains(&e.category) {
-                t.events.remove(ek).map_err(map_err)?;
-                deleted += 1;
+        for (_, day) in super::events::visitor_day_rows(t, &vkey)? {
+            for (k, row) in super::events::buffered_rows(t, r.site.as_str(), day)? {
+                if row.visitor == number && refused.contains(&row.event.category) {
+                    t.events.remove(k).map_err(map_err)?;
+                    deleted += 1;
+                }
             }
+            sealed
+                .entry(day)
+                .or_default()
+                .insert(number, refused.clone());
         }
+    }
+    for (day, visitors) in sealed {
+        deleted += t.segments.rewrite(t, r.site.as_str(), day, |row| {
+            visitors
+                .get(&row.visitor)
+                .is_some_and(|refused| refused.contains(&row.event.category))
+        })?;
     }
     Ok(deleted)
 }

@@ -1,0 +1,263 @@
+//! Answers a `Query` from days, one day at a time: filters are decided once per dictionary
+//! word, visit-level filters once per visit, and events are read column by column, so no
+//! question builds a table of visits or keeps more than one day's columns.
+//!
+//! Counting (the shared contract's "Analytics v2"):
+//! - `visitors` is the number of distinct visitor numbers among the counted events of a group
+//!   over the whole span (per period for a `time:*` part), exact;
+//! - an event is counted when its time is in the span and it passes every filter; a filter on
+//!   a visit-level dimension reads the visit's value;
+//! - a visit is counted (with its bounce and duration) in the group of its attributes and the
+//!   period it started in, when it started in the span and at least one of its events passed
+//!   every filter; a query split by an event-level dimension counts no visits.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use super::day::Day;
+use crate::analytics::query::{
+    Counters, Dimension, Filter, Groups, Part, Query, Span, VisitField, period_at,
+};
+
+/// What a filter reads in a day.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Visit(VisitField),
+    Page,
+    Name,
+    /// A property, by its key's code; `None` when no event of the day has the key.
+    Prop(Option<u32>),
+}
+
+fn target(d: &Day, dim: &Dimension) -> Target {
+    match dim {
+        Dimension::Visit(f) => Target::Visit(*f),
+        Dimension::Page => Target::Page,
+        Dimension::Name | Dimension::Goal => Target::Name,
+        Dimension::Prop(key) => Target::Prop(d.find(key)),
+        // Parsing keeps time out of filters; as a group part it is read from the event's time.
+        Dimension::Time(_) => Target::Page,
+    }
+}
+
+/// A target's value code for event `i` (0: none).
+fn code_of(d: &Day, t: Target, i: usize) -> u32 {
+    match t {
+        Target::Visit(f) => d.attr(f)[d.ev_visit[i] as usize],
+        Target::Page if d.ev_name[i] == 0 => d.ev_path[i],
+        Target::Page => 0,
+        Target::Name => d.ev_name[i],
+        Target::Prop(None) => 0,
+        Target::Prop(Some(key)) => {
+            let (from, to) = (d.ev_props[i] as usize, d.ev_props[i + 1] as usize);
+            (from..to)
+                .find(|p| d.prop_key[*p] == key)
+                .map_or(0, |p| d.prop_value[p])
+        }
+    }
+}
+
+/// A filter decided per dictionary word, lazily: 0 undecided, 1 fails, 2 passes.
+struct Compiled<'a> {
+    filter: &'a Filter,
+    target: Target,
+    memo: Vec<u8>,
+}
+
+impl Compiled<'_> {
+    fn passes(&mut self, d: &Day, code: u32) -> bool {
+        let slot = &mut self.memo[code as usize];
+        if *slot == 0 {
+            let value = (code != 0).then(|| d.text(code));
+            *slot = 1 + u8::from(self.filter.admits(value));
+        }
+        *slot == 2
+    }
+}
+
+/// A group's key inside one day: dictionary codes, or periods for the time part.
+type LocalKey = [i64; 4];
+
+#[derive(Default)]
+struct Tally {
+    counters: Counters,
+    visitors: Vec<u64>,
+    converters: Vec<u64>,
+}
+
+impl Tally {
+    fn visitor(list: &mut Vec<u64>, visitor: u64) {
+        if list.last() != Some(&visitor) {
+            list.push(visitor);
+        }
+    }
+}
+
+/// An evaluation in progress: feed it days, then finish it.
+pub struct Evaluation<'q> {
+    query: &'q Query,
+    range: Range<i64>,
+    splits_visits: bool,
+    groups: HashMap<Vec<Part>, Tally>,
+}
+
+impl<'q> Evaluation<'q> {
+    pub fn new(query: &'q Query, span: Span) -> Evaluation<'q> {
+        Evaluation {
+            query,
+            range: span.millis(),
+            splits_visits: query.dimensions.iter().any(Dimension::is_event_level),
+            groups: HashMap::new(),
+        }
+    }
+
+    /// The days (since the epoch) whose events can count.
+    pub fn days(span: Span) -> Range<i64> {
+        let ms = span.millis();
+        Day::of(ms.start)..Day::of(ms.end - 1) + 1
+    }
+
+    /// Counts one day's events and visits.
+    pub fn add(&mut self, d: &Day) {
+        let query = self.query;
+        let mut filters: Vec<Compiled> = query
+            .filters
+            .iter()
+            .map(|f| Compiled {
+                filter: f,
+                target: target(d, &f.dimension),
+                memo: vec![0; d.dict.len()],
+            })
+            .collect();
+        let (visit_filters, event_filters): (Vec<_>, Vec<_>) = filters
+            .iter_mut()
+            .partition(|c| matches!(c.target, Target::Visit(_)));
+        let visit_ok: Vec<bool> = {
+            let mut visit_filters = visit_filters;
+            (0..d.visits())
+                .map(|v| {
+                    visit_filters.iter_mut().all(|c| {
+                        let Target::Visit(f) = c.target else {
+                            return true;
+                        };
+                        c.passes(d, d.attr(f)[v])
+                    })
+                })
+                .collect()
+        };
+        let mut event_filters = event_filters;
+        let parts: Vec<(Target, Option<crate::analytics::query::TimeGrain>)> = query
+            .dimensions
+            .iter()
+            .map(|dim| match dim {
+                Dimension::Time(g) => (Target::Page, Some(*g)),
+                other => (target(d, other), None),
+            })
+            .collect();
+
+        let mut local: HashMap<LocalKey, Tally> = HashMap::new();
+        let mut matched = vec![false; d.visits()];
+        'events: for i in 0..d.events() {
+            let at = d.ev_at[i];
+            let v = d.ev_visit[i] as usize;
+            if !self.range.contains(&at) || !visit_ok[v] {
+                continue;
+            }
+            for c in event_filters.iter_mut() {
+                let code = code_of(d, c.target, i);
+                if !c.passes(d, code) {
+                    continue 'events;
+                }
+            }
+            matched[v] = true;
+            let mut key: LocalKey = [0; 4];
+            for (slot, (t, grain)) in key.iter_mut().zip(&parts) {
+                *slot = match grain {
+                    Some(g) => period_at(*g, at),
+                    None => match code_of(d, *t, i) {
+                        0 => continue 'events,
+                        code => i64::from(code),
+                    },
+                };
+            }
+            let visitor = d.visit_visitor[v];
+            let tally = local.entry(key).or_default();
+            let custom = d.ev_name[i] != 0;
+            tally.counters.pageviews += i64::from(!custom);
+            tally.counters.events += i64::from(custom);
+            Tally::visitor(&mut tally.visitors, visitor);
+            if custom {
+                Tally::visitor(&mut tally.converters, visitor);
+            }
+        }
+        if !self.splits_visits {
+            'visits: for (v, _) in matched.iter().enumerate().filter(|(_, m)| **m) {
+                let start = d.visit_start[v];
+                if !self.range.contains(&start) {
+                    continue;
+                }
+                let mut key: LocalKey = [0; 4];
+                for (slot, (t, grain)) in key.iter_mut().zip(&parts) {
+                    *slot = match (grain, t) {
+                        (Some(g), _) => period_at(*g, start),
+                        (None, Target::Visit(f)) => match d.attr(*f)[v] {
+                            0 => continue 'visits,
+                            code => i64::from(code),
+                        },
+                        (None, _) => continue 'visits,
+                    };
+                }
+                let c = &mut local.entry(key).or_default().counters;
+                c.visits += 1;
+                c.bounces += i64::from(d.visit_events[v] == 1);
+                c.duration_ms += d.visit_end[v] - start;
+            }
+        }
+        self.merge(d, &parts, local);
+    }
+
+    /// Moves a day's groups into the evaluation's, keyed by text instead of day-local codes.
+    fn merge(
+        &mut self,
+        d: &Day,
+        parts: &[(Target, Option<crate::analytics::query::TimeGrain>)],
+        local: HashMap<LocalKey, Tally>,
+    ) {
+        for (key, tally) in local {
+            let key: Vec<Part> = parts
+                .iter()
+                .zip(key)
+                .map(|((_, grain), k)| match grain {
+                    Some(_) => Part::Period(k),
+                    None => Part::Text(d.text(u32::try_from(k).unwrap_or(0)).to_owned()),
+                })
+                .collect();
+            let into = self.groups.entry(key).or_default();
+            let c = &mut into.counters;
+            c.pageviews += tally.counters.pageviews;
+            c.events += tally.counters.events;
+            c.visits += tally.counters.visits;
+            c.bounces += tally.counters.bounces;
+            c.duration_ms += tally.counters.duration_ms;
+            into.visitors.extend(tally.visitors);
+            into.converters.extend(tally.converters);
+        }
+    }
+
+    /// The groups, with distinct visitors counted.
+    pub fn finish(self) -> Groups {
+        self.groups
+            .into_iter()
+            .map(|(key, mut t)| {
+                let distinct = |list: &mut Vec<u64>| {
+                    list.sort_unstable();
+                    list.dedup();
+                    list.len() as i64
+                };
+                t.counters.visitors = distinct(&mut t.visitors);
+                t.counters.converters = distinct(&mut t.converters);
+                (key, t.counters)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,429 @@
+//! The on-disk form of a `Day`: a segment.
+//!
+//! Layout: the magic `CSEG`, a format version byte, the day (i64 LE), the number of blocks
+//! (u16 LE) and each block's length (u32 LE), then the blocks, then a CRC-32 of everything
+//! before it (u32 LE). Each block is one column compressed with LZ4: the dictionary (varint
+//! length + UTF-8 bytes per string), or integers as fixed-width little-endian values (1, 2, 4
+//! or 8 bytes, the narrowest that holds the column), delta-coded (zig-zag) where the column is
+//! sorted. A reader can decompress only the columns it needs.
+
+use super::day::Day;
+use crate::analytics::query::VisitField;
+
+const MAGIC: &[u8; 4] = b"CSEG";
+const VERSION: u8 = 1;
+
+/// Why bytes are not a segment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a readable segment: {0}")]
+pub struct FormatError(pub &'static str);
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn varint(bytes: &[u8], at: &mut usize) -> Result<u64, FormatError> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes
+            .get(*at)
+            .ok_or(FormatError("a varint runs past its block"))?;
+        *at += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Ok(v);
+        }
+    }
+    Err(FormatError("a varint is too long"))
+}
+
+/// Integers, delta-coded when `delta`, at the narrowest fixed width.
+fn int_block(values: impl Iterator<Item = i64> + Clone, delta: bool) -> Vec<u8> {
+    let coded = values.scan(0i64, move |prev, v| {
+        let out = if delta {
+            zigzag(v.wrapping_sub(*prev))
+        } else {
+            v as u64
+        };
+        *prev = v;
+        Some(out)
+    });
+    let max = coded.clone().max().unwrap_or(0);
+    let width: u8 = match max {
+        0..=0xff => 1,
+        0x100..=0xffff => 2,
+        0x1_0000..=0xffff_ffff => 4,
+        _ => 8,
+    };
+    let mut raw = vec![width, u8::from(delta)];
+    for v in coded {
+        raw.extend_from_slice(&v.to_le_bytes()[..usize::from(width)]);
+    }
+    raw
+}
+
+fn read_ints(raw: &[u8]) -> Result<Vec<i64>, FormatError> {
+    let (&width, rest) = raw.split_first().ok_or(FormatError("an empty column"))?;
+    let (&delta, body) = rest.split_first().ok_or(FormatError("an empty column"))?;
+    let width = usize::from(width);
+    if !matches!(width, 1 | 2 | 4 | 8) || body.len() % width != 0 {
+        return Err(FormatError("a column of an unknown width"));
+    }
+    let mut prev = 0i64;
+    let mut out = Vec::with_capacity(body.len() / width);
+    for chunk in body.chunks_exact(width) {
+        let mut b = [0u8; 8];
+        b[..width].copy_from_slice(chunk);
+        let v = u64::from_le_bytes(b);
+        let v = if delta == 1 {
+            prev = prev.wrapping_add(unzigzag(v));
+            prev
+        } else {
+            v as i64
+        };
+        out.push(v);
+    }
+    Ok(out)
+}
+
+fn dict_block(dict: &[String]) -> Vec<u8> {
+    let mut raw = Vec::new();
+    put_varint(&mut raw, dict.len() as u64);
+    for s in dict {
+        put_varint(&mut raw, s.len() as u64);
+        raw.extend_from_slice(s.as_bytes());
+    }
+    raw
+}
+
+fn read_dict(raw: &[u8]) -> Result<Vec<String>, FormatError> {
+    let mut at = 0;
+    let n = varint(raw, &mut at)?;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let len =
+            usize::try_from(varint(raw, &mut at)?).map_err(|_| FormatError("a long string"))?;
+        let bytes = raw
+            .get(at..at + len)
+            .ok_or(FormatError("a string runs past its block"))?;
+        at += len;
+        out.push(
+            String::from_utf8(bytes.to_vec()).map_err(|_| FormatError("a string is not UTF-8"))?,
+        );
+    }
+    Ok(out)
+}
+
+fn u32s(v: &[u32]) -> impl Iterator<Item = i64> + Clone + '_ {
+    v.iter().map(|x| i64::from(*x))
+}
+
+fn u64s(v: &[u64]) -> impl Iterator<Item = i64> + Clone + '_ {
+    v.iter().map(|x| *x as i64)
+}
+
+/// The uncompressed blocks of a day, in the format's order.
+fn blocks(d: &Day) -> Vec<Vec<u8>> {
+    let mut b = vec![
+        dict_block(&d.dict),
+        int_block(u64s(&d.visit_visitor), true),
+        int_block(u64s(&d.visit_number), true),
+        int_block(d.visit_start.iter().copied(), true),
+        int_block(
+            d.visit_end
+                .iter()
+                .zip(&d.visit_start)
+                .map(|(end, start)| end - start),
+            false,
+        ),
+        int_block(u32s(&d.visit_events), false),
+    ];
+    for field in VisitField::ALL {
+        b.push(int_block(u32s(d.attr(field)), false));
+    }
+    b.extend([
+        int_block(u32s(&d.ev_visit), true),
+        int_block(d.ev_at.iter().copied(), true),
+        int_block(u32s(&d.ev_name), false),
+        int_block(u32s(&d.ev_path), false),
+        int_block(u32s(&d.ev_category), false),
+        int_block(u32s(&d.ev_props), true),
+        int_block(u32s(&d.prop_key), false),
+        int_block(u32s(&d.prop_value), false),
+        int_block(d.prop_kind.iter().map(|k| i64::from(*k)), false),
+    ]);
+    b
+}
+
+const BLOCKS: usize = 6 + VisitField::COUNT + 9;
+
+/// A day as a segment's bytes.
+pub fn encode(d: &Day) -> Vec<u8> {
+    let compressed: Vec<Vec<u8>> = blocks(d)
+        .iter()
+        .map(|b| lz4_flex::compress_prepend_size(b))
+        .collect();
+    let mut out = Vec::with_capacity(compressed.iter().map(Vec::len).sum::<usize>() + 128);
+    out.extend_from_slice(MAGIC);
+    out.push(VERSION);
+    out.extend_from_slice(&d.day.to_le_bytes());
+    out.extend_from_slice(&(compressed.len() as u16).to_le_bytes());
+    for c in &compressed {
+        out.extend_from_slice(&(c.len() as u32).to_le_bytes());
+    }
+    for c in &compressed {
+        out.extend_from_slice(c);
+    }
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+fn to_u32(v: Vec<i64>) -> Result<Vec<u32>, FormatError> {
+    v.into_iter()
+        .map(|x| u32::try_from(x).map_err(|_| FormatError("a code out of range")))
+        .collect()
+}
+
+/// A segment's bytes as a day, checked: its checksum, its columns' lengths and every code.
+pub fn decode(bytes: &[u8]) -> Result<Day, FormatError> {
+    let (body, crc) = bytes
+        .split_at_checked(bytes.len().saturating_sub(4))
+        .ok_or(FormatError("too short"))?;
+    let crc: [u8; 4] = crc.try_into().map_err(|_| FormatError("too short"))?;
+    if crc32fast::hash(body) != u32::from_le_bytes(crc) {
+        return Err(FormatError("its checksum does not match"));
+    }
+    if body.get(..4) != Some(&MAGIC[..]) || body.get(4) != Some(&VERSION) {
+        return Err(FormatError("an unknown magic or version"));
+    }
+    let day = i64::from_le_bytes(
+        body.get(5..13)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(FormatError("too short"))?,
+    );
+    let count = u16::from_le_bytes(
+        body.get(13..15)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(FormatError("too short"))?,
+    ) as usize;
+    if count != BLOCKS {
+        return Err(FormatError("an unexpected number of columns"));
+    }
+    let mut at = 15 + 4 * count;
+    let mut raw = Vec::with_capacity(count);
+    for i in 0..count {
+        let len = body
+            .get(15 + 4 * i..19 + 4 * i)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .ok_or(FormatError("too short"))? as usize;
+        let block = body
+            .get(at..at + len)
+            .ok_or(FormatError("a block runs past the end"))?;
+        at += len;
+        raw.push(
+            lz4_flex::decompress_size_prepended(block)
+                .map_err(|_| FormatError("a block does not decompress"))?,
+        );
+    }
+    let mut raw = raw.into_iter();
+    let mut next = || raw.next().ok_or(FormatError("a missing column"));
+    let dict = read_dict(&next()?)?;
+    let ints = |b: Vec<u8>| read_ints(&b);
+    let visit_visitor: Vec<u64> = ints(next()?)?.into_iter().map(|v| v as u64).collect();
+    let visit_number: Vec<u64> = ints(next()?)?.into_iter().map(|v| v as u64).collect();
+    let visit_start = ints(next()?)?;
+    let visit_end: Vec<i64> = ints(next()?)?
+        .into_iter()
+        .zip(&visit_start)
+        .map(|(len, start)| start + len)
+        .collect();
+    let visit_events = to_u32(ints(next()?)?)?;
+    let mut visit_attrs = Vec::with_capacity(VisitField::COUNT);
+    for _ in VisitField::ALL {
+        visit_attrs.push(to_u32(ints(next()?)?)?);
+    }
+    let d = Day {
+        day,
+        dict,
+        visit_visitor,
+        visit_number,
+        visit_start,
+        visit_end,
+        visit_events,
+        visit_attrs,
+        ev_visit: to_u32(ints(next()?)?)?,
+        ev_at: ints(next()?)?,
+        ev_name: to_u32(ints(next()?)?)?,
+        ev_path: to_u32(ints(next()?)?)?,
+        ev_category: to_u32(ints(next()?)?)?,
+        ev_props: to_u32(ints(next()?)?)?,
+        prop_key: to_u32(ints(next()?)?)?,
+        prop_value: to_u32(ints(next()?)?)?,
+        prop_kind: ints(next()?)?
+            .into_iter()
+            .map(|k| u8::try_from(k).map_err(|_| FormatError("a property kind out of range")))
+            .collect::<Result<_, _>>()?,
+    };
+    check(&d)?;
+    Ok(d)
+}
+
+/// Every column has its table's length and every code points into the dictionary, so no
+/// reader can index out of bounds.
+fn check(d: &Day) -> Result<(), FormatError> {
+    let (visits, events, props) = (d.visit_start.len(), d.ev_at.len(), d.prop_key.len());
+    let visit_cols = [
+        d.visit_visitor.len(),
+        d.visit_number.len(),
+        d.visit_end.len(),
+        d.visit_events.len(),
+    ];
+    if visit_cols.iter().any(|l| *l != visits) || d.visit_attrs.iter().any(|a| a.len() != visits) {
+        return Err(FormatError("visit columns of different lengths"));
+    }
+    let event_cols = [
+        d.ev_visit.len(),
+        d.ev_name.len(),
+        d.ev_path.len(),
+        d.ev_category.len(),
+    ];
+    if event_cols.iter().any(|l| *l != events) || d.ev_props.len() != events + 1 {
+        return Err(FormatError("event columns of different lengths"));
+    }
+    if d.prop_value.len() != props || d.prop_kind.len() != props {
+        return Err(FormatError("property columns of different lengths"));
+    }
+    let words = d.dict.len() as u64;
+    let codes = d
+        .visit_attrs
+        .iter()
+        .flatten()
+        .chain(&d.ev_name)
+        .chain(&d.ev_path)
+        .chain(&d.ev_category)
+        .chain(&d.prop_key)
+        .chain(&d.prop_value);
+    if codes.into_iter().any(|c| u64::from(*c) >= words) {
+        return Err(FormatError("a code outside the dictionary"));
+    }
+    if d.ev_visit.iter().any(|v| *v as usize >= visits) {
+        return Err(FormatError("an event of no visit"));
+    }
+    let ordered = d.ev_props.windows(2).all(|w| w[0] <= w[1]);
+    if !ordered
+        || d.ev_props.first() != Some(&0)
+        || d.ev_props.last().map(|l| *l as usize) != Some(props)
+    {
+        return Err(FormatError("property offsets out of order"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::engine::Row;
+    use crate::analytics::event::{Context, PropValue, StoredEvent};
+    use crate::domain::Timestamp;
+
+    fn row(visitor: u64, visit: u64, at: i64, name: &str, path: &str) -> Row {
+        Row {
+            visitor,
+            event: StoredEvent {
+                at: Timestamp(at),
+                visit,
+                name: name.into(),
+                category: "analytics".into(),
+                path: path.into(),
+                props: if name == "pageview" {
+                    Vec::new()
+                } else {
+                    vec![
+                        ("plan".into(), PropValue::Str("pro".into())),
+                        ("seats".into(), PropValue::Num(3.0)),
+                        ("trial".into(), PropValue::Bool(true)),
+                    ]
+                },
+                context: Context {
+                    country: Some("DE".into()),
+                    browser: "Firefox".into(),
+                    os: "Linux".into(),
+                    device: "desktop".into(),
+                    source: Some("Google".into()),
+                    ..Context::default()
+                },
+            },
+        }
+    }
+
+    fn sample() -> Day {
+        let t = 20_000 * 86_400_000;
+        Day::build(
+            20_000,
+            vec![
+                row(7, 2, t + 5_000, "signup", "/pricing"),
+                row(7, 2, t + 1_000, "pageview", "/"),
+                row(3, 1, t + 9_000, "pageview", "/pricing"),
+                row(7, 2, t + 3_000, "pageview", "/pricing"),
+            ],
+        )
+    }
+
+    #[test]
+    fn a_day_reads_back_as_it_was_written() {
+        let day = sample();
+        assert_eq!(decode(&encode(&day)), Ok(day.clone()));
+        assert_eq!(day.visits(), 2);
+        assert_eq!(day.events(), 4);
+        let mine: Vec<Row> = day.rows_of(7);
+        assert_eq!(mine.len(), 3);
+        assert_eq!(mine[0].event.path, "/", "oldest first");
+        assert_eq!(mine[2].event.props.len(), 3);
+        assert_eq!(mine[2].event.props[1].1, PropValue::Num(3.0));
+    }
+
+    #[test]
+    fn entry_and_exit_pages_are_a_visits_first_and_last_pageviews() {
+        let day = sample();
+        let v = day.visit_visitor.iter().position(|v| *v == 7).unwrap();
+        assert_eq!(day.text(day.attr(VisitField::EntryPage)[v]), "/");
+        assert_eq!(day.text(day.attr(VisitField::ExitPage)[v]), "/pricing");
+        assert_eq!(day.visit_events[v], 3);
+        assert_eq!(day.visit_end[v] - day.visit_start[v], 4_000);
+    }
+
+    #[test]
+    fn any_damaged_byte_is_refused() {
+        let bytes = encode(&sample());
+        for i in (0..bytes.len()).step_by(7) {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x55;
+            assert!(decode(&bad).is_err(), "byte {i}");
+        }
+        assert!(decode(&bytes[..bytes.len() - 1]).is_err());
+        assert!(decode(b"").is_err());
+    }
+
+    #[test]
+    fn dropping_rows_rebuilds_the_dictionary_without_their_strings() {
+        let day = sample();
+        let without = day.without(|r| r.visitor == 7).unwrap();
+        assert_eq!(without.events(), 1);
+        assert!(!without.dict.iter().any(|w| w == "signup" || w == "pro"));
+        assert_eq!(day.without(|_| false), None);
+    }
+}

@@ -1,0 +1,318 @@
+//! Sealed days: one immutable segment file per site and UTC day, in
+//! `<data>/segments/<site>/<day>-<generation>.seg` (format: `analytics::engine::format`).
+//!
+//! The event writer keeps a day's events in the `events` tree (the write buffer) until the
+//! day has ended and gone quiet; then it seals them: the day's rows (and the old segment's,
+//! if the day was sealed before) become a new generation, written and fsynced under a
+//! temporary name and renamed; one sled batch then records the generation (key
+//! `site 0x01 day`, in the `events` tree) and removes the buffered rows, so a crash leaves
+//! either the old state or the new one, never both counted. Files whose generation is not
+//! the recorded one are leftovers of an interrupted change and are deleted at start.
+//!
+//! Erasure and the withdrawal purge rewrite a day without the rows concerned (a new
+//! generation, the old file deleted); retention deletes whole days.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
+
+use super::events::{buffered_rows, event_key};
+use super::{Trees, map_err};
+use crate::analytics::engine::{Day, Row, format};
+use crate::store::StoreError;
+
+const DAY_MS: i64 = 86_400_000;
+
+fn io(what: &str, e: std::io::Error) -> StoreError {
+    StoreError::Io(format!("{what}: {e}"))
+}
+
+/// The key that records a sealed day's generation, in the `events` tree.
+pub fn map_key(site: &str, day: i64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(site.len() + 9);
+    k.extend_from_slice(site.as_bytes());
+    k.push(1);
+    k.extend_from_slice(&u64::try_from(day).unwrap_or(0).to_be_bytes());
+    k
+}
+
+/// A `map_key`'s site and day.
+pub fn parse_map_key(k: &[u8]) -> Option<(String, i64)> {
+    let split = k.iter().position(|b| *b <= 1).filter(|i| k[*i] == 1)?;
+    let site = std::str::from_utf8(&k[..split]).ok()?.to_owned();
+    let day = u64::from_be_bytes(k.get(split + 1..)?.try_into().ok()?);
+    Some((site, i64::try_from(day).ok()?))
+}
+
+/// The recorded generations, found by skipping from site to site over the buffered events
+/// (keys `site 0x00 …` sort before a site's `site 0x01 …` records).
+fn load_map(events: &sled::Tree) -> Result<HashMap<(String, i64), u64>, StoreError> {
+    let mut live = HashMap::new();
+    let mut from: Vec<u8> = Vec::new();
+    while let Some(item) = events.range(from.clone()..).next() {
+        let (k, v) = item.map_err(map_err)?;
+        let Some(split) = k.iter().position(|b| *b <= 1) else {
+            break;
+        };
+        let site = &k[..split];
+        if k[split] == 0 {
+            from = [site, &[1]].concat();
+            continue;
+        }
+        if let (Some(at), Ok(generation)) = (parse_map_key(&k), v.as_ref().try_into()) {
+            live.insert(at, u64::from_be_bytes(generation));
+        }
+        from = k.to_vec();
+        from.push(0);
+        if k.len() != split + 9 {
+            from = [site, &[2]].concat();
+        }
+    }
+    Ok(live)
+}
+
+pub(crate) struct Segments {
+    dir: PathBuf,
+    /// (site, day) → the live generation.
+    live: RwLock<HashMap<(String, i64), u64>>,
+    /// Held by whatever changes segments (seal, rewrite, drop): one change at a time.
+    change: Mutex<()>,
+}
+
+impl Segments {
+    /// Loads the sealed days' generations and deletes files no generation names.
+    pub fn open(dir: &Path, events: &sled::Tree) -> Result<Segments, StoreError> {
+        let dir = dir.join("segments");
+        std::fs::create_dir_all(&dir).map_err(|e| io("cannot create the segments folder", e))?;
+        let live = load_map(events)?;
+        let segments = Segments {
+            dir,
+            live: RwLock::new(live),
+            change: Mutex::new(()),
+        };
+        segments.remove_leftovers()?;
+        Ok(segments)
+    }
+
+    fn remove_leftovers(&self) -> Result<(), StoreError> {
+        let live = self
+            .live
+            .read()
+            .map_err(|_| StoreError::Io("segments lock".into()))?;
+        let Ok(sites) = std::fs::read_dir(&self.dir) else {
+            return Ok(());
+        };
+        for site in sites.flatten() {
+            let site_name = site.file_name().to_string_lossy().into_owned();
+            for file in std::fs::read_dir(site.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let name = file.file_name().to_string_lossy().into_owned();
+                let wanted = name
+                    .strip_suffix(".seg")
+                    .and_then(|n| n.split_once('-'))
+                    .and_then(|(d, g)| Some((d.parse::<i64>().ok()?, g.parse::<u64>().ok()?)))
+                    .is_some_and(|(d, g)| live.get(&(site_name.clone(), d)) == Some(&g));
+                if !wanted {
+                    std::fs::remove_file(file.path())
+                        .map_err(|e| io("cannot delete a leftover segment", e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn path(&self, site: &str, day: i64, generation: u64) -> PathBuf {
+        self.dir.join(site).join(format!("{day}-{generation}.seg"))
+    }
+
+    /// The sealed days of a site, oldest first.
+    pub fn days(&self, site: &str) -> Vec<i64> {
+        let Ok(live) = self.live.read() else {
+            return Vec::new();
+        };
+        let mut days: Vec<i64> = live
+            .keys()
+            .filter(|(s, _)| s == site)
+            .map(|(_, d)| *d)
+            .collect();
+        days.sort_unstable();
+        days
+    }
+
+    /// Every sealed (site, day).
+    pub fn all(&self) -> Vec<(String, i64)> {
+        let mut all: Vec<_> = self
+            .live
+            .read()
+            .map(|l| l.keys().cloned().collect())
+            .unwrap_or_default();
+        all.sort();
+        all
+    }
+
+    /// A sealed day, read and checked; `None` when the day is not sealed.
+    pub fn read(&self, site: &str, day: i64) -> Result<Option<Day>, StoreError> {
+        // The file is opened under the read lock: a rewrite deletes the old file only after
+        // taking the write lock, and an open file stays readable after it is deleted.
+        let file = {
+            let live = self
+                .live
+                .read()
+                .map_err(|_| StoreError::Io("segments lock".into()))?;
+            let Some(generation) = live.get(&(site.to_owned(), day)) else {
+                return Ok(None);
+            };
+            std::fs::File::open(self.path(site, day, *generation))
+                .map_err(|e| io("cannot open a segment", e))?
+        };
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut &file, &mut bytes)
+            .map_err(|e| io("cannot read a segment", e))?;
+        format::decode(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("segment {site}/{day}: {e}")))
+    }
+
+    /// Writes a day as the next generation of its file; returns the generation.
+    fn write(&self, site: &str, day: &Day, generation: u64) -> Result<(), StoreError> {
+        let folder = self.dir.join(site);
+        std::fs::create_dir_all(&folder).map_err(|e| io("cannot create a segment folder", e))?;
+        let path = self.path(site, day.day, generation);
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(|e| io("cannot create a segment", e))?;
+        f.write_all(&format::encode(day))
+            .and_then(|_| f.sync_all())
+            .map_err(|e| io("cannot write a segment", e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io("cannot name a segment", e))?;
+        std::fs::File::open(&folder)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io("cannot sync the segment folder", e))?;
+        Ok(())
+    }
+
+    /// Points (site, day) at a generation (or at none), removing `buffered` keys from the
+    /// write buffer in the same batch, durably; then deletes the file it replaced.
+    fn commit(
+        &self,
+        t: &Trees,
+        site: &str,
+        day: i64,
+        generation: Option<u64>,
+        buffered: Vec<sled::IVec>,
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        match generation {
+            Some(g) => batch.insert(map_key(site, day), &g.to_be_bytes()),
+            None => batch.remove(map_key(site, day)),
+        }
+        for k in buffered {
+            batch.remove(k);
+        }
+        t.events.apply_batch(batch).map_err(map_err)?;
+        t.db.flush().map_err(map_err)?;
+        let old = {
+            let mut live = self
+                .live
+                .write()
+                .map_err(|_| StoreError::Io("segments lock".into()))?;
+            let key = (site.to_owned(), day);
+            match generation {
+                Some(g) => live.insert(key, g),
+                None => live.remove(&key),
+            }
+        };
+        if let Some(old) = old.filter(|o| Some(*o) != generation) {
+            std::fs::remove_file(self.path(site, day, old))
+                .map_err(|e| io("cannot delete a replaced segment", e))?;
+        }
+        Ok(())
+    }
+
+    fn generation(&self, site: &str, day: i64) -> Option<u64> {
+        self.live.read().ok()?.get(&(site.to_owned(), day)).copied()
+    }
+
+    /// Seals the buffered rows of a day (with the day's old segment, if any). Returns how
+    /// many rows moved out of the buffer.
+    pub fn seal(&self, t: &Trees, site: &str, day: i64) -> Result<usize, StoreError> {
+        let _change = self
+            .change
+            .lock()
+            .map_err(|_| StoreError::Io("segments lock".into()))?;
+        let buffered = buffered_rows(t, site, day)?;
+        if buffered.is_empty() {
+            return Ok(0);
+        }
+        let old = self.read(site, day)?;
+        let mut rows: Vec<Row> = old.iter().flat_map(|d| d.rows()).collect();
+        let moved = buffered.len();
+        let keys: Vec<sled::IVec> = buffered
+            .into_iter()
+            .map(|(k, row)| {
+                rows.push(row);
+                k
+            })
+            .collect();
+        let generation = self.generation(site, day).map_or(1, |g| g + 1);
+        self.write(site, &Day::build(day, rows), generation)?;
+        crate::fault::crash_point("after_segment_written", || {});
+        self.commit(t, site, day, Some(generation), keys)?;
+        Ok(moved)
+    }
+
+    /// Rewrites a sealed day without the rows `drop` picks. Returns how many were dropped.
+    pub fn rewrite(
+        &self,
+        t: &Trees,
+        site: &str,
+        day: i64,
+        mut drop: impl FnMut(&Row) -> bool,
+    ) -> Result<u64, StoreError> {
+        let _change = self
+            .change
+            .lock()
+            .map_err(|_| StoreError::Io("segments lock".into()))?;
+        let Some(old) = self.read(site, day)? else {
+            return Ok(0);
+        };
+        let mut dropped = 0u64;
+        let Some(new) = old.without(|r| {
+            let d = drop(r);
+            dropped += u64::from(d);
+            d
+        }) else {
+            return Ok(0);
+        };
+        if new.events() == 0 {
+            self.commit(t, site, day, None, Vec::new())?;
+            return Ok(dropped);
+        }
+        let generation = self.generation(site, day).map_or(1, |g| g + 1);
+        self.write(site, &new, generation)?;
+        self.commit(t, site, day, Some(generation), Vec::new())?;
+        Ok(dropped)
+    }
+
+    /// Deletes a site's sealed days before `day`. Returns how many events they held.
+    pub fn drop_before(&self, t: &Trees, site: &str, day: i64) -> Result<u64, StoreError> {
+        let _change = self
+            .change
+            .lock()
+            .map_err(|_| StoreError::Io("segments lock".into()))?;
+        let mut dropped = 0;
+        for d in self.days(site).into_iter().filter(|d| *d < day) {
+            dropped += self.read(site, d)?.map_or(0, |d| d.events() as u64);
+            self.commit(t, site, d, None, Vec::new())?;
+        }
+        Ok(dropped)
+    }
+}
+
+/// The instants of a day, as buffer keys.
+pub fn day_keys(site: &str, day: i64) -> std::ops::Range<Vec<u8>> {
+    event_key(site, day * DAY_MS, 0)..event_key(site, (day + 1) * DAY_MS, 0)
+}
