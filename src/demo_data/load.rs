@@ -259,6 +259,6 @@ impl<S: AnalyticsStore> Sink<'_, S> {
         if let Some(previous) = self.barrier.take() {
             previous.await.map_err(|e| e.to_string())?;
         }
-        self.store.sync_events().await.map_err(|e| e.to_string())
+        self.store.settle_events().await.map_err(|e| e.to_string())
     }
 }

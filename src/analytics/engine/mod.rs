@@ -13,3 +13,6 @@ pub mod format;
 
 pub use day::{Day, Row};
 pub use eval::Evaluation;
+
+#[cfg(test)]
+mod model_test;
