@@ -99,7 +99,7 @@ pub(crate) fn check(trees: &Trees) -> Result<IntegrityReport, StoreError> {
     let mut stored: Vec<(SiteId, u64, crate::analytics::event::StoredEvent)> = Vec::new();
     for item in trees.events.iter() {
         let (k, v) = item.map_err(map_err)?;
-        if super::segments::parse_map_key(&k).is_some() {
+        if super::sealed::parse_map_key(&k).is_some() {
             continue;
         }
         let (Some(site), Some(at)) = (event_site(&k), super::events::event_time(&k)) else {
@@ -112,12 +112,12 @@ pub(crate) fn check(trees: &Trees) -> Result<IntegrityReport, StoreError> {
         };
         stored.push((site, number, event));
     }
-    for (site, day) in trees.segments.all() {
+    for (site, day) in trees.sealed.all() {
         let Ok(site_id) = SiteId::parse(&site) else {
             report.fault(format!("segment folder {site} is not a site id"));
             continue;
         };
-        match trees.segments.read(&site, day) {
+        match trees.sealed.read(&site, day) {
             Ok(Some(sealed)) => {
                 for row in sealed.rows() {
                     if row

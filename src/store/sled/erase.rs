@@ -245,7 +245,7 @@ impl Eraser<'_> {
         }
         for (day, _) in sealed {
             deleted += t
-                .segments
+                .sealed
                 .rewrite(t, site.as_str(), day, |row| row.visitor == number)?;
         }
         for dk in days {

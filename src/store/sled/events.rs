@@ -1,6 +1,6 @@
 //! Analytics events: one writer thread that numbers visitors, derives visits, encodes events
 //! compactly, writes them to the write buffer every 200 ms, and seals days that are over
-//! into segments (`segments.rs`).
+//! into day segments (`sealed.rs`).
 //!
 //! Trees (see the registry in `mod.rs`): `events` (the write buffer: site 0x00 time(ms,
 //! u64 BE) counter(u32 BE) → encoded event; and site 0x01 day → the day's segment
@@ -181,7 +181,7 @@ pub(crate) fn visitor_events(
                 out.events.push((k, row.event));
             }
         }
-        if let Some(sealed) = t.segments.read(site, day)? {
+        if let Some(sealed) = t.sealed.read(site, day)? {
             let mine: Vec<StoredEvent> = sealed
                 .rows_of(number)
                 .into_iter()
@@ -203,7 +203,7 @@ pub(crate) fn buffered_rows(
     day: i64,
 ) -> Result<Vec<(sled::IVec, Row)>, StoreError> {
     let mut out = Vec::new();
-    for item in t.events.range(super::segments::day_keys(site, day)) {
+    for item in t.events.range(super::sealed::day_keys(site, day)) {
         let (k, v) = item.map_err(map_err)?;
         let Some(at) = event_time(&k) else { continue };
         if let Some((visitor, event)) = codec::decode(Timestamp(at), &v) {
@@ -467,7 +467,7 @@ impl State {
             .cloned()
             .collect();
         for (site, day) in due {
-            match self.trees.segments.seal(&self.trees, &site, day) {
+            match self.trees.sealed.seal(&self.trees, &site, day) {
                 Ok(_) => {
                     self.unsealed.remove(&(site, day));
                 }

@@ -19,7 +19,7 @@
 //! | `api_keys`         | key id                      | site, label, SHA-256 of the key, times | no          |
 //! | `query_log`        | time, monotonic id          | a marketer query: key id, parameters, rows | no      |
 //!
-//! Sealed days live outside sled, in `segments/` (see `segments.rs`); their events hold the
+//! Sealed days live outside sled, in `events/` (see `sealed.rs`); their events hold the
 //! visitor as a number too.
 //!
 //! "Consent id?" means the row can be tied to one consent id. No key or value holds the raw id:
@@ -36,7 +36,7 @@ mod keys;
 #[cfg(test)]
 mod registry_test;
 mod retention;
-mod segments;
+mod sealed;
 mod writer;
 
 use std::ops::Range;
@@ -98,7 +98,7 @@ pub(crate) struct Trees {
     /// The secret consent ids are hashed with at rest.
     pub secret: [u8; 32],
     /// The sealed days.
-    pub segments: Arc<segments::Segments>,
+    pub sealed: Arc<sealed::Sealed>,
 }
 
 impl Trees {
@@ -174,7 +174,7 @@ impl SledStore {
             api_keys: open(TREES[11])?,
             query_log: open(TREES[12])?,
             secret: [0; 32],
-            segments: Arc::new(segments::Segments::open(dir, &open(TREES[5])?)?),
+            sealed: Arc::new(sealed::Sealed::open(dir, &open(TREES[5])?)?),
             db,
         };
         // Rollups were a second copy of the events (before the analytics engine); nothing
@@ -560,7 +560,7 @@ impl AnalyticsStore for SledStore {
                 if cancel.is_cancelled() {
                     return Err(StoreError::Cancelled);
                 }
-                if let Some(sealed) = t.segments.read(site.as_str(), day)? {
+                if let Some(sealed) = t.sealed.read(site.as_str(), day)? {
                     evaluation.add(&sealed);
                 }
                 let buffered = events::buffered_rows(t, site.as_str(), day)?;

@@ -31,7 +31,7 @@ pub fn sweep(
             report.events_deleted += 1;
         }
         report.events_deleted +=
-            t.segments
+            t.sealed
                 .drop_before(t, r.site.as_str(), cutoff.div_euclid(DAY_MS))?;
         let cutoff_day = u32::try_from(cutoff.div_euclid(DAY_MS)).unwrap_or(0);
         let mut site_prefix = r.site.as_str().as_bytes().to_vec();
@@ -166,7 +166,7 @@ fn purge_withdrawn(t: &Trees, r: &Retention, now: Timestamp) -> Result<u64, Stor
         }
     }
     for (day, visitors) in sealed {
-        deleted += t.segments.rewrite(t, r.site.as_str(), day, |row| {
+        deleted += t.sealed.rewrite(t, r.site.as_str(), day, |row| {
             visitors
                 .get(&row.visitor)
                 .is_some_and(|refused| refused.contains(&row.event.category))

@@ -1,5 +1,5 @@
 //! Sealed days: one immutable segment file per site and UTC day, in
-//! `<data>/segments/<site>/<day>-<generation>.seg` (format: `analytics::engine::format`).
+//! `<data>/events/<site>/<day>-<generation>.seg` (format: `analytics::engine::format`).
 //!
 //! The event writer keeps a day's events in the `events` tree (the write buffer) until the
 //! day has ended and gone quiet; then it seals them: the day's rows (and the old segment's,
@@ -72,7 +72,7 @@ fn load_map(events: &sled::Tree) -> Result<HashMap<(String, i64), u64>, StoreErr
     Ok(live)
 }
 
-pub(crate) struct Segments {
+pub(crate) struct Sealed {
     dir: PathBuf,
     /// (site, day) → the live generation.
     live: RwLock<HashMap<(String, i64), u64>>,
@@ -80,13 +80,13 @@ pub(crate) struct Segments {
     change: Mutex<()>,
 }
 
-impl Segments {
+impl Sealed {
     /// Loads the sealed days' generations and deletes files no generation names.
-    pub fn open(dir: &Path, events: &sled::Tree) -> Result<Segments, StoreError> {
-        let dir = dir.join("segments");
-        std::fs::create_dir_all(&dir).map_err(|e| io("cannot create the segments folder", e))?;
+    pub fn open(dir: &Path, events: &sled::Tree) -> Result<Sealed, StoreError> {
+        let dir = dir.join("events");
+        std::fs::create_dir_all(&dir).map_err(|e| io("cannot create the events folder", e))?;
         let live = load_map(events)?;
-        let segments = Segments {
+        let segments = Sealed {
             dir,
             live: RwLock::new(live),
             change: Mutex::new(()),
