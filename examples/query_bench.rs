@@ -224,6 +224,7 @@ fn scan_mode(dir: &str, rounds: usize) {
         std::path::Path::new(dir),
         consentry::store::StoreOptions {
             cache_capacity_mb: 64,
+            analytics_cache_mb: 32,
             durability: consentry::store::Durability::Fsync,
         },
         std::sync::Arc::new(consentry::telemetry::Metrics::default()),

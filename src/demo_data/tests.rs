@@ -188,6 +188,7 @@ fn a_real_store_is_filled_through_its_own_paths() {
         dir.path(),
         crate::store::StoreOptions {
             cache_capacity_mb: 16,
+            analytics_cache_mb: 32,
             durability: crate::store::Durability::Flush,
         },
         Arc::new(Metrics::default()),

@@ -37,6 +37,8 @@ pub struct Settings {
     pub trusted_proxies: TrustedProxies,
     /// sled's page cache, in megabytes.
     pub cache_capacity_mb: u64,
+    /// Decoded analytics days kept in memory for queries, in megabytes.
+    pub analytics_cache_mb: u64,
     /// Whether consent writes are `fsync`ed before they are acknowledged (`fsync`, default on).
     pub durability: Durability,
     pub rate_limit: RateLimit,
@@ -116,6 +118,7 @@ impl Settings {
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
             cache_capacity_mb: self.cache_capacity_mb,
+            analytics_cache_mb: self.analytics_cache_mb,
             durability: self.durability,
         }
     }

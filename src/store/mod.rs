@@ -34,6 +34,8 @@ pub enum Durability {
 pub struct StoreOptions {
     /// The page cache, in megabytes.
     pub cache_capacity_mb: u64,
+    /// Decoded analytics days kept in memory for queries, in megabytes.
+    pub analytics_cache_mb: u64,
     pub durability: Durability,
 }
 

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use super::day::Day;
+use super::format::Need;
 use crate::analytics::query::{
     Counters, Dimension, Filter, Groups, Part, Query, Span, VisitField, period_at,
 };
@@ -109,6 +110,23 @@ impl<'q> Evaluation<'q> {
             splits_visits: query.dimensions.iter().any(Dimension::is_event_level),
             groups: HashMap::new(),
         }
+    }
+
+    /// The optional columns a query reads.
+    pub fn need(query: &Query) -> Need {
+        let dims = query
+            .dimensions
+            .iter()
+            .chain(query.filters.iter().map(|f| &f.dimension));
+        let mut need = Need::default();
+        for d in dims {
+            match d {
+                Dimension::Page => need.paths = true,
+                Dimension::Prop(_) => need.props = true,
+                _ => {}
+            }
+        }
+        need
     }
 
     /// The days (since the epoch) whose events can count.

@@ -169,6 +169,55 @@ fn blocks(d: &Day) -> Vec<Vec<u8>> {
 
 const BLOCKS: usize = 6 + VisitField::COUNT + 9;
 
+/// Which optional columns a reader wants; the rest stay empty (and are not decompressed).
+/// The dictionary, the visits' visitor, start, end, event count and attributes, and the
+/// events' visit, time and name are always read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Need {
+    pub visit_numbers: bool,
+    pub paths: bool,
+    pub categories: bool,
+    pub props: bool,
+}
+
+impl Need {
+    pub const ALL: Need = Need {
+        visit_numbers: true,
+        paths: true,
+        categories: true,
+        props: true,
+    };
+
+    /// Whether what `self` holds covers `other`.
+    pub fn covers(self, other: Need) -> bool {
+        (self.visit_numbers || !other.visit_numbers)
+            && (self.paths || !other.paths)
+            && (self.categories || !other.categories)
+            && (self.props || !other.props)
+    }
+
+    pub fn union(self, other: Need) -> Need {
+        Need {
+            visit_numbers: self.visit_numbers || other.visit_numbers,
+            paths: self.paths || other.paths,
+            categories: self.categories || other.categories,
+            props: self.props || other.props,
+        }
+    }
+
+    /// Which blocks (by position) to decompress.
+    fn wants(self, block: usize) -> bool {
+        let ev = 6 + VisitField::COUNT;
+        match block {
+            2 => self.visit_numbers,
+            b if b == ev + 3 => self.paths,
+            b if b == ev + 4 => self.categories,
+            b if b >= ev + 5 => self.props,
+            _ => true,
+        }
+    }
+}
+
 /// A day as a segment's bytes.
 pub fn encode(d: &Day) -> Vec<u8> {
     let compressed: Vec<Vec<u8>> = blocks(d)
@@ -199,6 +248,11 @@ fn to_u32(v: Vec<i64>) -> Result<Vec<u32>, FormatError> {
 
 /// A segment's bytes as a day, checked: its checksum, its columns' lengths and every code.
 pub fn decode(bytes: &[u8]) -> Result<Day, FormatError> {
+    decode_some(bytes, Need::ALL)
+}
+
+/// Like `decode`, with only the optional columns `need` names (the others empty).
+pub fn decode_some(bytes: &[u8], need: Need) -> Result<Day, FormatError> {
     let (body, crc) = bytes
         .split_at_checked(bytes.len().saturating_sub(4))
         .ok_or(FormatError("too short"))?;
@@ -234,6 +288,10 @@ pub fn decode(bytes: &[u8]) -> Result<Day, FormatError> {
             .get(at..at + len)
             .ok_or(FormatError("a block runs past the end"))?;
         at += len;
+        if !need.wants(i) {
+            raw.push(Vec::new());
+            continue;
+        }
         raw.push(
             lz4_flex::decompress_size_prepended(block)
                 .map_err(|_| FormatError("a block does not decompress"))?,
@@ -242,7 +300,13 @@ pub fn decode(bytes: &[u8]) -> Result<Day, FormatError> {
     let mut raw = raw.into_iter();
     let mut next = || raw.next().ok_or(FormatError("a missing column"));
     let dict = read_dict(&next()?)?;
-    let ints = |b: Vec<u8>| read_ints(&b);
+    let ints = |b: Vec<u8>| {
+        if b.is_empty() {
+            Ok(Vec::new())
+        } else {
+            read_ints(&b)
+        }
+    };
     let visit_visitor: Vec<u64> = ints(next()?)?.into_iter().map(|v| v as u64).collect();
     let visit_number: Vec<u64> = ints(next()?)?.into_iter().map(|v| v as u64).collect();
     let visit_start = ints(next()?)?;
@@ -278,30 +342,38 @@ pub fn decode(bytes: &[u8]) -> Result<Day, FormatError> {
             .map(|k| u8::try_from(k).map_err(|_| FormatError("a property kind out of range")))
             .collect::<Result<_, _>>()?,
     };
-    check(&d)?;
+    check(&d, need)?;
     Ok(d)
 }
 
 /// Every column has its table's length and every code points into the dictionary, so no
 /// reader can index out of bounds.
-fn check(d: &Day) -> Result<(), FormatError> {
+fn check(d: &Day, need: Need) -> Result<(), FormatError> {
     let (visits, events, props) = (d.visit_start.len(), d.ev_at.len(), d.prop_key.len());
+    let numbers = if need.visit_numbers {
+        d.visit_number.len()
+    } else {
+        visits
+    };
     let visit_cols = [
         d.visit_visitor.len(),
-        d.visit_number.len(),
+        numbers,
         d.visit_end.len(),
         d.visit_events.len(),
     ];
     if visit_cols.iter().any(|l| *l != visits) || d.visit_attrs.iter().any(|a| a.len() != visits) {
         return Err(FormatError("visit columns of different lengths"));
     }
+    let optional = |wanted: bool, len: usize, full: usize| if wanted { len } else { full };
     let event_cols = [
         d.ev_visit.len(),
         d.ev_name.len(),
-        d.ev_path.len(),
-        d.ev_category.len(),
+        optional(need.paths, d.ev_path.len(), events),
+        optional(need.categories, d.ev_category.len(), events),
     ];
-    if event_cols.iter().any(|l| *l != events) || d.ev_props.len() != events + 1 {
+    if event_cols.iter().any(|l| *l != events)
+        || optional(need.props, d.ev_props.len(), events + 1) != events + 1
+    {
         return Err(FormatError("event columns of different lengths"));
     }
     if d.prop_value.len() != props || d.prop_kind.len() != props {
@@ -324,10 +396,10 @@ fn check(d: &Day) -> Result<(), FormatError> {
         return Err(FormatError("an event of no visit"));
     }
     let ordered = d.ev_props.windows(2).all(|w| w[0] <= w[1]);
-    if !ordered
-        || d.ev_props.first() != Some(&0)
-        || d.ev_props.last().map(|l| *l as usize) != Some(props)
-    {
+    let offsets_sound = ordered
+        && d.ev_props.first() == Some(&0)
+        && d.ev_props.last().map(|l| *l as usize) == Some(props);
+    if need.props && !offsets_sound {
         return Err(FormatError("property offsets out of order"));
     }
     Ok(())
@@ -404,6 +476,19 @@ mod tests {
         assert_eq!(day.text(day.attr(VisitField::ExitPage)[v]), "/pricing");
         assert_eq!(day.visit_events[v], 3);
         assert_eq!(day.visit_end[v] - day.visit_start[v], 4_000);
+    }
+
+    #[test]
+    fn a_reader_can_leave_out_what_it_does_not_need() {
+        let day = sample();
+        let bytes = encode(&day);
+        let some = decode_some(&bytes, Need::default()).unwrap();
+        assert!(
+            some.ev_path.is_empty() && some.prop_key.is_empty() && some.visit_number.is_empty()
+        );
+        assert_eq!(some.ev_at, day.ev_at);
+        assert_eq!(some.visit_attrs, day.visit_attrs);
+        assert!(Need::ALL.covers(Need::default()) && !Need::default().covers(Need::ALL));
     }
 
     #[test]

@@ -218,6 +218,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let options = StoreOptions {
             cache_capacity_mb: 16,
+            analytics_cache_mb: 32,
             durability: Durability::Flush,
         };
         let store = SledStore::open(dir.path(), options, Arc::new(Metrics::default())).unwrap();

@@ -174,7 +174,11 @@ impl SledStore {
             api_keys: open(TREES[11])?,
             query_log: open(TREES[12])?,
             secret: [0; 32],
-            sealed: Arc::new(sealed::Sealed::open(dir, &open(TREES[5])?)?),
+            sealed: Arc::new(sealed::Sealed::open(
+                dir,
+                &open(TREES[5])?,
+                options.analytics_cache_mb,
+            )?),
             db,
         };
         // Rollups were a second copy of the events (before the analytics engine); nothing
@@ -556,11 +560,12 @@ impl AnalyticsStore for SledStore {
         self.read(move |t| {
             crate::fault::pause_point(&dir, "event_scan");
             let mut evaluation = Evaluation::new(&query, span);
+            let need = Evaluation::need(&query);
             for day in Evaluation::days(span) {
                 if cancel.is_cancelled() {
                     return Err(StoreError::Cancelled);
                 }
-                if let Some(sealed) = t.sealed.read(site.as_str(), day)? {
+                if let Some(sealed) = t.sealed.read_for_query(site.as_str(), day, need)? {
                     evaluation.add(&sealed);
                 }
                 let buffered = events::buffered_rows(t, site.as_str(), day)?;

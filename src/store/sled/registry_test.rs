@@ -52,6 +52,7 @@ async fn every_tree_is_registered_and_erasure_leaves_no_trace_of_the_visitor_in_
         dir.path(),
         crate::store::StoreOptions {
             cache_capacity_mb: 16,
+            analytics_cache_mb: 32,
             durability: crate::store::Durability::Flush,
         },
         Arc::new(Metrics::default()),

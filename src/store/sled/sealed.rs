@@ -15,11 +15,12 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use super::events::{buffered_rows, event_key};
 use super::{Trees, map_err};
-use crate::analytics::engine::{Day, Row, format};
+use crate::analytics::engine::format::{self, Need};
+use crate::analytics::engine::{Day, Row};
 use crate::store::StoreError;
 
 const DAY_MS: i64 = 86_400_000;
@@ -72,8 +73,39 @@ fn load_map(events: &sled::Tree) -> Result<HashMap<(String, i64), u64>, StoreErr
     Ok(live)
 }
 
+/// Decoded days kept for queries, by (site, day, generation): a generation's file never
+/// changes, so a kept day can never disagree with the file. Bounded by bytes; the least
+/// recently used goes first.
+#[derive(Default)]
+struct Kept {
+    days: HashMap<(String, i64, u64), KeptDay>,
+    bytes: usize,
+    tick: u64,
+}
+
+/// A kept day: the day, the columns it holds, its bytes, when it was last used.
+type KeptDay = (Arc<Day>, Need, usize, u64);
+
+/// The bytes a decoded day holds.
+fn footprint(d: &Day) -> usize {
+    let words: usize = d.dict.iter().map(|w| w.len() + 24).sum();
+    let visits = d.visits() * (8 * 4 + 4 + 4 * d.visit_attrs.len());
+    let events = d.ev_at.len() * 8
+        + (d.ev_visit.len()
+            + d.ev_name.len()
+            + d.ev_path.len()
+            + d.ev_category.len()
+            + d.ev_props.len())
+            * 4;
+    let props = d.prop_key.len() * 9;
+    words + visits + events + props
+}
+
 pub(crate) struct Sealed {
     dir: PathBuf,
+    kept: Mutex<Kept>,
+    /// The most bytes `kept` may hold.
+    keep_bytes: usize,
     /// (site, day) → the live generation.
     live: RwLock<HashMap<(String, i64), u64>>,
     /// Held by whatever changes segments (seal, rewrite, drop): one change at a time.
@@ -82,12 +114,14 @@ pub(crate) struct Sealed {
 
 impl Sealed {
     /// Loads the sealed days' generations and deletes files no generation names.
-    pub fn open(dir: &Path, events: &sled::Tree) -> Result<Sealed, StoreError> {
+    pub fn open(dir: &Path, events: &sled::Tree, keep_mb: u64) -> Result<Sealed, StoreError> {
         let dir = dir.join("events");
         std::fs::create_dir_all(&dir).map_err(|e| io("cannot create the events folder", e))?;
         let live = load_map(events)?;
         let segments = Sealed {
             dir,
+            kept: Mutex::new(Kept::default()),
+            keep_bytes: usize::try_from(keep_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
             live: RwLock::new(live),
             change: Mutex::new(()),
         };
@@ -154,11 +188,78 @@ impl Sealed {
         all
     }
 
-    /// A sealed day, read and checked; `None` when the day is not sealed.
+    /// A sealed day, read whole and checked; `None` when the day is not sealed.
     pub fn read(&self, site: &str, day: i64) -> Result<Option<Day>, StoreError> {
+        let Some((_, bytes)) = self.file_bytes(site, day)? else {
+            return Ok(None);
+        };
+        format::decode(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("segment {site}/{day}: {e}")))
+    }
+
+    /// A sealed day with at least the columns `need` names, for a query: from the kept days
+    /// when there, else read and kept. `None` when the day is not sealed.
+    pub fn read_for_query(
+        &self,
+        site: &str,
+        day: i64,
+        need: Need,
+    ) -> Result<Option<Arc<Day>>, StoreError> {
+        let Some(generation) = self.generation(site, day) else {
+            return Ok(None);
+        };
+        let key = (site.to_owned(), day, generation);
+        let mut want = need;
+        if let Ok(mut kept) = self.kept.lock() {
+            kept.tick += 1;
+            let tick = kept.tick;
+            if let Some(entry) = kept.days.get_mut(&key) {
+                if entry.1.covers(need) {
+                    entry.3 = tick;
+                    return Ok(Some(entry.0.clone()));
+                }
+                want = entry.1.union(need);
+            }
+        }
+        let Some((generation, bytes)) = self.file_bytes(site, day)? else {
+            return Ok(None);
+        };
+        let decoded = format::decode_some(&bytes, want)
+            .map_err(|e| StoreError::Corrupt(format!("segment {site}/{day}: {e}")))?;
+        let decoded = Arc::new(decoded);
+        let size = footprint(&decoded);
+        if let Ok(mut kept) = self.kept.lock() {
+            if size <= self.keep_bytes {
+                let tick = kept.tick;
+                let key = (site.to_owned(), day, generation);
+                if let Some(old) = kept.days.insert(key, (decoded.clone(), want, size, tick)) {
+                    kept.bytes -= old.2;
+                }
+                kept.bytes += size;
+                while kept.bytes > self.keep_bytes {
+                    let Some(oldest) = kept
+                        .days
+                        .iter()
+                        .min_by_key(|(_, e)| e.3)
+                        .map(|(k, _)| k.clone())
+                    else {
+                        break;
+                    };
+                    if let Some(gone) = kept.days.remove(&oldest) {
+                        kept.bytes -= gone.2;
+                    }
+                }
+            }
+        }
+        Ok(Some(decoded))
+    }
+
+    /// The live generation of a day and its file's bytes.
+    fn file_bytes(&self, site: &str, day: i64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         // The file is opened under the read lock: a rewrite deletes the old file only after
         // taking the write lock, and an open file stays readable after it is deleted.
-        let file = {
+        let (generation, file) = {
             let live = self
                 .live
                 .read()
@@ -166,15 +267,14 @@ impl Sealed {
             let Some(generation) = live.get(&(site.to_owned(), day)) else {
                 return Ok(None);
             };
-            std::fs::File::open(self.path(site, day, *generation))
-                .map_err(|e| io("cannot open a segment", e))?
+            let file = std::fs::File::open(self.path(site, day, *generation))
+                .map_err(|e| io("cannot open a segment", e))?;
+            (*generation, file)
         };
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut &file, &mut bytes)
             .map_err(|e| io("cannot read a segment", e))?;
-        format::decode(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt(format!("segment {site}/{day}: {e}")))
+        Ok(Some((generation, bytes)))
     }
 
     /// Writes a day as the next generation of its file; returns the generation.
@@ -225,6 +325,19 @@ impl Sealed {
                 None => live.remove(&key),
             }
         };
+        if let Ok(mut kept) = self.kept.lock() {
+            let stale: Vec<_> = kept
+                .days
+                .keys()
+                .filter(|(s, d, g)| s == site && *d == day && Some(*g) != generation)
+                .cloned()
+                .collect();
+            for k in stale {
+                if let Some(gone) = kept.days.remove(&k) {
+                    kept.bytes -= gone.2;
+                }
+            }
+        }
         if let Some(old) = old.filter(|o| Some(*o) != generation) {
             std::fs::remove_file(self.path(site, day, old))
                 .map_err(|e| io("cannot delete a replaced segment", e))?;
