@@ -36,15 +36,29 @@ after(async () => {
 
 const dashboardUrl = () => `${server.url}/dashboard/${SITE}`;
 
+/** Every Content-Security-Policy violation the page reports (inline script or style, elsewhere). */
+const CSP_WATCH = `window.__csp = [];
+  document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + (e.blockedURI || 'inline')));`;
+
 async function withPage(options, fn) {
-  const b = await openBrowser(options);
+  const b = await openBrowser(options, CSP_WATCH);
   try {
     await fn(b);
     assert.deepEqual(b.errors.map(String), [], 'the page threw');
+    if (!b.page.isClosed() && b.page.url().startsWith(server.url)) {
+      assert.deepEqual(await b.page.evaluate(() => window.__csp || []), [], 'no CSP violation');
+    }
+    const foreign = b.requests.filter((r) => !r.url.startsWith(server.url) && !r.url.startsWith('data:'));
+    assert.deepEqual(foreign, [], 'nothing is loaded from elsewhere');
   } finally {
     await b.close();
   }
 }
+
+/** The bodies of the requests to `/api/v1/sites/demo/{kind}` made since `from`. */
+const sentTo = (requests, kind, from = 0) => requests.slice(from)
+  .filter((r) => new URL(r.url).pathname === `/api/v1/sites/${SITE}/${kind}` && r.body)
+  .map((r) => JSON.parse(r.body));
 
 /** The number of completed full loads (every panel), as the page counts them. */
 const loadedGen = (page) => page.evaluate(() => Number(document.body.getAttribute('data-loaded') || 0));
@@ -237,7 +251,7 @@ test('signing in opens the dashboard; charts, KPIs, tables, range, filters, CSV 
     await page.screenshot({ path: path.join(artifacts, 'dashboard-filtered.png') });
 
     // Removing a chip removes its filter.
-    await reloadsAfter(page, () => chip.first().locator('button').click());
+    await reloadsAfter(page, () => chip.first().locator('.chip-remove').click());
     assert.equal(await chip.count(), 1);
     assert.doesNotMatch(await chip.textContent(), /Country/);
     await reloadsAfter(page, () => page.locator('#clear-filters').click());
@@ -306,5 +320,236 @@ test('a phone screen gets a single column without sideways scrolling', async () 
     assert.equal(await page.locator('[data-testid="filter-chip"]').count(), 1);
     const axe = await axeSerious(page, 'body');
     assert.deepEqual(axe, [], `phone dashboard: ${JSON.stringify(axe, null, 1)}`);
+  });
+});
+
+/* ---------- analytics v2 in the dashboard ---------- */
+
+const chips = (page) => page.locator('[data-testid="filter-chip"]');
+const chipTexts = (page) => chips(page).evaluateAll((els) => els.map((e) => e.querySelector('.chip-edit').textContent));
+const alertText = async (page) => ((await page.locator('[data-testid="alert"]').isVisible()) ? page.locator('[data-testid="alert"]').textContent() : '');
+const rowValues = (page, panel) => rows(page, panel).evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-value')));
+
+/** Adds a filter through the editor, as a user would, and waits for the reload. */
+async function addFilter(page, dim, op, values) {
+  await page.locator('[data-testid="add-filter"]').click();
+  await page.locator('#fe-dim').selectOption(dim);
+  await page.locator('#fe-op').selectOption(op);
+  for (let i = 0; i < values.length; i++) {
+    if (i) await page.locator('#fe-add-value').click();
+    await page.locator(`#fe-value-${i + 1}`).fill(values[i]);
+  }
+  await reloadsAfter(page, () => page.locator('#fe-submit').click());
+}
+
+/** Every KPI tile shows a number (none blank or "n/a"), and no error is shown. */
+async function everyPanelAnswered(page, what) {
+  assert.equal(await alertText(page), '', `${what}: no error shown`);
+  for (const m of ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_duration', 'conversions']) {
+    const v = await page.locator(`.kpi[data-metric="${m}"] .kpi-value`).getAttribute('data-value');
+    assert.ok(v !== null && Number.isFinite(Number(v)), `${what}: ${m} has a value, not ${v}`);
+  }
+  assert.ok((await chartPoints(page)) > 0, `${what}: the chart is drawn`);
+  for (const p of ['pages', 'sources', 'campaigns', 'countries', 'tech', 'conversions', 'consent']) {
+    assert.equal(await page.locator(`#panel-${p} tbody .panel-empty`).filter({ hasText: /could not|error|refused|expensive/i }).count(), 0,
+      `${what}: ${p} shows no error`);
+  }
+}
+
+test('every panel answers under several filters at once, each query carrying all of them', async () => {
+  await withPage({ viewport: { width: 1280, height: 900 } }, async ({ page, requests }) => {
+    await signIn(page);
+    await waitDashboard(page);
+    const total = await kpi(page, 'visitors');
+    const from = requests.length;
+    await addFilter(page, 'event:page', 'contains', ['/']);
+    await addFilter(page, 'visit:source', 'is_not', ['(none)']);
+    const country = rows(page, 'countries').first();
+    const code = await country.getAttribute('data-value');
+    const name = (await country.locator('.row-filter').textContent()).replace(/^Filter by /, '');
+    await reloadsAfter(page, () => country.locator('.row-filter').click());
+    assert.deepEqual(await chipTexts(page), ['Page contains /', 'Source is not Direct / none', `Country is ${name}`]);
+    await everyPanelAnswered(page, 'three filters');
+    const filtered = await kpi(page, 'visitors');
+    assert.ok(filtered > 0 && filtered < total, `filtered visitors ${filtered} < ${total}`);
+
+    const want = [['contains', 'event:page', ['/']], ['is_not', 'visit:source', ['(none)']], ['is', 'visit:country', [code]]];
+    const last = sentTo(requests, 'query', from).filter((b) => b.date_range !== 'realtime' && b.filters.length === 3);
+    assert.ok(last.length >= 9, `the KPIs, the chart and every table asked with the three filters (${last.length})`);
+    for (const b of last) assert.deepEqual(b.filters, want, `every query carries every filter: ${JSON.stringify(b)}`);
+    // The key figures are asked once, with all their metrics: no retry without some of them.
+    const kpiQueries = sentTo(requests, 'query', from).filter((b) => !b.dimensions && b.date_range !== 'realtime');
+    for (const b of kpiQueries) assert.equal(b.metrics.length, 6, `the KPI query keeps its six metrics: ${JSON.stringify(b)}`);
+    assert.equal(await page.getByText('n/a with this filter').count(), 0);
+    // The CSV links carry the filters too.
+    assert.match(decodeURIComponent(await page.locator('#panel-sources a.csv').getAttribute('href')), /"is_not","visit:source"/);
+  });
+});
+
+test('filters, date range and comparison are kept in the URL: Back, Forward and a reload restore them', async () => {
+  await withPage({ viewport: { width: 1280, height: 900 } }, async ({ page }) => {
+    await signIn(page);
+    await waitDashboard(page);
+    const total = await kpi(page, 'visitors');
+    await reloadsAfter(page, () => page.locator('.ranges button[data-range="7d"]').click());
+    const week = await kpi(page, 'visitors');
+    await reloadsAfter(page, () => rows(page, 'countries').first().locator('.row-filter').click());
+    const country = await kpi(page, 'visitors');
+    await reloadsAfter(page, () => page.locator('#compare').selectOption('off'));
+    assert.match(page.url(), /range=7d/);
+    assert.match(page.url(), /compare=off/);
+    assert.match(page.url(), /filter=is%7Cvisit%3Acountry%7C[A-Z]{2}/);
+    assert.equal(await page.locator('#chart .cc-line').count(), 2, 'no comparison: no dashed lines');
+    assert.equal((await page.locator('.kpi[data-metric="visitors"] .kpi-change').textContent()).trim(), '', 'no change shown');
+    assert.doesNotMatch(await page.locator('[data-testid="range-caption"]').textContent(), /compared with/);
+
+    await reloadsAfter(page, () => page.goBack());
+    assert.equal(await page.locator('#compare').inputValue(), 'previous_period', 'Back: the comparison returns');
+    assert.equal(await page.locator('#chart .cc-line').count(), 4);
+    await reloadsAfter(page, () => page.goBack());
+    assert.equal(await chips(page).count(), 0, 'Back: the filter is gone');
+    assert.equal(await kpi(page, 'visitors'), week);
+    await reloadsAfter(page, () => page.goBack());
+    assert.equal(await page.locator('.ranges button[aria-pressed="true"]').getAttribute('data-range'), '30d', 'Back: 30 days');
+    assert.equal(await kpi(page, 'visitors'), total);
+    await reloadsAfter(page, () => page.goForward());
+    await reloadsAfter(page, () => page.goForward());
+    assert.equal(await chips(page).count(), 1, 'Forward: the filter again');
+    assert.equal(await kpi(page, 'visitors'), country);
+
+    // A reload (or a shared link) opens the same view.
+    await page.reload();
+    await waitDashboard(page);
+    assert.equal(await chips(page).count(), 1);
+    assert.equal(await page.locator('.ranges button[aria-pressed="true"]').getAttribute('data-range'), '7d');
+    assert.equal(await kpi(page, 'visitors'), country);
+    // Links of the first dashboard (filter=dimension|value) still open.
+    await page.goto(`${dashboardUrl()}?range=30d&filter=visit:browser|Chrome`);
+    await waitDashboard(page);
+    assert.deepEqual(await chipTexts(page), ['Browser is Chrome']);
+  });
+});
+
+test('"Show more" raises a table from 10 rows to 100 and back', async () => {
+  await withPage({ viewport: { width: 1280, height: 900 } }, async ({ page, requests }) => {
+    await signIn(page);
+    await waitDashboard(page);
+    const more = page.locator('#panel-pages .show-more');
+    assert.equal(await rows(page, 'pages').count(), 10);
+    assert.equal(await more.isVisible(), true, 'a full table offers more');
+    assert.equal(await more.getAttribute('aria-expanded'), 'false');
+    const from = requests.length;
+    await more.focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => !document.querySelector('#panel-pages').hasAttribute('aria-busy') &&
+      document.querySelectorAll('#panel-pages tbody tr.row').length > 10);
+    const n = await rows(page, 'pages').count();
+    assert.ok(n > 10 && n <= 100, `up to 100 rows now: ${n}`);
+    assert.ok(sentTo(requests, 'query', from).some((b) => b.limit === 100 && b.dimensions[0] === 'event:page'), 'asked with limit 100');
+    assert.equal(await more.textContent(), 'Show fewer');
+    assert.equal(await more.getAttribute('aria-expanded'), 'true');
+    assert.equal(await page.evaluate(() => document.activeElement.classList.contains('show-more')), true, 'focus stays on the button');
+    const scroll = await page.locator('#pages-body').evaluate((e) => e.scrollHeight > e.clientHeight);
+    assert.ok(scroll, 'the long table scrolls inside its card');
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-show-more.png') });
+    await more.click();
+    await page.waitForFunction(() => document.querySelectorAll('#panel-pages tbody tr.row').length === 10);
+    // Every table has the button once it is full.
+    for (const p of ['pages', 'sources', 'campaigns', 'countries', 'tech', 'conversions', 'consent']) {
+      assert.equal(await page.locator(`#panel-${p} .show-more`).count(), 1, `${p} has "Show more"`);
+      if ((await rows(page, p).count()) === 10) assert.ok(await page.locator(`#panel-${p} .show-more`).isVisible(), `${p} offers more`);
+    }
+  });
+});
+
+test('the region table sits beside countries; a region row filters by its country and region', async () => {
+  await withPage({ viewport: { width: 1280, height: 900 } }, async ({ page, requests }) => {
+    await signIn(page);
+    await waitDashboard(page);
+    const from = requests.length;
+    await page.locator('#tab-country').focus();
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.locator('#tab-region').getAttribute('aria-selected'), 'true');
+    await page.waitForFunction(() => !document.querySelector('#panel-countries').hasAttribute('aria-busy'));
+    assert.ok(sentTo(requests, 'query', from).some((b) => JSON.stringify(b.dimensions) === '["visit:country","visit:region"]'));
+    assert.equal(await page.locator('#panel-countries thead th').first().textContent(), 'Region');
+    assert.ok((await rows(page, 'countries').count()) > 0, 'regions have rows');
+    const first = rows(page, 'countries').first();
+    const value = await first.getAttribute('data-value');
+    const [cc, region] = value.split('-');
+    assert.match(await first.locator('.row-filter').textContent(), new RegExp(`${region}, [A-Z][a-z]`), 'the region with its country');
+    await reloadsAfter(page, () => first.locator('.row-filter').click());
+    const texts = await chipTexts(page);
+    assert.equal(texts.length, 2);
+    assert.match(texts[0], /^Country is /);
+    assert.equal(texts[1], `Region is ${region}`);
+    const last = sentTo(requests, 'query').filter((b) => b.date_range !== 'realtime').pop();
+    assert.deepEqual(last.filters, [['is', 'visit:country', [cc]], ['is', 'visit:region', [region]]]);
+    assert.deepEqual(await rowValues(page, 'countries'), [value], 'the table shows that region only');
+    await everyPanelAnswered(page, 'region filter');
+  });
+});
+
+test('the filter editor: all four operators, keyboard use, validation and editing a chip', async () => {
+  await withPage({ viewport: { width: 1280, height: 900 } }, async ({ page, requests }) => {
+    await signIn(page);
+    await waitDashboard(page);
+    const add = page.locator('[data-testid="add-filter"]');
+    await add.focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await add.getAttribute('aria-expanded'), 'true');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'fe-dim', 'focus moves into the editor');
+    assert.deepEqual(await page.locator('#fe-op option').evaluateAll((os) => os.map((o) => o.value)), ['is', 'is_not', 'contains', 'matches']);
+    const dims = await page.locator('#fe-dim option').evaluateAll((os) => os.map((o) => o.value));
+    for (const d of ['event:page', 'visit:entry_page', 'visit:exit_page', 'event:goal', 'visit:source', 'visit:country', 'visit:region', 'visit:device']) {
+      assert.ok(dims.includes(d), `the editor offers ${d}`);
+    }
+    for (const id of ['fe-dim', 'fe-op', 'fe-value-1']) {
+      assert.ok((await page.locator(`#${id}`).evaluate((e) => e.labels.length)) > 0, `${id} has a label`);
+    }
+    const axe = await axeSerious(page, '#filter-editor');
+    assert.deepEqual(axe, [], `filter editor: ${JSON.stringify(axe, null, 1)}`);
+    // Escape closes it and gives focus back.
+    await page.keyboard.press('Escape');
+    assert.equal(await page.locator('#filter-editor').isVisible(), false);
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'add-filter');
+
+    // No value: an error next to the field, nothing asked.
+    await add.click();
+    let before = requests.length;
+    await page.locator('#fe-submit').click();
+    assert.match(await page.locator('#fe-error').textContent(), /Enter a value/);
+    assert.equal(await page.locator('#fe-value-1').getAttribute('aria-invalid'), 'true');
+    // A regular expression RE2 would refuse is caught before it is sent.
+    await page.locator('#fe-op').selectOption('matches');
+    await page.locator('#fe-value-1').fill('(docs)/\\1');
+    await page.locator('#fe-submit').click();
+    assert.match(await page.locator('#fe-error').textContent(), /backreferences/);
+    await page.locator('#fe-value-1').fill('([a-z');
+    await page.locator('#fe-submit').click();
+    assert.match(await page.locator('#fe-error').textContent(), /cannot be used/);
+    assert.equal(requests.slice(before).filter((r) => r.body && r.body.includes('"matches"')).length, 0, 'nothing sent');
+    await page.locator('#fe-cancel').click();
+
+    // is with two values (OR), then edit the chip to is_not.
+    await addFilter(page, 'visit:device', 'is', ['desktop', 'mobile']);
+    assert.deepEqual(await chipTexts(page), ['Device is Desktop or Mobile']);
+    const either = await kpi(page, 'visitors');
+    before = requests.length;
+    await page.locator('.chip-edit').first().click();
+    assert.equal(await page.locator('#fe-title').textContent(), 'Edit filter');
+    assert.equal(await page.locator('#fe-value-2').inputValue(), 'mobile');
+    await page.locator('#fe-op').selectOption('is_not');
+    await reloadsAfter(page, () => page.locator('#fe-submit').click());
+    assert.deepEqual(await chipTexts(page), ['Device is none of Desktop, Mobile']);
+    assert.equal(await page.evaluate(() => document.activeElement.className), 'chip-edit', 'focus on the edited chip');
+    assert.ok(sentTo(requests, 'query', before).some((b) => JSON.stringify(b.filters) === '[["is_not","visit:device",["desktop","mobile"]]]'));
+    assert.ok((await kpi(page, 'visitors')) < either || either === 0, 'the others are fewer');
+    assert.deepEqual(await rowValues(page, 'tech').then((v) => v.filter((x) => x === 'desktop' || x === 'mobile')), []);
+    // Removing it with the keyboard.
+    await page.locator('.chip-remove').first().focus();
+    await reloadsAfter(page, () => page.keyboard.press('Enter'));
+    assert.equal(await chips(page).count(), 0);
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'add-filter', 'focus lands on "Add filter"');
   });
 });
