@@ -6,7 +6,9 @@
      dashboard-state.js     the view (range, comparison, filters, segment, funnel) and the URL
      dashboard-api.js       the API calls
      dashboard-filters.js   filter chips and the filter editor
+     dashboard-segments.js  the segment picker
      dashboard-tables.js    the breakdown tables, their tabs and "Show more"
+     dashboard-funnel.js    the funnel
    This file: the date and comparison controls, the key figures, the chart, the realtime count,
    and loading everything whenever the view changes. */
 
@@ -14,7 +16,9 @@ import { $, $$, el, nf, nf1, fmt, RATE, LOWER_IS_BETTER, DAY, iso, today, rangeT
 import { query } from './dashboard-api.js';
 import { state, readUrl, writeUrl, dateRange, scope, compareParam, timeDim, RANGES, COMPARES } from './dashboard-state.js';
 import { createFilters } from './dashboard-filters.js';
+import { createSegments } from './dashboard-segments.js';
 import { createTables } from './dashboard-tables.js';
+import { createFunnel } from './dashboard-funnel.js';
 
 const body = document.body;
 
@@ -34,7 +38,9 @@ function clearErrors() { alerts = []; alertBox.hidden = true; alertBox.textConte
 /* ---------- the parts ---------- */
 const changed = function () { load('push'); };
 const filters = createFilters({ onChange: changed, onError: showError });
+const segments = createSegments({ onChange: changed, onError: showError });
 const tables = createTables({ onFilter: filters.addFromRow, onError: showError });
+const funnel = createFunnel({ onChange: changed, onError: showError });
 
 /* ---------- date range and comparison ---------- */
 const fromInput = $('#range-from'), toInput = $('#range-to'), compareSel = $('#compare');
@@ -53,6 +59,7 @@ function renderControls() {
   else if (!fromInput.value) { fromInput.value = iso(Date.now() - 29 * DAY); toInput.value = t; }
   compareSel.value = state.compare;
   filters.render();
+  segments.render();
 }
 
 $$('.ranges button').forEach(function (b) {
@@ -223,10 +230,11 @@ function load(history) {
   renderControls();
   clearErrors();
   body.setAttribute('data-loading', 'true');
-  const jobs = [loadKpis(gen), loadChart(gen)].concat(tables.loadAll());
+  const jobs = [loadKpis(gen), loadChart(gen), funnel.load()].concat(tables.loadAll());
   loadRealtime();
   Promise.all(jobs).then(function () {
     if (gen !== loadGen) return;
+    funnel.suggest(tables.valuesOf('event:page'), tables.valuesOf('event:name'));
     body.setAttribute('data-loading', 'false');
     body.setAttribute('data-loaded', String(gen));
   });
@@ -236,8 +244,11 @@ function load(history) {
 window.addEventListener('popstate', function () {
   readUrl();
   filters.close();
+  funnel.sync();
   load('none');
 });
 
 readUrl();
+funnel.sync();
+segments.refresh();
 load('replace');

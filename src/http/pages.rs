@@ -358,7 +358,7 @@ pub async fn erase_data(
 }
 
 /// Files under `/static/`, embedded in the binary.
-const ASSETS: [(&str, &str, &str); 13] = [
+const ASSETS: [(&str, &str, &str); 15] = [
     (
         "pages.css",
         "text/css; charset=utf-8",
@@ -410,9 +410,19 @@ const ASSETS: [(&str, &str, &str); 13] = [
         include_str!("../../static/dashboard-filters.js"),
     ),
     (
+        "dashboard-segments.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/dashboard-segments.js"),
+    ),
+    (
         "dashboard-tables.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/dashboard-tables.js"),
+    ),
+    (
+        "dashboard-funnel.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/dashboard-funnel.js"),
     ),
     (
         "chart.js",
