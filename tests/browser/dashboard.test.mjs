@@ -553,3 +553,205 @@ test('the filter editor: all four operators, keyboard use, validation and editin
     assert.equal(await page.evaluate(() => document.activeElement.id), 'add-filter', 'focus lands on "Add filter"');
   });
 });
+
+/* ---------- these need the analytics v2 backend (matches, new dimensions, segments, funnel) ---------- */
+
+test('a "matches" (regular expression) filter narrows every panel [needs analytics v2: matches]', async () => {
+  await withPage({ viewport: { width: 1280, height: 900 } }, async ({ page }) => {
+    await signIn(page);
+    await waitDashboard(page);
+    await addFilter(page, 'event:page', 'matches', ['^/(docs|blog)/']);
+    assert.deepEqual(await chipTexts(page), ['Page matches ^/(docs|blog)/']);
+    await everyPanelAnswered(page, 'matches');
+    const pages = await rowValues(page, 'pages');
+    assert.ok(pages.length > 0, 'some pages match');
+    for (const p of pages) assert.match(p, /^\/(docs|blog)\//);
+  });
+});
+
+test('entry and exit pages are tabs beside top pages; a row filters by it [needs analytics v2: visit:entry_page, visit:exit_page]', async () => {
+  await withPage({ viewport: { width: 1280, height: 900 } }, async ({ page, requests }) => {
+    await signIn(page);
+    await waitDashboard(page);
+    const total = await kpi(page, 'visitors');
+    for (const [tab, dim, head] of [['entry', 'visit:entry_page', 'Entry page'], ['exit', 'visit:exit_page', 'Exit page']]) {
+      const from = requests.length;
+      await page.locator(`#tab-${tab}`).click();
+      await page.waitForFunction(() => !document.querySelector('#panel-pages').hasAttribute('aria-busy'));
+      assert.ok(sentTo(requests, 'query', from).some((b) => b.dimensions[0] === dim));
+      assert.equal(await page.locator('#panel-pages thead th').first().textContent(), head);
+      assert.ok((await rows(page, 'pages').count()) > 0, `${dim} has rows`);
+      for (const v of await rowValues(page, 'pages')) assert.match(v, /^\//, `${dim} rows are paths`);
+      assert.equal(await alertText(page), '');
+    }
+    assert.deepEqual(await page.locator('#panel-pages thead th').allTextContents(), ['Exit page', 'Visitors', 'Visits']);
+    await page.locator('#tab-entry').click();
+    await page.waitForFunction(() => !document.querySelector('#panel-pages').hasAttribute('aria-busy'));
+    assert.ok((await page.locator('#panel-pages thead th').allTextContents()).includes('Bounce rate'));
+    const first = rows(page, 'pages').first();
+    const entry = await first.getAttribute('data-value');
+    await reloadsAfter(page, () => first.locator('.row-filter').click());
+    assert.deepEqual(await chipTexts(page), [`Entry page is ${entry}`]);
+    await everyPanelAnswered(page, 'entry page filter');
+    const filtered = await kpi(page, 'visitors');
+    assert.ok(filtered > 0 && filtered < total, `visitors who entered on ${entry}: ${filtered} < ${total}`);
+    assert.deepEqual(await rowValues(page, 'pages'), [entry]);
+  });
+});
+
+test('clicking a conversion filters the dashboard by that goal [needs analytics v2: event:goal]', async () => {
+  await withPage({ viewport: { width: 1280, height: 900 } }, async ({ page, requests }) => {
+    await signIn(page);
+    await waitDashboard(page);
+    const total = await kpi(page, 'visitors');
+    const goal = rows(page, 'conversions').first();
+    const name = await goal.getAttribute('data-value');
+    const from = requests.length;
+    await reloadsAfter(page, () => goal.locator('.row-filter').click());
+    assert.deepEqual(await chipTexts(page), [`Goal is ${name}`]);
+    assert.ok(sentTo(requests, 'query', from).every((b) => JSON.stringify(b.filters) === JSON.stringify([['is', 'event:goal', [name]]])));
+    await everyPanelAnswered(page, 'goal filter');
+    const converted = await kpi(page, 'visitors');
+    assert.ok(converted > 0 && converted < total, `visitors who completed ${name}: ${converted} < ${total}`);
+    assert.ok((await kpi(page, 'pageviews')) > 0, 'their visits, pageviews included');
+  });
+});
+
+test('comparing with the same period last year [needs analytics v2: year_over_year]', async () => {
+  await withPage({ viewport: { width: 1280, height: 900 } }, async ({ page, requests }) => {
+    await signIn(page);
+    await waitDashboard(page);
+    const from = requests.length;
+    await reloadsAfter(page, () => page.locator('#compare').selectOption('year_over_year'));
+    assert.ok(sentTo(requests, 'query', from).some((b) => b.compare === 'year_over_year'));
+    assert.equal(await alertText(page), '');
+    const caption = await page.locator('[data-testid="range-caption"]').textContent();
+    const years = caption.match(/20\d\d/g).map(Number);
+    assert.ok(years.length >= 2 && Math.max(...years) - Math.min(...years) === 1, `compared with a year earlier: ${caption}`);
+    assert.equal(await page.locator('#chart .cc-line.cc-dash').count(), 2);
+    assert.equal(await page.locator('#chart .cc-key', { hasText: 'Visitors, last year' }).count(), 1);
+    assert.match(page.url(), /compare=year_over_year/);
+  });
+});
+
+test('segments: save the filters as one, apply it everywhere, keep it across a reload, delete it [needs analytics v2: segments]', async () => {
+  await withPage({ viewport: { width: 1280, height: 900 } }, async ({ page, requests }) => {
+    await signIn(page);
+    await waitDashboard(page);
+    assert.equal(await page.locator('#segment-info').isVisible(), false, 'the segment list loaded without complaint');
+    const total = await kpi(page, 'visitors');
+    await reloadsAfter(page, () => rows(page, 'countries').first().locator('.row-filter').click());
+    await addFilter(page, 'visit:device', 'is_not', ['tablet']);
+    const filtered = await kpi(page, 'visitors');
+    assert.ok(filtered < total);
+
+    const name = `test-${Date.now().toString(36)}`;
+    await page.locator('#segment-save-open').click();
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'segment-name');
+    assert.match(await page.locator('#segment-form-summary').textContent(), /these 2 filters: Country is .+ and Device is not Tablet/);
+    const axe = await axeSerious(page, '#segment-form');
+    assert.deepEqual(axe, [], `segment form: ${JSON.stringify(axe, null, 1)}`);
+    await page.locator('#segment-name').fill('Not A Name!');
+    await page.locator('#segment-submit').click();
+    assert.match(await page.locator('#segment-error').textContent(), /lowercase letters/);
+    await page.locator('#segment-name').fill(name);
+    await page.locator('#segment-description').fill('Top country, no tablets');
+    await reloadsAfter(page, () => page.locator('#segment-submit').click());
+
+    assert.equal(await page.locator('#segment-select').inputValue(), name, 'the new segment is applied');
+    assert.equal(await chips(page).count(), 0, 'its filters moved into the segment');
+    assert.match(await page.locator('#segment-info').textContent(), /Top country, no tablets/);
+    assert.equal(await kpi(page, 'visitors'), filtered, 'the same view, now through the segment');
+    await everyPanelAnswered(page, 'segment');
+    const from = requests.length;
+    await reloadsAfter(page, () => page.locator('.ranges button[data-range="7d"]').click());
+    const sent = sentTo(requests, 'query', from);
+    assert.ok(sent.length >= 9 && sent.every((b) => b.segment === name), 'every query names the segment');
+    assert.match(await page.locator('#panel-pages a.csv').getAttribute('href'), new RegExp(`segment=${name}`));
+    assert.match(page.url(), new RegExp(`segment=${name}`));
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-segment.png') });
+
+    // A reload keeps it; a filter on top narrows it further.
+    await page.reload();
+    await waitDashboard(page);
+    assert.equal(await page.locator('#segment-select').inputValue(), name);
+    const seg7 = await kpi(page, 'visitors');
+    await addFilter(page, 'event:page', 'contains', ['/']);
+    assert.ok((await kpi(page, 'visitors')) <= seg7);
+    await reloadsAfter(page, () => page.locator('#segment-select').selectOption(''));
+    assert.ok((await kpi(page, 'visitors')) >= seg7, 'no segment: more visitors');
+    await reloadsAfter(page, () => page.locator('#segment-select').selectOption(name));
+
+    // Deleting it.
+    page.once('dialog', (d) => d.accept());
+    await reloadsAfter(page, () => page.locator('#segment-delete').click());
+    assert.equal(await page.locator('#segment-select').inputValue(), '');
+    assert.equal(await page.locator(`#segment-select option[value="${name}"]`).count(), 0);
+    const list = await page.request.get(`${server.url}/api/v1/sites/${SITE}/segments`);
+    assert.equal(list.status(), 200);
+    assert.ok(!JSON.stringify(await list.json()).includes(name), 'the server no longer has it');
+  });
+});
+
+test('the funnel: steps with visitors, conversion and drop-off bars; 2 to 8 steps; in the URL [needs analytics v2: funnel]', async () => {
+  await withPage({ viewport: { width: 1280, height: 900 } }, async ({ page, requests }) => {
+    await signIn(page);
+    await waitDashboard(page);
+    const funnel = page.locator('[data-testid="funnel"]');
+    const steps = funnel.locator('#funnel-steps > li');
+    assert.equal(await steps.count(), 2);
+    assert.equal(await funnel.locator('.funnel-remove').first().isDisabled(), true, 'two steps at least');
+    await steps.nth(0).locator('select').selectOption('page');
+    await steps.nth(0).locator('input').fill('/');
+    await steps.nth(1).locator('select').selectOption('page');
+    await steps.nth(1).locator('input').fill('/pricing');
+    await page.locator('#funnel-add-step').click();
+    await steps.nth(2).locator('select').selectOption('event');
+    await steps.nth(2).locator('input').fill('signup');
+    assert.equal(await steps.nth(2).locator('input').getAttribute('list'), 'funnel-events');
+    await page.locator('#funnel-window').selectOption('7d');
+    const from = requests.length;
+    await reloadsAfter(page, () => page.locator('#funnel-submit').click());
+    await page.waitForFunction(() => document.querySelector('#funnel').getAttribute('data-state') === 'done');
+    const asked = sentTo(requests, 'funnel', from);
+    assert.equal(asked.length, 1);
+    assert.deepEqual(asked[0].steps, [{ page: '/' }, { page: '/pricing' }, { event: 'signup' }]);
+    assert.equal(asked[0].window, '7d');
+
+    const result = funnel.locator('.funnel-row');
+    assert.equal(await result.count(), 3);
+    const visitors = await result.locator('td[data-value]').evaluateAll((tds) => tds.map((t) => Number(t.getAttribute('data-value'))));
+    assert.ok(visitors[0] > 0, 'visitors reached step 1');
+    assert.ok(visitors[0] >= visitors[1] && visitors[1] >= visitors[2], `each step has no more than the one before: ${visitors}`);
+    assert.equal(await result.nth(0).locator('td').nth(1).textContent(), '100.0%');
+    const widths = await funnel.locator('.funnel-fill').evaluateAll((bars) => bars.map((b) => b.getBoundingClientRect().width));
+    assert.ok(widths[0] > 0 && widths[0] >= widths[1] && widths[1] >= widths[2], `the bars shrink: ${widths}`);
+    assert.match(await result.nth(1).locator('.funnel-drop').textContent(), /^[\d,]+ \(\d+\.\d%\)$/);
+    assert.match(await funnel.locator('[data-testid="funnel-summary"]').textContent(), /went from “Visited \/” to “Sent event signup”/);
+    await funnel.screenshot({ path: path.join(artifacts, 'dashboard-funnel.png') });
+    const axe = await axeSerious(page, '#funnel');
+    assert.deepEqual(axe, [], `funnel: ${JSON.stringify(axe, null, 1)}`);
+
+    // In the URL: a reload asks for it again.
+    assert.match(page.url(), /step=page%7C%2F&step=page%7C%2Fpricing&step=event%7Csignup/);
+    await page.reload();
+    await waitDashboard(page);
+    assert.equal(await steps.count(), 3);
+    assert.equal(await funnel.getAttribute('data-state'), 'done');
+    assert.equal(await funnel.locator('.funnel-row').count(), 3);
+
+    // A filter applies to the funnel too.
+    const n = requests.length;
+    await reloadsAfter(page, () => rows(page, 'countries').first().locator('.row-filter').click());
+    const withFilter = sentTo(requests, 'funnel', n);
+    assert.equal(withFilter.length, 1);
+    assert.equal(withFilter[0].filters.length, 1);
+
+    // Up to eight steps, down to two.
+    while ((await steps.count()) < 8) await page.locator('#funnel-add-step').click();
+    assert.equal(await page.locator('#funnel-add-step').isDisabled(), true, 'eight steps at most');
+    while ((await steps.count()) > 2) await funnel.locator('.funnel-remove').last().click();
+    assert.equal(await funnel.locator('.funnel-remove').first().isDisabled(), true);
+    assert.equal(await page.locator('#funnel-add-step').isDisabled(), false);
+  });
+});
