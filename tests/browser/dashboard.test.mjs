@@ -579,10 +579,10 @@ test('entry and exit pages are tabs beside top pages; a row filters by it [needs
       await page.locator(`#tab-${tab}`).click();
       await page.waitForFunction(() => !document.querySelector('#panel-pages').hasAttribute('aria-busy'));
       assert.ok(sentTo(requests, 'query', from).some((b) => b.dimensions[0] === dim));
+      assert.equal(await alertText(page), '', `${dim}: no error`);
       assert.equal(await page.locator('#panel-pages thead th').first().textContent(), head);
       assert.ok((await rows(page, 'pages').count()) > 0, `${dim} has rows`);
       for (const v of await rowValues(page, 'pages')) assert.match(v, /^\//, `${dim} rows are paths`);
-      assert.equal(await alertText(page), '');
     }
     assert.deepEqual(await page.locator('#panel-pages thead th').allTextContents(), ['Exit page', 'Visitors', 'Visits']);
     await page.locator('#tab-entry').click();
@@ -613,7 +613,6 @@ test('clicking a conversion filters the dashboard by that goal [needs analytics 
     await everyPanelAnswered(page, 'goal filter');
     const converted = await kpi(page, 'visitors');
     assert.ok(converted > 0 && converted < total, `visitors who completed ${name}: ${converted} < ${total}`);
-    assert.ok((await kpi(page, 'pageviews')) > 0, 'their visits, pageviews included');
   });
 });
 
@@ -712,7 +711,7 @@ test('the funnel: steps with visitors, conversion and drop-off bars; 2 to 8 step
     await page.locator('#funnel-window').selectOption('7d');
     const from = requests.length;
     await reloadsAfter(page, () => page.locator('#funnel-submit').click());
-    await page.waitForFunction(() => document.querySelector('#funnel').getAttribute('data-state') === 'done');
+    assert.equal(await funnel.getAttribute('data-state'), 'done', `the funnel loaded: ${await funnel.locator('#funnel-result').textContent()}`);
     const asked = sentTo(requests, 'funnel', from);
     assert.equal(asked.length, 1);
     assert.deepEqual(asked[0].steps, [{ page: '/' }, { page: '/pricing' }, { event: 'signup' }]);
