@@ -207,10 +207,10 @@ export function createFilters(opts) {
     const t = filterText(f);
     state.filters = next;
     const index = editing >= 0 ? editing : next.length - 1;
+    announce((editing >= 0 ? 'Filter changed: ' : 'Filtered by ') + t.head + t.values);
     form.hidden = true;
     addBtn.setAttribute('aria-expanded', 'false');
     editing = -1;
-    announce((index === next.length - 1 ? 'Filtered by ' : 'Filter changed: ') + t.head + t.values);
     opts.onChange();
     const edit = $$('.chip-edit')[index];
     if (edit) edit.focus();
@@ -273,5 +273,10 @@ export function createFilters(opts) {
     if (focusChip) $$('.chip-remove')[state.filters.length - 1].focus();
   }
 
-  return { render: render, addFromRow: addFromRow, close: function () { if (!form.hidden) { form.hidden = true; addBtn.setAttribute('aria-expanded', 'false'); } } };
+  return {
+    render: render,
+    addFromRow: addFromRow,
+    /** Closes the editor without applying it (Back or Forward changed the filters under it). */
+    close: function () { form.hidden = true; addBtn.setAttribute('aria-expanded', 'false'); editing = -1; },
+  };
 }

@@ -103,10 +103,16 @@ function loadKpis(gen) {
       const value = $('.kpi-value', tile), ch = $('.kpi-change', tile);
       ch.textContent = '';
       ch.className = 'kpi-change';
-      const cur = i >= 0 && row.metrics[i] != null ? row.metrics[i] : 0;
+      if (i < 0) {
+        // Not in the answer (it should always be): say nothing rather than a made-up zero.
+        value.textContent = '–';
+        value.removeAttribute('data-value');
+        return;
+      }
+      const cur = row.metrics[i] != null ? row.metrics[i] : 0;
       value.textContent = fmt(m, cur, true);
       value.setAttribute('data-value', String(cur));
-      const prev = row.comparison && i >= 0 ? row.comparison.metrics[i] : null;
+      const prev = row.comparison ? row.comparison.metrics[i] : null;
       const c = changeText(m, cur, prev, row.comparison ? row.comparison.change[i] : null);
       if (c) {
         const good = LOWER_IS_BETTER[m] ? c.delta < 0 : c.delta > 0;
