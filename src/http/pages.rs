@@ -358,7 +358,7 @@ pub async fn erase_data(
 }
 
 /// Files under `/static/`, embedded in the binary.
-const ASSETS: [(&str, &str, &str); 8] = [
+const ASSETS: [(&str, &str, &str); 15] = [
     (
         "pages.css",
         "text/css; charset=utf-8",
@@ -388,6 +388,41 @@ const ASSETS: [(&str, &str, &str); 8] = [
         "dashboard.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/dashboard.js"),
+    ),
+    (
+        "dashboard-format.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/dashboard-format.js"),
+    ),
+    (
+        "dashboard-state.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/dashboard-state.js"),
+    ),
+    (
+        "dashboard-api.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/dashboard-api.js"),
+    ),
+    (
+        "dashboard-filters.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/dashboard-filters.js"),
+    ),
+    (
+        "dashboard-segments.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/dashboard-segments.js"),
+    ),
+    (
+        "dashboard-tables.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/dashboard-tables.js"),
+    ),
+    (
+        "dashboard-funnel.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/dashboard-funnel.js"),
     ),
     (
         "chart.js",
