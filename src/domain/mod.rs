@@ -5,7 +5,7 @@
 //!   storage or the geo database.
 //! - No type here holds an IP address or a User-Agent string.
 //! - Every value that crosses into `domain` is parsed into a type that cannot hold an invalid
-//!   value (`SiteId`, `CategoryId`, `ConsentId`, `PolicyVersion`, `Choices`).
+//!   value (`SiteId`, `CategoryId`, `ConsentId`, `PolicyVersion`, `Choices`, `SegmentName`).
 
 pub mod api_key;
 pub mod clock;
@@ -16,6 +16,7 @@ mod gate_model;
 pub mod ids;
 pub mod jurisdiction;
 pub mod ledger;
+pub mod segment;
 pub mod site;
 
 pub use api_key::{ApiKey, ApiKeyId, KeyRefusal, PresentedKey};
@@ -27,4 +28,5 @@ pub use event::{DropReason, event_categories, gate};
 pub use ids::{CategoryId, ConsentId, IdError, PolicyVersion, SiteId, Subject};
 pub use jurisdiction::{Jurisdiction, Location, Regime};
 pub use ledger::{EntryHash, EntryHeader, EntryKind, GENESIS};
+pub use segment::{BadSegmentName, Segment, SegmentFilter, SegmentName};
 pub use site::{Category, CookieDecl, Service, Site};
