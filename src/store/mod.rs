@@ -18,7 +18,9 @@ use crate::analytics::consent_stats::{StatCounts, StatKey};
 use crate::analytics::event::{AcceptedEvent, StoredEvent};
 use crate::analytics::query::{Cancel, Groups, Query, Span};
 use crate::domain::ledger::ChainFault;
-use crate::domain::{ApiKey, ApiKeyId, ConsentId, ConsentRecord, Decision, EntryHash, SiteId};
+use crate::domain::{
+    ApiKey, ApiKeyId, ConsentId, ConsentRecord, Decision, EntryHash, Segment, SegmentName, SiteId,
+};
 
 /// How a store makes a consent write durable before it acknowledges it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,7 +234,17 @@ pub trait AnalyticsStore: Send + Sync + 'static {
 /// Query-log entries are kept this long.
 pub const QUERY_LOG_DAYS: u32 = 90;
 
-/// Marketer access: API keys and the log of what they queried.
+/// What saving a segment did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentSaved {
+    Created,
+    /// A segment of that name was there and is replaced.
+    Replaced,
+    /// Nothing was written: the site already keeps `Segment::MAX_PER_SITE` others.
+    LimitReached,
+}
+
+/// Marketer access: API keys, the log of what they queried, and saved segments.
 pub trait AccessStore: Send + Sync + 'static {
     /// Stores a key record (new, or revoked). Durable when it resolves.
     fn put_key(&self, key: ApiKey) -> StoreFuture<()>;
@@ -248,6 +260,19 @@ pub trait AccessStore: Send + Sync + 'static {
 
     /// The query log, oldest first.
     fn query_log(&self) -> StoreFuture<Vec<String>>;
+
+    /// Creates or replaces a site's segment, unless that would make the site keep more than
+    /// `Segment::MAX_PER_SITE`. Durable when it resolves.
+    fn put_segment(&self, site: SiteId, segment: Segment) -> StoreFuture<SegmentSaved>;
+
+    /// A site's segment by name.
+    fn segment(&self, site: SiteId, name: SegmentName) -> StoreFuture<Option<Segment>>;
+
+    /// A site's segments, by name.
+    fn segments(&self, site: SiteId) -> StoreFuture<Vec<Segment>>;
+
+    /// Removes a site's segment; `false` when there was none. Durable when it resolves.
+    fn delete_segment(&self, site: SiteId, name: SegmentName) -> StoreFuture<bool>;
 }
 
 /// The longest an acknowledged event may wait before it is on disk.

@@ -1,11 +1,18 @@
-//! Marketer access in sled: API key records (`api_keys`) and the query log (`query_log`).
+//! Marketer access in sled: API key records (`api_keys`), the query log (`query_log`) and saved
+//! segments (`saved_segments`).
 //!
 //! A key record is `site, label` as length-prefixed strings, then the 32-byte digest and three
 //! times (created, expires, revoked; 0 for none) as i64 BE. The key itself is never stored.
+//!
+//! A segment is keyed `site 0x00 name`; its value is a format byte (1), the description, the
+//! number of filters (u16 BE), then each filter's operator, dimension, number of values (u16 BE)
+//! and values, every string length-prefixed.
+
+use std::sync::Mutex;
 
 use super::{Trees, map_err};
-use crate::domain::{ApiKey, ApiKeyId, SiteId, Timestamp};
-use crate::store::StoreError;
+use crate::domain::{ApiKey, ApiKeyId, Segment, SegmentFilter, SegmentName, SiteId, Timestamp};
+use crate::store::{SegmentSaved, StoreError};
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&u16::try_from(s.len()).unwrap_or(u16::MAX).to_be_bytes());
@@ -104,6 +111,139 @@ pub fn query_log(t: &Trees) -> Result<Vec<String>, StoreError> {
         .collect()
 }
 
+const SEGMENT_FORMAT: u8 = 1;
+
+/// Segment writes one at a time, so two creations cannot both pass the per-site limit.
+static SEGMENT_WRITES: Mutex<()> = Mutex::new(());
+
+fn put_count(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes());
+}
+
+fn take_count(b: &mut &[u8]) -> Option<usize> {
+    let n = u16::from_be_bytes(b.get(..2)?.try_into().ok()?);
+    *b = b.get(2..)?;
+    Some(usize::from(n))
+}
+
+fn segment_prefix(site: &SiteId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(site.as_str().len() + 1 + SegmentName::MAX_LEN);
+    k.extend_from_slice(site.as_str().as_bytes());
+    k.push(0);
+    k
+}
+
+fn segment_key(site: &SiteId, name: &SegmentName) -> Vec<u8> {
+    let mut k = segment_prefix(site);
+    k.extend_from_slice(name.as_str().as_bytes());
+    k
+}
+
+pub fn encode_segment(s: &Segment) -> Vec<u8> {
+    let mut out = vec![SEGMENT_FORMAT];
+    put_str(&mut out, &s.description);
+    let filters = &s.filters[..s.filters.len().min(usize::from(u16::MAX))];
+    put_count(&mut out, filters.len());
+    for f in filters {
+        put_str(&mut out, &f.op);
+        put_str(&mut out, &f.dimension);
+        let values = &f.values[..f.values.len().min(usize::from(u16::MAX))];
+        put_count(&mut out, values.len());
+        for v in values {
+            put_str(&mut out, v);
+        }
+    }
+    out
+}
+
+pub fn decode_segment(name: &[u8], value: &[u8]) -> Option<Segment> {
+    let name = SegmentName::parse(std::str::from_utf8(name).ok()?).ok()?;
+    let (&format, mut b) = value.split_first()?;
+    if format != SEGMENT_FORMAT {
+        return None;
+    }
+    let description = take_str(&mut b)?.to_owned();
+    let mut filters = Vec::new();
+    for _ in 0..take_count(&mut b)? {
+        let op = take_str(&mut b)?.to_owned();
+        let dimension = take_str(&mut b)?.to_owned();
+        let values = (0..take_count(&mut b)?)
+            .map(|_| take_str(&mut b).map(str::to_owned))
+            .collect::<Option<Vec<_>>>()?;
+        filters.push(SegmentFilter {
+            op,
+            dimension,
+            values,
+        });
+    }
+    b.is_empty().then_some(Segment {
+        name,
+        description,
+        filters,
+    })
+}
+
+fn corrupt_segment() -> StoreError {
+    StoreError::Corrupt("a saved segment cannot be read".into())
+}
+
+pub fn put_segment(t: &Trees, site: &SiteId, s: &Segment) -> Result<SegmentSaved, StoreError> {
+    let _one_at_a_time = SEGMENT_WRITES.lock().unwrap_or_else(|e| e.into_inner());
+    let key = segment_key(site, &s.name);
+    let saved = if t.saved_segments.contains_key(&key).map_err(map_err)? {
+        SegmentSaved::Replaced
+    } else if t.saved_segments.scan_prefix(segment_prefix(site)).count() >= Segment::MAX_PER_SITE {
+        return Ok(SegmentSaved::LimitReached);
+    } else {
+        SegmentSaved::Created
+    };
+    t.saved_segments
+        .insert(key, encode_segment(s))
+        .map_err(map_err)?;
+    t.saved_segments.flush().map_err(map_err)?;
+    Ok(saved)
+}
+
+pub fn segment(
+    t: &Trees,
+    site: &SiteId,
+    name: &SegmentName,
+) -> Result<Option<Segment>, StoreError> {
+    let Some(v) = t
+        .saved_segments
+        .get(segment_key(site, name))
+        .map_err(map_err)?
+    else {
+        return Ok(None);
+    };
+    decode_segment(name.as_str().as_bytes(), &v)
+        .map(Some)
+        .ok_or_else(corrupt_segment)
+}
+
+/// Sled orders keys bytewise, so a site's segments come out by name.
+pub fn segments(t: &Trees, site: &SiteId) -> Result<Vec<Segment>, StoreError> {
+    let prefix = segment_prefix(site);
+    let mut out = Vec::new();
+    for item in t.saved_segments.scan_prefix(&prefix) {
+        let (k, v) = item.map_err(map_err)?;
+        let name = k.get(prefix.len()..).ok_or_else(corrupt_segment)?;
+        out.push(decode_segment(name, &v).ok_or_else(corrupt_segment)?);
+    }
+    Ok(out)
+}
+
+pub fn delete_segment(t: &Trees, site: &SiteId, name: &SegmentName) -> Result<bool, StoreError> {
+    let _one_at_a_time = SEGMENT_WRITES.lock().unwrap_or_else(|e| e.into_inner());
+    let removed = t
+        .saved_segments
+        .remove(segment_key(site, name))
+        .map_err(map_err)?
+        .is_some();
+    t.saved_segments.flush().map_err(map_err)?;
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +257,104 @@ mod tests {
         k.expires_at = Some(Timestamp(9));
         k.revoked_at = Some(Timestamp(7));
         assert_eq!(decode_key(&id, &encode_key(&k)), Some(k));
+    }
+
+    #[test]
+    fn segments_round_trip_and_a_damaged_one_is_not_read() {
+        let s = Segment {
+            name: SegmentName::parse("de-mobile").unwrap(),
+            description: "Germany, on phones: ü".into(),
+            filters: vec![
+                SegmentFilter {
+                    op: "is".into(),
+                    dimension: "visit:country".into(),
+                    values: vec!["DE".into()],
+                },
+                SegmentFilter {
+                    op: "is_not".into(),
+                    dimension: "visit:device".into(),
+                    values: vec!["desktop".into(), "tablet".into()],
+                },
+            ],
+        };
+        let bytes = encode_segment(&s);
+        assert_eq!(decode_segment(b"de-mobile", &bytes), Some(s));
+        assert_eq!(
+            decode_segment(b"de-mobile", &bytes[..bytes.len() - 1]),
+            None
+        );
+        assert_eq!(decode_segment(b"De", &bytes), None);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(decode_segment(b"de-mobile", &longer), None);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_site_keeps_at_most_a_hundred_segments_and_never_sees_another_sites() {
+        use crate::store::AccessStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::super::SledStore::open(
+            dir.path(),
+            crate::store::StoreOptions {
+                cache_capacity_mb: 16,
+                analytics_cache_mb: 8,
+                durability: crate::store::Durability::Flush,
+            },
+            std::sync::Arc::new(crate::telemetry::Metrics::default()),
+        )
+        .unwrap();
+        let (shop, blog) = (
+            SiteId::parse("shop").unwrap(),
+            SiteId::parse("blog").unwrap(),
+        );
+        let named = |name: &str, description: &str| Segment {
+            name: SegmentName::parse(name).unwrap(),
+            description: description.into(),
+            filters: vec![SegmentFilter {
+                op: "is".into(),
+                dimension: "visit:country".into(),
+                values: vec!["DE".into()],
+            }],
+        };
+        for i in 0..Segment::MAX_PER_SITE {
+            let saved = store
+                .put_segment(shop.clone(), named(&format!("s{i:03}"), ""))
+                .await;
+            assert_eq!(saved.unwrap(), SegmentSaved::Created);
+        }
+        let one_more = store.put_segment(shop.clone(), named("s100", "")).await;
+        assert_eq!(one_more.unwrap(), SegmentSaved::LimitReached);
+        let replaced = store.put_segment(shop.clone(), named("s000", "new")).await;
+        assert_eq!(replaced.unwrap(), SegmentSaved::Replaced);
+        let elsewhere = store.put_segment(blog.clone(), named("s100", "")).await;
+        assert_eq!(elsewhere.unwrap(), SegmentSaved::Created);
+
+        let listed = store.segments(shop.clone()).await.unwrap();
+        assert_eq!(listed.len(), Segment::MAX_PER_SITE);
+        assert_eq!(listed[0], named("s000", "new"));
+        assert!(listed.windows(2).all(|w| w[0].name < w[1].name), "by name");
+        assert_eq!(
+            store.segments(blog.clone()).await.unwrap(),
+            [named("s100", "")]
+        );
+
+        let gone = SegmentName::parse("s100").unwrap();
+        assert_eq!(
+            store.segment(shop.clone(), gone.clone()).await.unwrap(),
+            None
+        );
+        assert!(
+            store
+                .delete_segment(blog.clone(), gone.clone())
+                .await
+                .unwrap()
+        );
+        assert!(!store.delete_segment(blog.clone(), gone).await.unwrap());
+        assert!(store.segments(blog).await.unwrap().is_empty());
+        let kept = SegmentName::parse("s000").unwrap();
+        assert_eq!(
+            store.segment(shop, kept).await.unwrap(),
+            Some(named("s000", "new"))
+        );
     }
 }

@@ -18,6 +18,7 @@
 //! | `consent_stats`    | site 0x00 day action …      | decision counts, merged by addition    | no          |
 //! | `api_keys`         | key id                      | site, label, SHA-256 of the key, times | no          |
 //! | `query_log`        | time, monotonic id          | a marketer query: key id, parameters, rows | no      |
+//! | `saved_segments`   | site 0x00 segment name      | a saved segment: description, filters  | no          |
 //!
 //! Sealed days live outside sled, in `events/` (see `sealed.rs`); their events hold the
 //! visitor as a number too.
@@ -50,11 +51,11 @@ use crate::analytics::event::{AcceptedEvent, StoredEvent};
 use crate::analytics::query::{Cancel, Groups, Query, Span};
 use crate::domain::Timestamp;
 use crate::domain::ledger::{parse_decision_payload, verify_chain};
-use crate::domain::{ApiKey, ApiKeyId};
+use crate::domain::{ApiKey, ApiKeyId, Segment, SegmentName};
 use crate::domain::{ConsentId, ConsentRecord, Decision, EntryHash, EntryHeader, SiteId, Subject};
 use crate::store::{
-    AccessStore, AnalyticsStore, ConsentStore, Durability, LedgerReport, StoreError, StoreFuture,
-    StoreOptions,
+    AccessStore, AnalyticsStore, ConsentStore, Durability, LedgerReport, SegmentSaved, StoreError,
+    StoreFuture, StoreOptions,
 };
 use crate::telemetry::Metrics;
 
@@ -62,7 +63,7 @@ use events::EventWriter;
 pub(crate) use writer::Writer;
 
 /// The names of every tree, in the order above.
-pub const TREES: [&str; 13] = [
+pub const TREES: [&str; 14] = [
     "ledger",
     "consents",
     "consent_history",
@@ -76,6 +77,7 @@ pub const TREES: [&str; 13] = [
     "consent_stats",
     "api_keys",
     "query_log",
+    "saved_segments",
 ];
 
 /// Opened trees, cheap to clone.
@@ -95,6 +97,7 @@ pub(crate) struct Trees {
     pub consent_stats: sled::Tree,
     pub api_keys: sled::Tree,
     pub query_log: sled::Tree,
+    pub saved_segments: sled::Tree,
     /// The secret consent ids are hashed with at rest.
     pub secret: [u8; 32],
     /// The sealed days.
@@ -173,6 +176,7 @@ impl SledStore {
             consent_stats: open(TREES[10])?,
             api_keys: open(TREES[11])?,
             query_log: open(TREES[12])?,
+            saved_segments: open(TREES[13])?,
             secret: [0; 32],
             sealed: Arc::new(sealed::Sealed::open(
                 dir,
@@ -603,5 +607,21 @@ impl AccessStore for SledStore {
 
     fn query_log(&self) -> StoreFuture<Vec<String>> {
         self.read(access::query_log)
+    }
+
+    fn put_segment(&self, site: SiteId, segment: Segment) -> StoreFuture<SegmentSaved> {
+        self.read(move |t| access::put_segment(t, &site, &segment))
+    }
+
+    fn segment(&self, site: SiteId, name: SegmentName) -> StoreFuture<Option<Segment>> {
+        self.read(move |t| access::segment(t, &site, &name))
+    }
+
+    fn segments(&self, site: SiteId) -> StoreFuture<Vec<Segment>> {
+        self.read(move |t| access::segments(t, &site))
+    }
+
+    fn delete_segment(&self, site: SiteId, name: SegmentName) -> StoreFuture<bool> {
+        self.read(move |t| access::delete_segment(t, &site, &name))
     }
 }
