@@ -23,6 +23,7 @@
 //! | `MethodNotAllowed`   | 405    | `method_not_allowed` (with `Allow`) |
 //! | `RequestTimeout`     | 408    | `request_timeout`        |
 //! | `StalePolicy`        | 409    | `stale_policy_version`   |
+//! | `Conflict`           | 409    | own code                 |
 //! | `PayloadTooLarge`    | 413    | `payload_too_large`      |
 //! | `UnsupportedMedia`   | 415    | `unsupported_media_type` |
 //! | `RateLimited`        | 429    | `rate_limited`           |
@@ -68,6 +69,9 @@ pub enum ApiError {
     RequestTimeout,
     #[error("policy version `{sent}` is not current; the current version is `{current}`")]
     StalePolicy { sent: String, current: String },
+    /// The request is well-formed but what is stored does not allow it now (a limit reached).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     #[error("the request body is larger than the {limit} bytes this endpoint accepts")]
     PayloadTooLarge { limit: usize },
     #[error("the request body must be sent as `Content-Type: {expected}`")]
@@ -89,7 +93,9 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::BadRequest { code, .. } | ApiError::NotFound { code, .. } => code,
+            ApiError::BadRequest { code, .. }
+            | ApiError::NotFound { code, .. }
+            | ApiError::Conflict { code, .. } => code,
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::OriginNotAllowed(_) => "origin_not_allowed",
             ApiError::Forbidden(_) => "forbidden",
@@ -155,7 +161,7 @@ impl ResponseError for ApiError {
             ApiError::UnknownSite(_) | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            ApiError::StalePolicy { .. } => StatusCode::CONFLICT,
+            ApiError::StalePolicy { .. } | ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMedia { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -101,10 +101,17 @@ fn is_state_change(method: &Method) -> bool {
     )
 }
 
-/// The marketer endpoints that read with a POST: rate-limited per key, not per address.
-fn is_marketer_query(path: &str) -> bool {
-    path.ends_with("/query") || path.ends_with("/consent-stats")
+/// The marketer endpoints that read with a POST or write a saved segment: rate-limited per
+/// key, not per address.
+fn is_limited_per_key(path: &str) -> bool {
+    let segment = path
+        .strip_prefix(API_PREFIX)
+        .and_then(|rest| rest.split('/').nth(1))
+        == Some("segments");
+    path.ends_with("/query") || path.ends_with("/consent-stats") || segment
 }
+
+const API_PREFIX: &str = "/api/v1/sites/";
 
 /// Middleware for `/api/v1/sites/{site}`.
 pub async fn site_api_gate(
@@ -125,7 +132,10 @@ pub async fn site_api_gate(
                 let mut r = HttpResponse::NoContent();
                 r.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, o.as_str()))
                     .insert_header((header::VARY, "Origin"))
-                    .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, DELETE"))
+                    .insert_header((
+                        header::ACCESS_CONTROL_ALLOW_METHODS,
+                        "GET, POST, PUT, DELETE",
+                    ))
                     .insert_header((
                         header::ACCESS_CONTROL_ALLOW_HEADERS,
                         "Content-Type, Authorization",
@@ -147,7 +157,7 @@ pub async fn site_api_gate(
             return Ok(req.into_response(e.error_response()).map_into_right_body());
         }
         let client = client_address(&state, req.request());
-        let limited = if is_marketer_query(req.path()) {
+        let limited = if is_limited_per_key(req.path()) {
             // Marketer queries are limited per API key, after authentication.
             Ok(())
         } else {

@@ -48,6 +48,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/api/v1/sites/{site}/query", "POST, OPTIONS"),
     ("/api/v1/sites/{site}/consent-stats", "POST, OPTIONS"),
     ("/api/v1/sites/{site}/export.csv", "GET, HEAD, OPTIONS"),
+    ("/api/v1/sites/{site}/segments", "GET, HEAD, OPTIONS"),
+    (
+        "/api/v1/sites/{site}/segments/{name}",
+        "PUT, DELETE, OPTIONS",
+    ),
 ];
 
 const API_PREFIX: &str = "/api/v1/sites/";

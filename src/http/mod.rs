@@ -67,6 +67,9 @@ fn every_route(cfg: &mut web::ServiceConfig) {
                 .service(marketer::query::run_query)
                 .service(marketer::query::consent_stats)
                 .service(marketer::query::export_csv)
+                .service(marketer::segments::list)
+                .service(marketer::segments::save)
+                .service(marketer::segments::remove)
                 .default_service(web::to(not_found)),
         );
 }

@@ -23,3 +23,4 @@ mod pages;
 mod policy_versions;
 mod retention;
 mod rights;
+mod segments;

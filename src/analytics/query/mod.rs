@@ -21,6 +21,7 @@ mod span;
 pub use answer::{Answer, Counters, Groups, Part, Row, Value};
 pub use dimension::{Dimension, NAMED, VisitField};
 pub use filter::{Filter, FilterOp, Matcher};
+pub(crate) use parse::MAX_FILTERS;
 pub use parse::{RawQuery, RawRange, parse, parse_filters};
 pub use span::{Span, period_at};
 

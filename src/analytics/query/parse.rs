@@ -14,7 +14,7 @@ pub const MAX_HOURLY_DAYS: i64 = 31;
 pub const MAX_LIMIT: u64 = 10_000;
 pub const DEFAULT_LIMIT: u64 = 1_000;
 const MAX_DIMENSIONS: usize = 3;
-const MAX_FILTERS: usize = 10;
+pub(crate) const MAX_FILTERS: usize = 10;
 const MAX_FILTER_VALUES: usize = 50;
 const MAX_VALUE_LEN: usize = 500;
 

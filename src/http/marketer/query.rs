@@ -41,6 +41,9 @@ pub struct QueryBody {
     pub order_by: Vec<(String, String)>,
     pub limit: Option<u64>,
     pub compare: Option<WireRange>,
+    /// A saved segment whose filters are ANDed with `filters`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
 }
 
 impl WireRange {
@@ -115,10 +118,15 @@ pub async fn answer(
     let entry = state.site(site)?;
     let site = &entry.site;
     let now = state.clock.now();
-    let raw = body.raw();
+    let mut raw = body.raw();
     let k = state.min_group_size;
     let (answer, metrics, dims) = match endpoint {
         Endpoint::Query => {
+            if let Some(name) = &body.segment {
+                let own = raw.filters.len();
+                let extra = super::segments::filters_of(state, &site.id, name, own).await?;
+                raw.filters.extend(extra);
+            }
             let q = query::parse(&raw, now).map_err(bad)?;
             // Dropped with this request (its client gone, or the server stopping): then a
             // running scan stops.
@@ -136,6 +144,12 @@ pub async fn answer(
             (a, metrics, dims)
         }
         Endpoint::ConsentStats => {
+            if body.segment.is_some() {
+                return Err(ApiError::invalid(
+                    "segment",
+                    "applies to `query` and `export.csv`; consent statistics have no segments",
+                ));
+            }
             let q = consent::parse(&raw, now).map_err(bad)?;
             let required: Vec<String> = site
                 .categories
@@ -254,6 +268,7 @@ pub struct CsvParams {
     filters: Option<String>,
     order_by: Option<String>,
     limit: Option<u64>,
+    segment: Option<String>,
 }
 
 /// A comma-separated list: nothing, or names separated by single commas (no empty names).
@@ -290,6 +305,7 @@ impl CsvParams {
             order_by: parse_json("order_by", &self.order_by)?.unwrap_or_default(),
             limit: self.limit,
             compare: None,
+            segment: self.segment.clone(),
         })
     }
 }
