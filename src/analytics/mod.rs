@@ -6,5 +6,6 @@ pub mod consent_stats;
 pub mod engine;
 pub mod enrich;
 pub mod event;
+pub mod funnel;
 pub mod query;
 pub mod visits;
