@@ -46,6 +46,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/api/v1/sites/{site}/events", "POST, OPTIONS"),
     ("/api/v1/sites/{site}/notices/{hash}", "GET, HEAD, OPTIONS"),
     ("/api/v1/sites/{site}/query", "POST, OPTIONS"),
+    ("/api/v1/sites/{site}/funnel", "POST, OPTIONS"),
     ("/api/v1/sites/{site}/consent-stats", "POST, OPTIONS"),
     ("/api/v1/sites/{site}/export.csv", "GET, HEAD, OPTIONS"),
     ("/api/v1/sites/{site}/segments", "GET, HEAD, OPTIONS"),

@@ -67,6 +67,7 @@ fn every_route(cfg: &mut web::ServiceConfig) {
                 .service(marketer::query::run_query)
                 .service(marketer::query::consent_stats)
                 .service(marketer::query::export_csv)
+                .service(marketer::funnel::run_funnel)
                 .service(marketer::segments::list)
                 .service(marketer::segments::save)
                 .service(marketer::segments::remove)

@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::ops::Range;
 
 use crate::analytics::consent_stats::{StatCounts, StatKey};
+use crate::analytics::engine::{FunnelCounts, FunnelQuery};
 use crate::analytics::event::{AcceptedEvent, StoredEvent};
 use crate::analytics::query::{Cancel, Groups, Query, Span};
 use crate::domain::ledger::ChainFault;
@@ -222,6 +223,11 @@ pub trait AnalyticsStore: Send + Sync + 'static {
     /// `analytics::engine::eval` for what is counted). `Cancelled` once `cancel` is set.
     fn groups(&self, site: SiteId, query: Query, span: Span, cancel: Cancel)
     -> StoreFuture<Groups>;
+
+    /// How many visitors reached each step of a funnel over its span (and per value of its
+    /// dimension), computed from the stored events. `Cancelled` once `cancel` is set.
+    fn funnel(&self, site: SiteId, query: FunnelQuery, cancel: Cancel)
+    -> StoreFuture<FunnelCounts>;
 
     /// The consent-statistics rows of a site over a range of days.
     fn consent_stats(

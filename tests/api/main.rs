@@ -11,6 +11,7 @@ mod consents;
 mod contract;
 mod crash;
 mod events;
+mod funnels;
 mod geo_fixture;
 mod helpers;
 mod hygiene;

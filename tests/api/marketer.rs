@@ -18,18 +18,18 @@ use serde_json::{Value, json};
 
 use crate::helpers::{POLICY_VERSION, TestApp, assert_error, spawn_app_with, write_geo_fixture};
 
-const DAY_MS: i64 = 86_400_000;
-const HOUR_MS: i64 = 3_600_000;
+pub(crate) const DAY_MS: i64 = 86_400_000;
+pub(crate) const HOUR_MS: i64 = 3_600_000;
 /// 2026-09-24 00:00 UTC.
-const DAY_A: i64 = 20_720 * DAY_MS;
-const A: &str = "2026-09-24";
+pub(crate) const DAY_A: i64 = 20_720 * DAY_MS;
+pub(crate) const A: &str = "2026-09-24";
 const B: &str = "2026-09-25";
-const DE: &str = "2.16.10.1";
-const GB: &str = "2.16.20.1";
+pub(crate) const DE: &str = "2.16.10.1";
+pub(crate) const GB: &str = "2.16.20.1";
 
 /// The app with geo, a trusted proxy (to choose each visitor's country), a second site and
 /// `min_group_size` as given.
-async fn marketer_app(min_group_size: u32) -> TestApp {
+pub(crate) async fn marketer_app(min_group_size: u32) -> TestApp {
     spawn_app_with(|s| {
         let geo = s.data_dir.with_file_name("geo.mmdb");
         write_geo_fixture(&geo);
@@ -72,11 +72,11 @@ impl TestApp {
         .await
     }
 
-    async fn at(&self, ms: i64) {
+    pub(crate) async fn at(&self, ms: i64) {
         self.clock.set(Timestamp(ms));
     }
 
-    async fn visitor(&self, ip: &str, action: &str) -> String {
+    pub(crate) async fn visitor(&self, ip: &str, action: &str) -> String {
         let (status, body) = self
             .post_json_with(
                 "/api/v1/sites/demo/consents",
@@ -88,7 +88,7 @@ impl TestApp {
         body["consent_id"].as_str().unwrap().to_owned()
     }
 
-    async fn event(&self, ip: &str, event: Value) -> Value {
+    pub(crate) async fn event(&self, ip: &str, event: Value) -> Value {
         let (status, body) = self.send_events(&event, &[("x-forwarded-for", ip)]).await;
         assert_eq!(status, 202, "{body}");
         body

@@ -22,7 +22,7 @@ use crate::analytics::query::{
 
 /// What a filter reads in a day.
 #[derive(Debug, Clone, Copy)]
-enum Target {
+pub(super) enum Target {
     Visit(VisitField),
     Page,
     Name,
@@ -30,7 +30,7 @@ enum Target {
     Prop(Option<u32>),
 }
 
-fn target(d: &Day, dim: &Dimension) -> Target {
+pub(super) fn target(d: &Day, dim: &Dimension) -> Target {
     match dim {
         Dimension::Visit(f) => Target::Visit(*f),
         Dimension::Page => Target::Page,
@@ -42,7 +42,7 @@ fn target(d: &Day, dim: &Dimension) -> Target {
 }
 
 /// A target's value code for event `i` (0: none).
-fn code_of(d: &Day, t: Target, i: usize) -> u32 {
+pub(super) fn code_of(d: &Day, t: Target, i: usize) -> u32 {
     match t {
         Target::Visit(f) => d.attr(f)[d.ev_visit[i] as usize],
         Target::Page if d.ev_name[i] == 0 => d.ev_path[i],
@@ -59,13 +59,27 @@ fn code_of(d: &Day, t: Target, i: usize) -> u32 {
 }
 
 /// A filter decided per dictionary word, lazily: 0 undecided, 1 fails, 2 passes.
-struct Compiled<'a> {
+pub(super) struct Compiled<'a> {
     filter: &'a Filter,
     target: Target,
     memo: Vec<u8>,
 }
 
-impl Compiled<'_> {
+impl<'a> Compiled<'a> {
+    pub(super) fn new(d: &Day, filter: &'a Filter) -> Compiled<'a> {
+        Compiled {
+            filter,
+            target: target(d, &filter.dimension),
+            memo: vec![0; d.dict.len()],
+        }
+    }
+
+    /// Whether event `i` passes.
+    pub(super) fn admits_event(&mut self, d: &Day, i: usize) -> bool {
+        let code = code_of(d, self.target, i);
+        self.passes(d, code)
+    }
+
     fn passes(&mut self, d: &Day, code: u32) -> bool {
         let slot = &mut self.memo[code as usize];
         if *slot == 0 {
@@ -138,15 +152,8 @@ impl<'q> Evaluation<'q> {
     /// Counts one day's events and visits.
     pub fn add(&mut self, d: &Day) {
         let query = self.query;
-        let mut filters: Vec<Compiled> = query
-            .filters
-            .iter()
-            .map(|f| Compiled {
-                filter: f,
-                target: target(d, &f.dimension),
-                memo: vec![0; d.dict.len()],
-            })
-            .collect();
+        let mut filters: Vec<Compiled> =
+            query.filters.iter().map(|f| Compiled::new(d, f)).collect();
         let (visit_filters, event_filters): (Vec<_>, Vec<_>) = filters
             .iter_mut()
             .partition(|c| matches!(c.target, Target::Visit(_)));

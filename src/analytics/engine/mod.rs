@@ -10,9 +10,11 @@
 pub mod day;
 pub mod eval;
 pub mod format;
+pub mod funnel_eval;
 
 pub use day::{Day, Row};
 pub use eval::Evaluation;
+pub use funnel_eval::{FunnelCounts, FunnelEvaluation, FunnelQuery};
 
 #[cfg(test)]
 mod model_test;

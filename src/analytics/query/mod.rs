@@ -22,7 +22,7 @@ pub use answer::{Answer, Counters, Groups, Part, Row, Value};
 pub use dimension::{Dimension, NAMED, VisitField};
 pub use filter::{Filter, FilterOp, Matcher};
 pub(crate) use parse::MAX_FILTERS;
-pub use parse::{RawQuery, RawRange, parse, parse_filters};
+pub use parse::{RawQuery, RawRange, parse, parse_dimension, parse_filters, parse_span};
 pub use span::{Span, period_at};
 
 use std::sync::Arc;

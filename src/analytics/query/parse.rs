@@ -239,9 +239,9 @@ pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<Query, QueryError> {
         metrics.push(m);
     }
     let span = parse_span(raw.date_range.as_ref(), now)?;
-    if raw.dimensions.len() > MAX_DIMENSIONS {
+    if raw.dimensions.len() > MAX_DIMENSIONS + 1 {
         return Err(invalid(format!(
-            "`dimensions` has {}; at most {MAX_DIMENSIONS} are allowed",
+            "`dimensions` has {}; at most {MAX_DIMENSIONS} and one time dimension are allowed",
             raw.dimensions.len()
         )));
     }
@@ -259,6 +259,12 @@ pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<Query, QueryError> {
         .count();
     if times > 1 {
         return Err(unsupported("`dimensions` can hold one time dimension"));
+    }
+    if dimensions.len() - times > MAX_DIMENSIONS {
+        return Err(invalid(format!(
+            "`dimensions` has {} that are not time; at most {MAX_DIMENSIONS} are allowed",
+            dimensions.len() - times
+        )));
     }
     if dimensions.contains(&Dimension::Time(TimeGrain::Hour)) && span.days() > MAX_HOURLY_DAYS {
         return Err(unsupported(format!(

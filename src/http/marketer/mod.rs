@@ -10,5 +10,6 @@
 
 pub mod auth;
 pub mod dashboard;
+pub mod funnel;
 pub mod query;
 pub mod segments;

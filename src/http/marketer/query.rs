@@ -69,14 +69,14 @@ impl QueryBody {
     }
 }
 
-fn bad(e: query::QueryError) -> ApiError {
+pub(super) fn bad(e: query::QueryError) -> ApiError {
     ApiError::BadRequest {
         code: e.code,
         message: e.message,
     }
 }
 
-fn failure(f: query::Failure) -> ApiError {
+pub(super) fn failure(f: query::Failure) -> ApiError {
     match f {
         query::Failure::Store(e) => ApiError::Storage(e),
         // No one is waiting for this answer; 503 is what a log of it would show.

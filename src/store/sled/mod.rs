@@ -46,7 +46,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::analytics::consent_stats::{self, StatCounts, StatKey};
-use crate::analytics::engine::{Day, Evaluation};
+use crate::analytics::engine::format::Need;
+use crate::analytics::engine::{Day, Evaluation, FunnelCounts, FunnelEvaluation, FunnelQuery};
 use crate::analytics::event::{AcceptedEvent, StoredEvent};
 use crate::analytics::query::{Cancel, Groups, Query, Span};
 use crate::domain::Timestamp;
@@ -566,6 +567,35 @@ impl AnalyticsStore for SledStore {
             let mut evaluation = Evaluation::new(&query, span);
             let need = Evaluation::need(&query);
             for day in Evaluation::days(span) {
+                if cancel.is_cancelled() {
+                    return Err(StoreError::Cancelled);
+                }
+                if let Some(sealed) = t.sealed.read_for_query(site.as_str(), day, need)? {
+                    evaluation.add(&sealed);
+                }
+                let buffered = events::buffered_rows(t, site.as_str(), day)?;
+                if !buffered.is_empty() {
+                    let rows = buffered.into_iter().map(|(_, row)| row).collect();
+                    evaluation.add(&Day::build(day, rows));
+                }
+            }
+            Ok(evaluation.finish())
+        })
+    }
+
+    fn funnel(
+        &self,
+        site: SiteId,
+        query: FunnelQuery,
+        cancel: Cancel,
+    ) -> StoreFuture<FunnelCounts> {
+        self.read(move |t| {
+            let mut evaluation = FunnelEvaluation::new(&query);
+            let need = Need {
+                paths: true,
+                ..FunnelEvaluation::need(&query)
+            };
+            for day in Evaluation::days(query.span) {
                 if cancel.is_cancelled() {
                     return Err(StoreError::Cancelled);
                 }

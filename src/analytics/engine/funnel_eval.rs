@@ -1,0 +1,196 @@
+//! Answers a funnel from days: each visitor's touches that match any step (and pass every
+//! filter) are gathered over the span, then `Funnel::reached` says how far each got.
+//! Step matches are decided once per dictionary word per day.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use super::day::Day;
+use super::eval::Compiled;
+use super::format::Need;
+use crate::analytics::funnel::{Funnel, Touch, TouchKind};
+use crate::analytics::query::{Filter, Span, VisitField};
+
+/// A funnel question: the steps and window, the filters, an optional visit-level dimension to
+/// split visitors by (its value in the visit of their first step), and the span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunnelQuery {
+    pub funnel: Funnel,
+    pub filters: Vec<Filter>,
+    pub dimension: Option<VisitField>,
+    pub span: Span,
+}
+
+/// Visitors per step: over everyone, and per value of the dimension.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunnelCounts {
+    pub total: Vec<u64>,
+    pub groups: Vec<(String, Vec<u64>)>,
+}
+
+/// One gathered touch: when, which visit, what (a word of `words`), a page or not, and the
+/// dimension's value in its visit (a word too; 0 for none).
+#[derive(Debug, Clone, Copy)]
+struct Gathered {
+    at: i64,
+    visit: u64,
+    word: u32,
+    page: bool,
+    group: u32,
+}
+
+pub struct FunnelEvaluation<'q> {
+    query: &'q FunnelQuery,
+    range: Range<i64>,
+    words: Vec<String>,
+    codes: HashMap<String, u32>,
+    touches: HashMap<u64, Vec<Gathered>>,
+}
+
+impl<'q> FunnelEvaluation<'q> {
+    pub fn new(query: &'q FunnelQuery) -> FunnelEvaluation<'q> {
+        FunnelEvaluation {
+            query,
+            range: query.span.millis(),
+            words: vec![String::new()],
+            codes: HashMap::new(),
+            touches: HashMap::new(),
+        }
+    }
+
+    fn word(&mut self, s: &str) -> u32 {
+        if let Some(c) = self.codes.get(s) {
+            return *c;
+        }
+        let c = u32::try_from(self.words.len()).unwrap_or(u32::MAX);
+        self.words.push(s.to_owned());
+        self.codes.insert(s.to_owned(), c);
+        c
+    }
+
+    /// The optional columns a funnel reads: paths always (page steps), and what its filters read.
+    pub fn need(query: &FunnelQuery) -> Need {
+        let mut need = Need {
+            paths: true,
+            ..Need::default()
+        };
+        for f in &query.filters {
+            if matches!(f.dimension, crate::analytics::query::Dimension::Prop(_)) {
+                need.props = true;
+            }
+        }
+        need
+    }
+
+    pub fn add(&mut self, d: &Day) {
+        let steps = self.query.funnel.steps();
+        // Per word of the day: does it match a step as a page, as an event (0 undecided).
+        let mut as_page = vec![0u8; d.dict.len()];
+        let mut as_event = vec![0u8; d.dict.len()];
+        let decide = |memo: &mut Vec<u8>, code: u32, kind: TouchKind<'_>| {
+            let slot = &mut memo[code as usize];
+            if *slot == 0 {
+                *slot = 1 + u8::from(steps.iter().any(|s| s.matches(kind)));
+            }
+            *slot == 2
+        };
+        let mut filters: Vec<Compiled> = self
+            .query
+            .filters
+            .iter()
+            .map(|f| Compiled::new(d, f))
+            .collect();
+        for i in 0..d.events() {
+            let at = d.ev_at[i];
+            if !self.range.contains(&at) {
+                continue;
+            }
+            let (name, page) = (d.ev_name[i], d.ev_name[i] == 0);
+            let code = if page { d.ev_path[i] } else { name };
+            let kind = if page {
+                TouchKind::Page(d.text(code))
+            } else {
+                TouchKind::Event(d.text(code))
+            };
+            let wanted = if page {
+                decide(&mut as_page, code, kind)
+            } else {
+                decide(&mut as_event, code, kind)
+            };
+            if !wanted || !filters.iter_mut().all(|c| c.admits_event(d, i)) {
+                continue;
+            }
+            let v = d.ev_visit[i] as usize;
+            let group = match self.query.dimension {
+                Some(f) => match d.attr(f)[v] {
+                    0 => 0,
+                    c => self.word(d.text(c)),
+                },
+                None => 0,
+            };
+            let word = self.word(d.text(code));
+            self.touches
+                .entry(d.visit_visitor[v])
+                .or_default()
+                .push(Gathered {
+                    at,
+                    // Visits never span days: the day and the visit's row name it.
+                    visit: (u64::try_from(d.day).unwrap_or(0) << 32) | v as u64,
+                    word,
+                    page,
+                    group,
+                });
+        }
+    }
+
+    pub fn finish(self) -> FunnelCounts {
+        let steps = self.query.funnel.steps().len();
+        let mut total = Vec::new();
+        let mut groups: HashMap<u32, Vec<usize>> = HashMap::new();
+        for (_, mut touches) in self.touches {
+            touches.sort_by_key(|t| t.at);
+            let view: Vec<Touch<'_>> = touches
+                .iter()
+                .map(|t| Touch {
+                    at_ms: t.at,
+                    visit: t.visit,
+                    kind: if t.page {
+                        TouchKind::Page(&self.words[t.word as usize])
+                    } else {
+                        TouchKind::Event(&self.words[t.word as usize])
+                    },
+                })
+                .collect();
+            let reached = self.query.funnel.reached(&view);
+            if reached == 0 {
+                continue;
+            }
+            total.push(reached);
+            if self.query.dimension.is_some() {
+                let first = self.query.funnel.steps()[0].clone();
+                let group = touches
+                    .iter()
+                    .zip(&view)
+                    .find(|(_, v)| first.matches(v.kind))
+                    .map_or(0, |(t, _)| t.group);
+                if group != 0 {
+                    groups.entry(group).or_default().push(reached);
+                }
+            }
+        }
+        let mut groups: Vec<(String, Vec<u64>)> = groups
+            .into_iter()
+            .map(|(g, reached)| {
+                (
+                    self.words[g as usize].clone(),
+                    crate::analytics::funnel::tally(reached, steps),
+                )
+            })
+            .collect();
+        groups.sort_by(|a, b| b.1.first().cmp(&a.1.first()).then(a.0.cmp(&b.0)));
+        FunnelCounts {
+            total: crate::analytics::funnel::tally(total, steps),
+            groups,
+        }
+    }
+}
