@@ -107,7 +107,7 @@ async fn a_funnel_splits_by_a_visit_dimension_and_follows_filters() {
         groups
             .iter()
             .find(|g| g["dimension"] == c)
-            .map(|g| visitors(g))
+            .map(visitors)
             .unwrap_or_else(|| panic!("no {c} in {answer}"))
     };
     assert_eq!(of("DE"), [2, 2, 1]);
