@@ -204,9 +204,10 @@ impl FileSettings {
         let query_rate_limit = limit(
             "query_rate_limit",
             self.query_rate_limit,
+            // A dashboard view sends about twenty queries at once.
             RateLimit {
-                burst: 120,
-                per_minute: 600,
+                burst: 400,
+                per_minute: 2400,
             },
         )?;
         let rights_rate_limit = limit(
