@@ -4,6 +4,7 @@
 mod mmdb_writer;
 
 mod abuse;
+mod analytics_erasure;
 mod banner;
 mod binary;
 mod browser;

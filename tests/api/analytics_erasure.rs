@@ -1,0 +1,207 @@
+//! Erasure and the withdrawal purge on sealed days: every answer afterwards is the answer of a
+//! store that never held those events, and no byte of them is left in the segment files.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{POLICY_VERSION, TestApp};
+use crate::marketer::{A, DAY_A, DE, GB, HOUR_MS, marketer_app};
+
+/// Every byte of every file under `dir`.
+fn bytes_under(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(b) = std::fs::read(&p) {
+                out.extend(b);
+            }
+        }
+    }
+    out
+}
+
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// The questions compared: totals, pages, countries, entry pages, hours, properties.
+fn questions() -> Vec<Value> {
+    let all = json!([
+        "visitors",
+        "visits",
+        "pageviews",
+        "events",
+        "bounce_rate",
+        "visit_duration",
+        "conversions",
+        "conversion_rate"
+    ]);
+    vec![
+        json!({"metrics": all, "date_range": [A, A]}),
+        json!({"metrics": ["visitors", "pageviews"], "date_range": [A, A], "dimensions": ["event:page"]}),
+        json!({"metrics": all, "date_range": [A, A], "dimensions": ["visit:country", "visit:entry_page"]}),
+        json!({"metrics": ["visitors", "events"], "date_range": [A, A], "dimensions": ["time:hour"]}),
+        json!({"metrics": ["conversions"], "date_range": [A, A], "dimensions": ["event:props:ref"]}),
+    ]
+}
+
+async fn answers(app: &TestApp, key: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for q in questions() {
+        let (status, answer) = app.query(key, &q).await;
+        assert_eq!(status, 200, "{q} → {answer}");
+        out.push(answer["results"].clone());
+    }
+    out
+}
+
+/// The visitors who stay: one in GB with a page and a signup.
+async fn the_rest(app: &TestApp) {
+    app.at(DAY_A + 11 * HOUR_MS).await;
+    let id = app.visitor(GB, "accept_all").await;
+    app.event(GB, TestApp::pageview(&id, "/kept")).await;
+    app.at(DAY_A + 11 * HOUR_MS + 60_000).await;
+    app.event(GB, json!({"consent_id": id, "name": "signup", "url": "https://parcelwise.example/kept", "props": {"ref": "kept"}})).await;
+}
+
+#[actix_web::test]
+async fn an_erased_visitor_leaves_no_count_and_no_byte_in_the_sealed_days() {
+    let marker = format!("erase-me-{:016x}", rand::random::<u64>());
+    let app = marketer_app(1).await;
+    app.at(DAY_A + 10 * HOUR_MS).await;
+    let gone = app.visitor(DE, "accept_all").await;
+    app.event(DE, TestApp::pageview(&gone, &format!("/{marker}")))
+        .await;
+    app.event(DE, json!({"consent_id": gone, "name": "signup", "url": "https://parcelwise.example/", "props": {"ref": marker}})).await;
+    the_rest(&app).await;
+    app.analytics.settle_events().await.unwrap();
+    let segments = app.data_dir.join("events");
+    assert!(
+        holds(&bytes_under(&segments), &marker),
+        "the scan sees a sealed event's strings"
+    );
+
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/v1/sites/demo/consents/{gone}")))
+        .insert_header(app.origin())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(
+        !holds(&bytes_under(&segments), &marker),
+        "no byte of the erased visitor's events is left in the segments"
+    );
+    assert!(
+        !holds(&bytes_under(&app.data_dir), &gone),
+        "no raw consent id anywhere in the data folder"
+    );
+
+    let never = marketer_app(1).await;
+    the_rest(&never).await;
+    never.analytics.settle_events().await.unwrap();
+    let (_, key) = app.api_key("demo").await;
+    let (_, never_key) = never.api_key("demo").await;
+    assert_eq!(
+        answers(&app, &key).await,
+        answers(&never, &never_key).await,
+        "as if the visitor never came"
+    );
+}
+
+#[actix_web::test]
+async fn a_withdrawn_categorys_sealed_events_are_purged_and_the_rest_stay() {
+    let marker = format!("ad-{:016x}", rand::random::<u64>());
+    let app = marketer_app(1).await;
+    app.at(DAY_A + 10 * HOUR_MS).await;
+    let id = app.visitor(DE, "accept_all").await;
+    app.event(DE, TestApp::pageview(&id, "/")).await;
+    app.event(DE, json!({"consent_id": id, "name": "ad_click", "url": "https://parcelwise.example/", "category": "marketing", "props": {"ref": marker}})).await;
+    the_rest(&app).await;
+    app.analytics.settle_events().await.unwrap();
+    let segments = app.data_dir.join("events");
+    assert!(holds(&bytes_under(&segments), &marker));
+
+    app.at(DAY_A + 12 * HOUR_MS).await;
+    let (status, _) = app
+        .post_json_with(
+            "/api/v1/sites/demo/consents",
+            &json!({"action": "save", "choices": {"analytics": true}, "consent_id": id, "policy_version": POLICY_VERSION}),
+            &[("x-forwarded-for", DE)],
+        )
+        .await;
+    assert_eq!(status, 201, "marketing withdrawn, analytics kept");
+    app.at(DAY_A + 37 * HOUR_MS).await;
+    let report = app
+        .store
+        .sweep(
+            app.retention.clone(),
+            consentry::domain::Clock::now(&app.clock),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.withdrawn_events_deleted, 1);
+    assert!(
+        !holds(&bytes_under(&segments), &marker),
+        "the purged event left the segment"
+    );
+
+    let (_, key) = app.api_key("demo").await;
+    let (_, names) = app
+        .query(&key, &json!({"metrics": ["visitors", "events"], "date_range": [A, A], "dimensions": ["event:name"]}))
+        .await;
+    assert_eq!(
+        names["results"],
+        json!([{"dimensions": ["signup"], "metrics": [1, 1]}]),
+        "{names}"
+    );
+    let (_, pages) = app
+        .query(
+            &key,
+            &json!({"metrics": ["visitors", "pageviews"], "date_range": [A, A]}),
+        )
+        .await;
+    assert_eq!(
+        pages["results"][0]["metrics"],
+        json!([2, 2]),
+        "the analytics pageviews stay"
+    );
+}
+
+#[actix_web::test]
+async fn retention_deletes_whole_sealed_days() {
+    let app = marketer_app(1).await;
+    the_rest(&app).await;
+    app.analytics.settle_events().await.unwrap();
+    let (_, key) = app.api_key("demo").await;
+    let total = json!({"metrics": ["events"], "date_range": [A, A]});
+    assert_eq!(
+        app.query(&key, &total).await.1["results"][0]["metrics"],
+        json!([2])
+    );
+    // The demo site keeps events 90 days.
+    app.at(DAY_A + 92 * 86_400_000).await;
+    let report = app
+        .store
+        .sweep(
+            app.retention.clone(),
+            consentry::domain::Clock::now(&app.clock),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.events_deleted, 2);
+    assert_eq!(
+        app.query(&key, &total).await.1["results"][0]["metrics"],
+        json!([0])
+    );
+    let left = std::fs::read_dir(app.data_dir.join("events/demo"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(left, 0, "the day's file is gone");
+}
