@@ -224,7 +224,11 @@ fn scan_mode(dir: &str, rounds: usize) {
         std::path::Path::new(dir),
         consentry::store::StoreOptions {
             cache_capacity_mb: 64,
-            analytics_cache_mb: 32,
+            // The server's default; `ANALYTICS_CACHE_MB` to see what more (or none) buys.
+            analytics_cache_mb: std::env::var("ANALYTICS_CACHE_MB")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(96),
             durability: consentry::store::Durability::Fsync,
         },
         std::sync::Arc::new(consentry::telemetry::Metrics::default()),

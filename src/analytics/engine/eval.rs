@@ -93,6 +93,62 @@ impl<'a> Compiled<'a> {
 /// A group's key inside one day: dictionary codes, or periods for the time part.
 type LocalKey = [i64; 4];
 
+/// A fast hash for small integer keys (the Fx hash of rustc): the keys are the engine's own
+/// codes, not attacker-chosen strings, so no flooding defence is needed here.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_i64(&mut self, v: i64) {
+        self.write_u64(v as u64);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
+/// A day's groups: found by key through the last one used (consecutive events of a visit
+/// mostly share it), then a hash table.
+#[derive(Default)]
+struct LocalGroups {
+    index: HashMap<LocalKey, usize, std::hash::BuildHasherDefault<Fx>>,
+    tallies: Vec<(LocalKey, Tally)>,
+    last: Option<(LocalKey, usize)>,
+}
+
+impl LocalGroups {
+    fn get(&mut self, key: LocalKey) -> &mut Tally {
+        let i = match self.last {
+            Some((k, i)) if k == key => i,
+            _ => {
+                let next = self.tallies.len();
+                let i = *self.index.entry(key).or_insert(next);
+                if i == next {
+                    self.tallies.push((key, Tally::default()));
+                }
+                self.last = Some((key, i));
+                i
+            }
+        };
+        &mut self.tallies[i].1
+    }
+}
+
 #[derive(Default)]
 struct Tally {
     counters: Counters,
@@ -137,6 +193,7 @@ impl<'q> Evaluation<'q> {
             match d {
                 Dimension::Page => need.paths = true,
                 Dimension::Prop(_) => need.props = true,
+                Dimension::Visit(f) => need = need.with_attr(*f),
                 _ => {}
             }
         }
@@ -180,7 +237,7 @@ impl<'q> Evaluation<'q> {
             })
             .collect();
 
-        let mut local: HashMap<LocalKey, Tally> = HashMap::new();
+        let mut local = LocalGroups::default();
         let mut matched = vec![false; d.visits()];
         'events: for i in 0..d.events() {
             let at = d.ev_at[i];
@@ -206,7 +263,7 @@ impl<'q> Evaluation<'q> {
                 };
             }
             let visitor = d.visit_visitor[v];
-            let tally = local.entry(key).or_default();
+            let tally = local.get(key);
             let custom = d.ev_name[i] != 0;
             tally.counters.pageviews += i64::from(!custom);
             tally.counters.events += i64::from(custom);
@@ -232,7 +289,7 @@ impl<'q> Evaluation<'q> {
                         (None, _) => continue 'visits,
                     };
                 }
-                let c = &mut local.entry(key).or_default().counters;
+                let c = &mut local.get(key).counters;
                 c.visits += 1;
                 c.bounces += i64::from(d.visit_events[v] == 1);
                 c.duration_ms += d.visit_end[v] - start;
@@ -246,9 +303,9 @@ impl<'q> Evaluation<'q> {
         &mut self,
         d: &Day,
         parts: &[(Target, Option<crate::analytics::query::TimeGrain>)],
-        local: HashMap<LocalKey, Tally>,
+        local: LocalGroups,
     ) {
-        for (key, tally) in local {
+        for (key, tally) in local.tallies {
             let key: Vec<Part> = parts
                 .iter()
                 .zip(key)

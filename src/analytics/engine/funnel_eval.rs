@@ -9,7 +9,7 @@ use super::day::Day;
 use super::eval::Compiled;
 use super::format::Need;
 use crate::analytics::funnel::{Funnel, Touch, TouchKind};
-use crate::analytics::query::{Filter, Span, VisitField};
+use crate::analytics::query::{Dimension, Filter, Span, VisitField};
 
 /// A funnel question: the steps and window, the filters, an optional visit-level dimension to
 /// split visitors by (its value in the visit of their first step), and the span.
@@ -74,9 +74,14 @@ impl<'q> FunnelEvaluation<'q> {
             paths: true,
             ..Need::default()
         };
+        if let Some(field) = query.dimension {
+            need = need.with_attr(field);
+        }
         for f in &query.filters {
-            if matches!(f.dimension, crate::analytics::query::Dimension::Prop(_)) {
-                need.props = true;
+            match f.dimension {
+                Dimension::Prop(_) => need.props = true,
+                Dimension::Visit(field) => need = need.with_attr(field),
+                _ => {}
             }
         }
         need

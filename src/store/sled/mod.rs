@@ -144,6 +144,9 @@ pub struct SledStore {
     writer: Arc<Writer>,
     event_writer: Arc<EventWriter>,
     metrics: Arc<Metrics>,
+    /// Analytics evaluations are CPU-bound: at most one per core runs at a time, so parallel
+    /// questions queue instead of each holding its own days in memory.
+    evaluations: Arc<tokio::sync::Semaphore>,
 }
 
 impl SledStore {
@@ -243,10 +246,30 @@ impl SledStore {
             writer,
             event_writer,
             metrics,
+            evaluations: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         })
     }
 
     /// Runs a read on the blocking pool and times it.
+    /// Runs an analytics evaluation on the blocking pool, one per core at a time.
+    fn evaluate<T, F>(&self, f: F) -> StoreFuture<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Trees) -> Result<T, StoreError> + Send + 'static,
+    {
+        let permits = self.evaluations.clone();
+        let run = self.read(f);
+        Box::pin(async move {
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .map_err(|_| StoreError::Closed)?;
+            run.await
+        })
+    }
+
     fn read<T, F>(&self, f: F) -> StoreFuture<T>
     where
         T: Send + 'static,
@@ -562,7 +585,7 @@ impl AnalyticsStore for SledStore {
         cancel: Cancel,
     ) -> StoreFuture<Groups> {
         let dir = self.dir.clone();
-        self.read(move |t| {
+        self.evaluate(move |t| {
             crate::fault::pause_point(&dir, "event_scan");
             let mut evaluation = Evaluation::new(&query, span);
             let need = Evaluation::need(&query);
@@ -589,12 +612,9 @@ impl AnalyticsStore for SledStore {
         query: FunnelQuery,
         cancel: Cancel,
     ) -> StoreFuture<FunnelCounts> {
-        self.read(move |t| {
+        self.evaluate(move |t| {
             let mut evaluation = FunnelEvaluation::new(&query);
-            let need = Need {
-                paths: true,
-                ..FunnelEvaluation::need(&query)
-            };
+            let need = FunnelEvaluation::need(&query);
             for day in Evaluation::days(query.span) {
                 if cancel.is_cancelled() {
                     return Err(StoreError::Cancelled);

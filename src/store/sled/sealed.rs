@@ -238,10 +238,12 @@ impl Sealed {
                 }
                 kept.bytes += size;
                 while kept.bytes > self.keep_bytes {
+                    // The oldest day goes first: recent days are asked for most, and a
+                    // scan of more days than fit must not evict every day it needs next.
                     let Some(oldest) = kept
                         .days
                         .iter()
-                        .min_by_key(|(_, e)| e.3)
+                        .min_by_key(|(k, e)| (k.1, e.3))
                         .map(|(k, _)| k.clone())
                     else {
                         break;
