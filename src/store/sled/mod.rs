@@ -46,7 +46,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::analytics::consent_stats::{self, StatCounts, StatKey};
-use crate::analytics::engine::format::Need;
 use crate::analytics::engine::{Day, Evaluation, FunnelCounts, FunnelEvaluation, FunnelQuery};
 use crate::analytics::event::{AcceptedEvent, StoredEvent};
 use crate::analytics::query::{Cancel, Groups, Query, Span};
