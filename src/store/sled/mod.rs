@@ -32,6 +32,7 @@ mod anchor;
 mod cache;
 mod check;
 mod erase;
+mod evaluator;
 pub mod events;
 mod keys;
 #[cfg(test)]
@@ -143,9 +144,10 @@ pub struct SledStore {
     writer: Arc<Writer>,
     event_writer: Arc<EventWriter>,
     metrics: Arc<Metrics>,
-    /// Analytics evaluations are CPU-bound: at most one per core runs at a time, so parallel
-    /// questions queue instead of each holding its own days in memory.
-    evaluations: Arc<tokio::sync::Semaphore>,
+    /// Analytics evaluations are CPU-bound: they run on one thread per core, so parallel
+    /// questions queue instead of each holding its own days in memory (and the allocator keeps
+    /// one arena per evaluation thread, not one per blocking-pool thread that ever ran one).
+    evaluations: Arc<evaluator::Evaluator>,
 }
 
 impl SledStore {
@@ -245,27 +247,27 @@ impl SledStore {
             writer,
             event_writer,
             metrics,
-            evaluations: Arc::new(tokio::sync::Semaphore::new(
+            evaluations: Arc::new(evaluator::Evaluator::start(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
-            )),
+            )?),
         })
     }
 
     /// Runs a read on the blocking pool and times it.
-    /// Runs an analytics evaluation on the blocking pool, one per core at a time.
+    /// Runs an analytics evaluation on the evaluation threads.
     fn evaluate<T, F>(&self, f: F) -> StoreFuture<T>
     where
         T: Send + 'static,
         F: FnOnce(&Trees) -> Result<T, StoreError> + Send + 'static,
     {
-        let permits = self.evaluations.clone();
-        let run = self.read(f);
+        let trees = self.trees.clone();
+        let metrics = self.metrics.clone();
+        let done = self.evaluations.run(move || f(&trees));
         Box::pin(async move {
-            let _permit = permits
-                .acquire_owned()
-                .await
-                .map_err(|_| StoreError::Closed)?;
-            run.await
+            let started = Instant::now();
+            let out = done.await.map_err(|_| StoreError::Closed)?;
+            metrics.storage_read.observe(started.elapsed());
+            out
         })
     }
 
