@@ -228,7 +228,7 @@ fn scan_mode(dir: &str, rounds: usize) {
             analytics_cache_mb: std::env::var("ANALYTICS_CACHE_MB")
                 .ok()
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(96),
+                .unwrap_or(192),
             durability: consentry::store::Durability::Fsync,
         },
         std::sync::Arc::new(consentry::telemetry::Metrics::default()),

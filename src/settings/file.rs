@@ -31,7 +31,7 @@ pub struct FileSettings {
     pub geoip_reload_seconds: Option<u64>,
     pub trusted_proxies: Option<Vec<String>>,
     pub cache_capacity_mb: Option<u64>,
-    /// Decoded analytics days kept in memory for queries, in megabytes (default 96).
+    /// Decoded analytics days kept in memory for queries, in megabytes (default 192).
     pub analytics_cache_mb: Option<u64>,
     /// `fsync` consent writes before acknowledging them (default true).
     pub fsync: Option<bool>,
@@ -268,7 +268,7 @@ impl FileSettings {
             geoip_reload_seconds: self.geoip_reload_seconds.unwrap_or(60).max(1),
             trusted_proxies,
             cache_capacity_mb: self.cache_capacity_mb.unwrap_or(64).max(8),
-            analytics_cache_mb: self.analytics_cache_mb.unwrap_or(96),
+            analytics_cache_mb: self.analytics_cache_mb.unwrap_or(192),
             durability: if self.fsync.unwrap_or(true) {
                 crate::store::Durability::Fsync
             } else {

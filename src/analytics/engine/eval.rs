@@ -331,15 +331,49 @@ impl<'q> Evaluation<'q> {
         self.groups
             .into_iter()
             .map(|(key, mut t)| {
-                let distinct = |list: &mut Vec<u64>| {
-                    list.sort_unstable();
-                    list.dedup();
-                    list.len() as i64
-                };
                 t.counters.visitors = distinct(&mut t.visitors);
                 t.counters.converters = distinct(&mut t.converters);
                 (key, t.counters)
             })
             .collect()
+    }
+}
+
+/// How many distinct visitor numbers a list holds. A dense list (many entries against its
+/// largest number) is counted in a bitset, in one pass; a sparse one is sorted.
+fn distinct(list: &mut Vec<u64>) -> i64 {
+    let Some(max) = list.iter().copied().max() else {
+        return 0;
+    };
+    let dense = usize::try_from(max / 64)
+        .ok()
+        .filter(|words| *words <= list.len().saturating_mul(2));
+    match dense {
+        Some(words) => {
+            let mut bits = vec![0u64; words + 1];
+            for v in list.iter() {
+                bits[(v / 64) as usize] |= 1 << (v % 64);
+            }
+            bits.iter().map(|w| i64::from(w.count_ones())).sum()
+        }
+        None => {
+            list.sort_unstable();
+            list.dedup();
+            list.len() as i64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::distinct;
+
+    #[test]
+    fn distinct_counts_agree_for_dense_and_sparse_lists() {
+        let mut dense: Vec<u64> = (0..1000).chain(0..500).collect();
+        assert_eq!(distinct(&mut dense), 1000);
+        let mut sparse = vec![u64::MAX - 1, 3, u64::MAX - 1, 1 << 40];
+        assert_eq!(distinct(&mut sparse), 3);
+        assert_eq!(distinct(&mut Vec::new()), 0);
     }
 }

@@ -210,6 +210,12 @@ impl Sealed {
             return Ok(None);
         };
         let key = (site.to_owned(), day, generation);
+        // Every visit attribute at once: the dashboard's panels each read another one, and a
+        // day decoded again per panel costs more than the attributes' memory.
+        let need = need.union(Need {
+            attrs: u16::MAX,
+            ..Need::default()
+        });
         let mut want = need;
         if let Ok(mut kept) = self.kept.lock() {
             kept.tick += 1;
