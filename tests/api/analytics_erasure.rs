@@ -3,24 +3,12 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{POLICY_VERSION, TestApp};
-use crate::marketer::{A, DAY_A, DE, GB, HOUR_MS, marketer_app};
+use crate::helpers::{POLICY_VERSION, TestApp, all_bytes};
+use crate::marketer::{A, ALL_METRICS, DAY_A, DE, GB, HOUR_MS, marketer_app};
 
-/// Every byte of every file under `dir`.
-fn bytes_under(dir: &std::path::Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(b) = std::fs::read(&p) {
-                out.extend(b);
-            }
-        }
-    }
-    out
+async fn sweep(app: &TestApp) -> consentry::store::SweepReport {
+    let now = consentry::domain::Clock::now(&app.clock);
+    app.store.sweep(app.retention.clone(), now).await.unwrap()
 }
 
 fn holds(haystack: &[u8], needle: &str) -> bool {
@@ -31,16 +19,7 @@ fn holds(haystack: &[u8], needle: &str) -> bool {
 
 /// The questions compared: totals, pages, countries, entry pages, hours, properties.
 fn questions() -> Vec<Value> {
-    let all = json!([
-        "visitors",
-        "visits",
-        "pageviews",
-        "events",
-        "bounce_rate",
-        "visit_duration",
-        "conversions",
-        "conversion_rate"
-    ]);
+    let all = json!(ALL_METRICS);
     vec![
         json!({"metrics": all, "date_range": [A, A]}),
         json!({"metrics": ["visitors", "pageviews"], "date_range": [A, A], "dimensions": ["event:page"]}),
@@ -82,7 +61,7 @@ async fn an_erased_visitor_leaves_no_count_and_no_byte_in_the_sealed_days() {
     app.analytics.settle_events().await.unwrap();
     let segments = app.data_dir.join("events");
     assert!(
-        holds(&bytes_under(&segments), &marker),
+        holds(&all_bytes(&segments), &marker),
         "the scan sees a sealed event's strings"
     );
 
@@ -95,11 +74,11 @@ async fn an_erased_visitor_leaves_no_count_and_no_byte_in_the_sealed_days() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
     assert!(
-        !holds(&bytes_under(&segments), &marker),
+        !holds(&all_bytes(&segments), &marker),
         "no byte of the erased visitor's events is left in the segments"
     );
     assert!(
-        !holds(&bytes_under(&app.data_dir), &gone),
+        !holds(&all_bytes(&app.data_dir), &gone),
         "no raw consent id anywhere in the data folder"
     );
 
@@ -126,7 +105,7 @@ async fn a_withdrawn_categorys_sealed_events_are_purged_and_the_rest_stay() {
     the_rest(&app).await;
     app.analytics.settle_events().await.unwrap();
     let segments = app.data_dir.join("events");
-    assert!(holds(&bytes_under(&segments), &marker));
+    assert!(holds(&all_bytes(&segments), &marker));
 
     app.at(DAY_A + 12 * HOUR_MS).await;
     let (status, _) = app
@@ -138,17 +117,10 @@ async fn a_withdrawn_categorys_sealed_events_are_purged_and_the_rest_stay() {
         .await;
     assert_eq!(status, 201, "marketing withdrawn, analytics kept");
     app.at(DAY_A + 37 * HOUR_MS).await;
-    let report = app
-        .store
-        .sweep(
-            app.retention.clone(),
-            consentry::domain::Clock::now(&app.clock),
-        )
-        .await
-        .unwrap();
+    let report = sweep(&app).await;
     assert_eq!(report.withdrawn_events_deleted, 1);
     assert!(
-        !holds(&bytes_under(&segments), &marker),
+        !holds(&all_bytes(&segments), &marker),
         "the purged event left the segment"
     );
 
@@ -187,14 +159,7 @@ async fn retention_deletes_whole_sealed_days() {
     );
     // The demo site keeps events 90 days.
     app.at(DAY_A + 92 * 86_400_000).await;
-    let report = app
-        .store
-        .sweep(
-            app.retention.clone(),
-            consentry::domain::Clock::now(&app.clock),
-        )
-        .await
-        .unwrap();
+    let report = sweep(&app).await;
     assert_eq!(report.events_deleted, 2);
     assert_eq!(
         app.query(&key, &total).await.1["results"][0]["metrics"],

@@ -217,7 +217,7 @@ fn row(dims: &[&str], metrics: Value) -> (Vec<String>, Vec<Value>) {
     )
 }
 
-const ALL_METRICS: [&str; 8] = [
+pub(crate) const ALL_METRICS: [&str; 8] = [
     "visitors",
     "visits",
     "pageviews",

@@ -100,23 +100,6 @@ async fn after_erasure_nothing_is_held_and_later_events_are_dropped() {
     );
 }
 
-/// Every byte of every file under `dir`.
-fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.extend(std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 async fn post(client: &awc::Client, url: String, body: Value) -> (u16, Value) {
     let mut res = client
         .post(url)
@@ -208,7 +191,7 @@ async fn erasing_100_of_1000_visitors_leaves_100_tombstones_a_verified_chain_and
         "{checked}"
     );
 
-    let bytes = all_bytes(dir.path());
+    let bytes = crate::helpers::all_bytes(dir.path());
     assert!(bytes.len() > 100_000);
     // Consent ids are 26 lowercase base32 characters: look at every 26-character window of
     // every run of such characters, once.

@@ -61,20 +61,20 @@ pub struct Day {
 
 /// Builds a dictionary as strings arrive.
 #[derive(Default)]
-struct Interner {
+pub(super) struct Interner {
     codes: HashMap<String, u32>,
     dict: Vec<String>,
 }
 
 impl Interner {
-    fn new() -> Interner {
+    pub(super) fn new() -> Interner {
         let mut i = Interner::default();
         i.dict.push(String::new());
         i.codes.insert(String::new(), 0);
         i
     }
 
-    fn code(&mut self, s: &str) -> u32 {
+    pub(super) fn code(&mut self, s: &str) -> u32 {
         if let Some(c) = self.codes.get(s) {
             return *c;
         }
@@ -82,6 +82,11 @@ impl Interner {
         self.dict.push(s.to_owned());
         self.codes.insert(s.to_owned(), c);
         c
+    }
+
+    /// The strings by code.
+    pub(super) fn words(&self) -> &[String] {
+        &self.dict
     }
 
     fn opt(&mut self, s: &Option<String>) -> u32 {

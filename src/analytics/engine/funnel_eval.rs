@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use super::day::Day;
+use super::day::{Day, Interner};
 use super::eval::Compiled;
 use super::format::Need;
 use crate::analytics::funnel::{Funnel, Touch, TouchKind};
@@ -42,8 +42,7 @@ struct Gathered {
 pub struct FunnelEvaluation<'q> {
     query: &'q FunnelQuery,
     range: Range<i64>,
-    words: Vec<String>,
-    codes: HashMap<String, u32>,
+    words: Interner,
     touches: HashMap<u64, Vec<Gathered>>,
 }
 
@@ -52,20 +51,9 @@ impl<'q> FunnelEvaluation<'q> {
         FunnelEvaluation {
             query,
             range: query.span.millis(),
-            words: vec![String::new()],
-            codes: HashMap::new(),
+            words: Interner::new(),
             touches: HashMap::new(),
         }
-    }
-
-    fn word(&mut self, s: &str) -> u32 {
-        if let Some(c) = self.codes.get(s) {
-            return *c;
-        }
-        let c = u32::try_from(self.words.len()).unwrap_or(u32::MAX);
-        self.words.push(s.to_owned());
-        self.codes.insert(s.to_owned(), c);
-        c
     }
 
     /// The optional columns a funnel reads: paths always (page steps), and what its filters read.
@@ -129,11 +117,11 @@ impl<'q> FunnelEvaluation<'q> {
             let group = match self.query.dimension {
                 Some(f) => match d.attr(f)[v] {
                     0 => 0,
-                    c => self.word(d.text(c)),
+                    c => self.words.code(d.text(c)),
                 },
                 None => 0,
             };
-            let word = self.word(d.text(code));
+            let word = self.words.code(d.text(code));
             self.touches
                 .entry(d.visit_visitor[v])
                 .or_default()
@@ -160,9 +148,9 @@ impl<'q> FunnelEvaluation<'q> {
                     at_ms: t.at,
                     visit: t.visit,
                     kind: if t.page {
-                        TouchKind::Page(&self.words[t.word as usize])
+                        TouchKind::Page(&self.words.words()[t.word as usize])
                     } else {
-                        TouchKind::Event(&self.words[t.word as usize])
+                        TouchKind::Event(&self.words.words()[t.word as usize])
                     },
                 })
                 .collect();
@@ -187,7 +175,7 @@ impl<'q> FunnelEvaluation<'q> {
             .into_iter()
             .map(|(g, reached)| {
                 (
-                    self.words[g as usize].clone(),
+                    self.words.words()[g as usize].clone(),
                     crate::analytics::funnel::tally(reached, steps),
                 )
             })

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::{Access, marketer_gate};
-use super::query::{QUERY_LIMIT, WireRange, bad, failure};
+use super::query::{Logged, QUERY_LIMIT, WireRange, bad, failure, log_query};
 use crate::analytics::engine::{FunnelCounts, FunnelQuery};
 use crate::analytics::funnel::{self, Funnel, RawStep};
 use crate::analytics::query::{self, Dimension, Span};
@@ -174,22 +174,12 @@ pub async fn run_funnel(
         answer["meta"]["dimension"] = json!(field.name());
     }
     answer["meta"]["suppressed"] = json!(suppressed);
-    let now = state.clock.now();
-    let line = json!({
-        "at": now.millis(),
-        "site": site.id.as_str(),
-        "key_id": access.key_id.as_str(),
-        "endpoint": "funnel",
-        "params": body,
-        "rows": total.len(),
-        "suppressed": suppressed,
-    })
-    .to_string();
-    state
-        .access
-        .log_query(now, line)
-        .await
-        .map_err(ApiError::Storage)?;
+    let logged = Logged {
+        endpoint: "funnel",
+        rows: total.len(),
+        suppressed,
+    };
+    log_query(&state, &site.id, &access, &body, logged).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(answer))

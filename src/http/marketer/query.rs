@@ -165,22 +165,47 @@ pub async fn answer(
             (a, metrics, dims)
         }
     };
+    let logged = Logged {
+        endpoint: endpoint.name(),
+        rows: answer.rows.len(),
+        suppressed: answer.suppressed,
+    };
+    log_query(state, &site.id, access, body, logged).await?;
+    Ok((answer, metrics, dims))
+}
+
+/// What the query log records of an answer besides its parameters.
+pub(super) struct Logged {
+    pub endpoint: &'static str,
+    pub rows: usize,
+    pub suppressed: usize,
+}
+
+/// Logs a marketer question: the key's id (never the key), the endpoint, the parameters as
+/// sent and what the answer held.
+pub(super) async fn log_query(
+    state: &AppState,
+    site: &crate::domain::SiteId,
+    access: &Access,
+    params: &impl Serialize,
+    logged: Logged,
+) -> Result<(), ApiError> {
+    let now = state.clock.now();
     let line = json!({
         "at": now.millis(),
-        "site": site.id.as_str(),
+        "site": site.as_str(),
         "key_id": access.key_id.as_str(),
-        "endpoint": endpoint.name(),
-        "params": body,
-        "rows": answer.rows.len(),
-        "suppressed": answer.suppressed,
+        "endpoint": logged.endpoint,
+        "params": params,
+        "rows": logged.rows,
+        "suppressed": logged.suppressed,
     })
     .to_string();
     state
         .access
         .log_query(now, line)
         .await
-        .map_err(ApiError::Storage)?;
-    Ok((answer, metrics, dims))
+        .map_err(ApiError::Storage)
 }
 
 fn to_json(

@@ -47,6 +47,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::analytics::consent_stats::{self, StatCounts, StatKey};
+use crate::analytics::engine::format::Need;
 use crate::analytics::engine::{Day, Evaluation, FunnelCounts, FunnelEvaluation, FunnelQuery};
 use crate::analytics::event::{AcceptedEvent, StoredEvent};
 use crate::analytics::query::{Cancel, Groups, Query, Span};
@@ -287,6 +288,33 @@ impl SledStore {
             out
         })
     }
+}
+
+/// Hands `add` every day of a span a question reads: the sealed day (with at least the columns
+/// in `need`) and the day's buffered rows, built into a day of their own. `Cancelled` once
+/// `cancel` is set.
+fn each_day(
+    t: &Trees,
+    site: &SiteId,
+    span: Span,
+    need: Need,
+    cancel: &Cancel,
+    mut add: impl FnMut(&Day),
+) -> Result<(), StoreError> {
+    for day in Evaluation::days(span) {
+        if cancel.is_cancelled() {
+            return Err(StoreError::Cancelled);
+        }
+        if let Some(sealed) = t.sealed.read_for_query(site.as_str(), day, need)? {
+            add(&sealed);
+        }
+        let buffered = events::buffered_rows(t, site.as_str(), day)?;
+        if !buffered.is_empty() {
+            let rows = buffered.into_iter().map(|(_, row)| row).collect();
+            add(&Day::build(day, rows));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a ledger that no longer holds the last entry the anchor file knows was durable.
@@ -589,20 +617,9 @@ impl AnalyticsStore for SledStore {
         self.evaluate(move |t| {
             crate::fault::pause_point(&dir, "event_scan");
             let mut evaluation = Evaluation::new(&query, span);
-            let need = Evaluation::need(&query);
-            for day in Evaluation::days(span) {
-                if cancel.is_cancelled() {
-                    return Err(StoreError::Cancelled);
-                }
-                if let Some(sealed) = t.sealed.read_for_query(site.as_str(), day, need)? {
-                    evaluation.add(&sealed);
-                }
-                let buffered = events::buffered_rows(t, site.as_str(), day)?;
-                if !buffered.is_empty() {
-                    let rows = buffered.into_iter().map(|(_, row)| row).collect();
-                    evaluation.add(&Day::build(day, rows));
-                }
-            }
+            each_day(t, &site, span, Evaluation::need(&query), &cancel, |d| {
+                evaluation.add(d)
+            })?;
             Ok(evaluation.finish())
         })
     }
@@ -616,19 +633,7 @@ impl AnalyticsStore for SledStore {
         self.evaluate(move |t| {
             let mut evaluation = FunnelEvaluation::new(&query);
             let need = FunnelEvaluation::need(&query);
-            for day in Evaluation::days(query.span) {
-                if cancel.is_cancelled() {
-                    return Err(StoreError::Cancelled);
-                }
-                if let Some(sealed) = t.sealed.read_for_query(site.as_str(), day, need)? {
-                    evaluation.add(&sealed);
-                }
-                let buffered = events::buffered_rows(t, site.as_str(), day)?;
-                if !buffered.is_empty() {
-                    let rows = buffered.into_iter().map(|(_, row)| row).collect();
-                    evaluation.add(&Day::build(day, rows));
-                }
-            }
+            each_day(t, &site, query.span, need, &cancel, |d| evaluation.add(d))?;
             Ok(evaluation.finish())
         })
     }
