@@ -33,6 +33,58 @@ fn event_site(key: &[u8]) -> Option<SiteId> {
     SiteId::parse(std::str::from_utf8(&key[..zero]).ok()?).ok()
 }
 
+/// What the checks of single events compare them with.
+struct Known<'a> {
+    by_number: &'a HashMap<(SiteId, u64), Who>,
+    days: &'a HashSet<Vec<u8>>,
+    decisions: &'a HashMap<Who, Vec<Decision>>,
+}
+
+impl Known<'_> {
+    /// An event belongs to a visitor, is in its visitor's day index, and was allowed by one of
+    /// that visitor's decisions.
+    fn check_event(
+        &self,
+        report: &mut IntegrityReport,
+        site: &SiteId,
+        number: u64,
+        event: &crate::analytics::event::StoredEvent,
+    ) {
+        report.events += 1;
+        let at = event.at.0;
+        let Some(w) = self.by_number.get(&(site.clone(), number)) else {
+            report.fault(format!(
+                "an event of site {site} at {at} belongs to visitor number {number}, which no visitor holds"
+            ));
+            return;
+        };
+        let mut day_key = super::events::visitor_key(site.as_str(), &w.1);
+        let day = u32::try_from(at.div_euclid(crate::domain::Timestamp::MS_PER_DAY)).unwrap_or(0);
+        day_key.extend_from_slice(&day.to_be_bytes());
+        if !self.days.contains(&day_key) {
+            report.fault(format!(
+                "an event of site {site} at {at} is missing from its visitor's day index (export and erasure would not find it)"
+            ));
+        }
+        let category = CategoryId::parse(&event.category).ok();
+        let allowed = self.decisions.get(w).is_some_and(|ds| {
+            ds.iter().any(|d| {
+                d.recorded_at.0 <= at
+                    && at < d.expires_at.0
+                    && category.as_ref().is_some_and(|c| d.choices.granted(c))
+            })
+        });
+        if !allowed {
+            report.fault(format!(
+                "an event of site {site} at {at} ({} {}) was allowed by no decision of subject {}",
+                event.category,
+                event.name,
+                w.1.hex()
+            ));
+        }
+    }
+}
+
 /// What the ledger says about subjects.
 struct Ledger {
     /// Every decision still readable (erased ones have no payload left), by subject.
@@ -95,8 +147,12 @@ pub(crate) fn check(trees: &Trees) -> Result<IntegrityReport, StoreError> {
         days.insert(k.to_vec());
     }
 
-    // Buffered events, then sealed ones: each as (site, visitor number, event).
-    let mut stored: Vec<(SiteId, u64, crate::analytics::event::StoredEvent)> = Vec::new();
+    // Buffered events, then sealed ones, a day at a time.
+    let known = Known {
+        by_number: &by_number,
+        days: &days,
+        decisions: &decisions,
+    };
     for item in trees.events.iter() {
         let (k, v) = item.map_err(map_err)?;
         if super::sealed::parse_map_key(&k).is_some() {
@@ -110,7 +166,7 @@ pub(crate) fn check(trees: &Trees) -> Result<IntegrityReport, StoreError> {
             report.fault(format!("an event of site {site} at {at} cannot be decoded"));
             continue;
         };
-        stored.push((site, number, event));
+        known.check_event(&mut report, &site, number, &event);
     }
     for (site, day) in trees.sealed.all() {
         let Ok(site_id) = SiteId::parse(&site) else {
@@ -120,56 +176,21 @@ pub(crate) fn check(trees: &Trees) -> Result<IntegrityReport, StoreError> {
         match trees.sealed.read(&site, day) {
             Ok(Some(sealed)) => {
                 for row in sealed.rows() {
-                    if row
+                    let of_day = row
                         .event
                         .at
                         .0
-                        .div_euclid(crate::domain::Timestamp::MS_PER_DAY)
-                        != day
-                    {
+                        .div_euclid(crate::domain::Timestamp::MS_PER_DAY);
+                    if of_day != day {
                         report.fault(format!(
                             "segment {site}/{day} holds an event of another day"
                         ));
                     }
-                    stored.push((site_id.clone(), row.visitor, row.event));
+                    known.check_event(&mut report, &site_id, row.visitor, &row.event);
                 }
             }
             Ok(None) => {}
             Err(e) => report.fault(format!("segment {site}/{day} cannot be read: {e}")),
-        }
-    }
-    for (site, number, event) in stored {
-        report.events += 1;
-        let at = event.at.0;
-        let Some(w) = by_number.get(&(site.clone(), number)) else {
-            report.fault(format!(
-                "an event of site {site} at {at} belongs to visitor number {number}, which no visitor holds"
-            ));
-            continue;
-        };
-        let mut day_key = super::events::visitor_key(site.as_str(), &w.1);
-        let day = u32::try_from(at.div_euclid(crate::domain::Timestamp::MS_PER_DAY)).unwrap_or(0);
-        day_key.extend_from_slice(&day.to_be_bytes());
-        if !days.contains(&day_key) {
-            report.fault(format!(
-                "an event of site {site} at {at} is missing from its visitor's day index (export and erasure would not find it)"
-            ));
-        }
-        let category = CategoryId::parse(&event.category).ok();
-        let allowed = decisions.get(w).is_some_and(|ds| {
-            ds.iter().any(|d| {
-                d.recorded_at.0 <= at
-                    && at < d.expires_at.0
-                    && category.as_ref().is_some_and(|c| d.choices.granted(c))
-            })
-        });
-        if !allowed {
-            report.fault(format!(
-                "an event of site {site} at {at} ({} {}) was allowed by no decision of subject {}",
-                event.category,
-                event.name,
-                w.1.hex()
-            ));
         }
     }
 
