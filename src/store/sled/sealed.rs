@@ -563,4 +563,47 @@ mod tests {
         let store = open(dir.path());
         assert_eq!(events_stored(&store).await, 5, "and after a restart");
     }
+
+    /// A loader that pauses lets a past day be sealed while its events still come: the next
+    /// seal merges the day's segment with the new rows.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_day_sealed_again_with_later_events_keeps_every_event_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let ids: Vec<ConsentId> = (0..3u8)
+            .map(|i| ConsentId::from_random([i + 20; 16]))
+            .collect();
+        for id in &ids {
+            store.record(decision(id), false).await.unwrap();
+        }
+        let batch = |from: i64, n: i64| -> Vec<AcceptedEvent> {
+            (from..from + n)
+                .map(|i| AcceptedEvent {
+                    site: SiteId::parse("demo").unwrap(),
+                    consent_id: ids[(i % 3) as usize].clone(),
+                    at: Timestamp(AT + i * 60_000),
+                    name: "pageview".into(),
+                    category: CategoryId::parse("analytics").unwrap(),
+                    path: format!("/{i}"),
+                    props: vec![],
+                    context: Context::default(),
+                })
+                .collect()
+        };
+        let mut sent = 0;
+        for round in 0..4 {
+            store.append_events(batch(round * 10, 10)).unwrap();
+            sent += 10;
+            store.settle_events().await.unwrap();
+            assert_eq!(events_stored(&store).await, sent, "after seal {round}");
+        }
+        let day = Day::of(AT);
+        assert_eq!(
+            files(dir.path()),
+            vec![format!("{day}-4.seg")],
+            "one live generation"
+        );
+        drop(store);
+        assert_eq!(events_stored(&open(dir.path())).await, sent);
+    }
 }
