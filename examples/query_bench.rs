@@ -17,7 +17,6 @@ use std::time::Instant;
 use consentry::analytics::query;
 use consentry::domain::{Clock, SiteId, SystemClock};
 use consentry::http::marketer::query::QueryBody;
-use consentry::store::AnalyticsStore;
 
 /// The dashboard's 30-day panels (label, endpoint, body without filters).
 const SET_30D: [(&str, &str, &str); 16] = [
@@ -220,7 +219,7 @@ fn http_mode(base: &str, key: &str, rounds: usize) {
 }
 
 fn scan_mode(dir: &str, rounds: usize) {
-    let store = consentry::store::sled::SledStore::open(
+    let store = consentry::store::open(
         std::path::Path::new(dir),
         consentry::store::StoreOptions {
             cache_capacity_mb: 64,

@@ -8,8 +8,6 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::settings::{Overrides, Settings, SettingsError};
 use crate::startup::Application;
-use crate::store::ConsentStore;
-use crate::store::sled::SledStore;
 use crate::telemetry::Metrics;
 
 #[derive(Debug, Parser)]
@@ -199,7 +197,7 @@ fn serve(settings: Settings) -> i32 {
 }
 
 fn verify(settings: Settings) -> i32 {
-    let store = match SledStore::open(
+    let store = match crate::store::open(
         &settings.data_dir,
         settings.store_options(),
         Arc::new(Metrics::default()),
@@ -286,7 +284,10 @@ fn visitor(settings: Settings, command: VisitorCommand) -> i32 {
     runtime.block_on(async {
         match command {
             VisitorCommand::Export { .. } => {
-                match crate::http::rights::export_document(&store, &store, &site, &id, now).await {
+                let (consents, analytics) = (store.clone().consents(), store.clone().analytics());
+                match crate::http::rights::export_document(&*consents, &*analytics, &site, &id, now)
+                    .await
+                {
                     Ok(Some(doc)) => {
                         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
                         0
@@ -326,8 +327,10 @@ fn visitor(settings: Settings, command: VisitorCommand) -> i32 {
 
 /// Opens the data folder for a command run while the server is stopped, with a runtime to
 /// drive the store's futures.
-pub fn open_offline(settings: &Settings) -> Result<(SledStore, tokio::runtime::Runtime), String> {
-    let store = SledStore::open(
+pub fn open_offline(
+    settings: &Settings,
+) -> Result<(Arc<dyn crate::store::Store>, tokio::runtime::Runtime), String> {
+    let store = crate::store::open(
         &settings.data_dir,
         settings.store_options(),
         Arc::new(Metrics::default()),

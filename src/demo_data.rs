@@ -146,7 +146,7 @@ pub fn run(settings: Settings, args: DemoDataArgs) -> i32 {
         date(start),
         date(end)
     );
-    let outcome = runtime.block_on(load::fill(&store, &site, &cat, &notices, shown, plan));
+    let outcome = runtime.block_on(load::fill(&*store, &site, &cat, &notices, shown, plan));
     // Closing the store stops its writers, which flush and anchor the ledger.
     drop(store);
     match outcome {

@@ -43,9 +43,9 @@ pub fn run(settings: Settings, command: KeysCommand) -> i32 {
                 label,
                 expires_in_days,
                 ..
-            } => create(&store, site, label, expires_in_days, now).await,
-            KeysCommand::List { .. } => list(&store, site).await,
-            KeysCommand::Revoke { key_id, .. } => revoke(&store, &site, &key_id, now).await,
+            } => create(&*store, site, label, expires_in_days, now).await,
+            KeysCommand::List { .. } => list(&*store, site).await,
+            KeysCommand::Revoke { key_id, .. } => revoke(&*store, &site, &key_id, now).await,
         }
     });
     match outcome {
@@ -60,7 +60,7 @@ pub fn run(settings: Settings, command: KeysCommand) -> i32 {
 type Outcome = Result<(), (i32, String)>;
 
 async fn create(
-    store: &impl AccessStore,
+    store: &(impl AccessStore + ?Sized),
     site: SiteId,
     label: String,
     expires_in_days: Option<u32>,
@@ -86,7 +86,7 @@ async fn create(
     Ok(())
 }
 
-async fn list(store: &impl AccessStore, site: SiteId) -> Outcome {
+async fn list(store: &(impl AccessStore + ?Sized), site: SiteId) -> Outcome {
     let keys = store.keys(site).await.map_err(|e| (1, e.to_string()))?;
     if keys.is_empty() {
         println!("(no keys)");
@@ -107,7 +107,12 @@ async fn list(store: &impl AccessStore, site: SiteId) -> Outcome {
     Ok(())
 }
 
-async fn revoke(store: &impl AccessStore, site: &SiteId, raw: &str, now: Timestamp) -> Outcome {
+async fn revoke(
+    store: &(impl AccessStore + ?Sized),
+    site: &SiteId,
+    raw: &str,
+    now: Timestamp,
+) -> Outcome {
     let id = ApiKeyId::parse(raw).ok_or((2, format!("`{raw}` is not a key id")))?;
     let Some(mut record) = store
         .key(id)

@@ -20,7 +20,6 @@ use crate::http::state::{AppState, SiteEntry};
 use crate::http::{deadline, observe, routes};
 use crate::notices::SiteNotices;
 use crate::settings::Settings;
-use crate::store::sled::SledStore;
 use crate::store::{AccessStore, AnalyticsStore, ConsentStore, Retention, StoreError};
 use crate::telemetry::Metrics;
 
@@ -176,14 +175,14 @@ impl Application {
         })?;
         let port = bound.port();
         let metrics = Arc::new(Metrics::default());
-        let sled = Arc::new(SledStore::open(
+        let opened = crate::store::open(
             &settings.data_dir,
             settings.store_options(),
             metrics.clone(),
-        )?);
-        let store: Arc<dyn ConsentStore> = sled.clone();
-        let access: Arc<dyn AccessStore> = sled.clone();
-        let analytics: Arc<dyn AnalyticsStore> = sled;
+        )?;
+        let store: Arc<dyn ConsentStore> = opened.clone().consents();
+        let access: Arc<dyn AccessStore> = opened.clone().access();
+        let analytics: Arc<dyn AnalyticsStore> = opened.analytics();
         let events = analytics.clone();
         let mut sites = BTreeMap::new();
         for site in &settings.sites {

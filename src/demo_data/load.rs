@@ -50,7 +50,7 @@ pub async fn fill<S>(
     plan: Plan,
 ) -> Result<Report, String>
 where
-    S: ConsentStore + AnalyticsStore,
+    S: ConsentStore + AnalyticsStore + ?Sized,
 {
     let started = Instant::now();
     // The documents the decisions name by hash, as the server archives them at start-up.
@@ -138,7 +138,7 @@ struct Window {
 /// Windows between the generator and the store. Decisions are held until a full ledger group
 /// is ready (every group commit flushes, so small groups cost a flush each), then submitted
 /// in order; a window's events go to the sink once its decisions are durable.
-struct Pipeline<'s, S> {
+struct Pipeline<'s, S: ?Sized> {
     store: &'s S,
     windows: VecDeque<Window>,
     held: usize,
@@ -147,7 +147,7 @@ struct Pipeline<'s, S> {
     waiting: Duration,
 }
 
-impl<S: ConsentStore + AnalyticsStore> Pipeline<'_, S> {
+impl<S: ConsentStore + AnalyticsStore + ?Sized> Pipeline<'_, S> {
     fn push(&mut self, decisions: Vec<Decision>, events: Vec<Planned>) {
         self.held += decisions.len();
         self.windows.push_back(Window {
@@ -202,7 +202,7 @@ impl<S: ConsentStore + AnalyticsStore> Pipeline<'_, S> {
 }
 
 /// Events on their way to the event writer.
-struct Sink<'s, S> {
+struct Sink<'s, S: ?Sized> {
     store: &'s S,
     pending: Vec<Planned>,
     since_barrier: usize,
@@ -212,7 +212,7 @@ struct Sink<'s, S> {
     appended: u64,
 }
 
-impl<S: AnalyticsStore> Sink<'_, S> {
+impl<S: AnalyticsStore + ?Sized> Sink<'_, S> {
     async fn push(&mut self, cat: &Catalog, events: Vec<Planned>) -> Result<(), String> {
         self.pending.extend(events);
         while self.pending.len() >= BATCH {

@@ -15,8 +15,6 @@ use crate::domain::{
 };
 use crate::notices::SiteNotices;
 use crate::settings::Settings;
-use crate::store::sled::SledStore;
-use crate::store::{AnalyticsStore, ConsentStore};
 use crate::telemetry::Metrics;
 
 /// 2026-11-23T12:34:56Z: a fixed end, so runs can be compared.
@@ -184,7 +182,7 @@ fn the_mix_looks_like_a_real_site() {
 #[test]
 fn a_real_store_is_filled_through_its_own_paths() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let store = SledStore::open(
+    let store = crate::store::open(
         dir.path(),
         crate::store::StoreOptions {
             cache_capacity_mb: 16,
@@ -210,7 +208,7 @@ fn a_real_store_is_filled_through_its_own_paths() {
         .build()
         .expect("a runtime");
     let report = runtime
-        .block_on(super::load::fill(&store, &site, &cat, &notices, shown, p))
+        .block_on(super::load::fill(&*store, &site, &cat, &notices, shown, p))
         .expect("the fill succeeds");
     assert_eq!(report.stats.released, 2_000);
     let ledger = store.verify_ledger().expect("the ledger reads");

@@ -1,7 +1,8 @@
 //! Storage behind a trait: the ledger, current consent state and the notice archive.
 //!
 //! Invariants:
-//! - Nothing outside `store` names sled: its errors become `StoreError` here.
+//! - Nothing outside `store` names sled: `store::open` is the one place that picks the
+//!   backend, and its errors become `StoreError` here.
 //! - No store call runs on an async worker thread: reads go to the blocking pool, writes to the
 //!   ledger writer thread.
 //! - A consent write resolves only after its ledger entry is durable (flushed).
@@ -235,6 +236,38 @@ pub trait AnalyticsStore: Send + Sync + 'static {
         site: SiteId,
         days: Range<u32>,
     ) -> StoreFuture<Vec<(StatKey, StatCounts)>>;
+}
+
+/// Every store a process needs, in one: what the factory hands out.
+pub trait Store: ConsentStore + AnalyticsStore + AccessStore {
+    fn consents(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn ConsentStore>;
+    fn analytics(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn AnalyticsStore>;
+    fn access(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn AccessStore>;
+}
+
+impl<T: ConsentStore + AnalyticsStore + AccessStore> Store for T {
+    fn consents(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn ConsentStore> {
+        self
+    }
+
+    fn analytics(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn AnalyticsStore> {
+        self
+    }
+
+    fn access(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn AccessStore> {
+        self
+    }
+}
+
+/// Opens the stores of a data folder: the one place that names a backend.
+pub fn open(
+    dir: &std::path::Path,
+    options: StoreOptions,
+    metrics: std::sync::Arc<crate::telemetry::Metrics>,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    Ok(std::sync::Arc::new(sled::SledStore::open(
+        dir, options, metrics,
+    )?))
 }
 
 /// Query-log entries are kept this long.
