@@ -45,6 +45,8 @@ pub struct Day {
     pub visit_start: Vec<i64>,
     pub visit_end: Vec<i64>,
     pub visit_events: Vec<u32>,
+    /// How many of a visit's events are pageviews: derived from the events table, not stored.
+    pub visit_pageviews: Vec<u32>,
     pub visit_attrs: Vec<Vec<u32>>,
     pub ev_visit: Vec<u32>,
     pub ev_at: Vec<i64>,
@@ -141,6 +143,21 @@ impl Day {
             .and_then(|i| u32::try_from(i).ok())
     }
 
+    /// Each visit's pageviews, counted from the events (`ev_visit` must be sound).
+    pub(super) fn pageviews_per_visit(
+        visits: usize,
+        ev_visit: &[u32],
+        ev_name: &[u32],
+    ) -> Vec<u32> {
+        let mut counts = vec![0u32; visits];
+        for (v, name) in ev_visit.iter().zip(ev_name) {
+            if let Some(c) = counts.get_mut(*v as usize) {
+                *c += u32::from(*name == 0);
+            }
+        }
+        counts
+    }
+
     pub fn attr(&self, field: VisitField) -> &[u32] {
         self.visit_attrs
             .get(field.index())
@@ -170,6 +187,7 @@ impl Day {
             d.visit_end[v] = e.at.0;
             d.visit_events[v] += 1;
             let pageview = e.name == "pageview";
+            d.visit_pageviews[v] += u32::from(pageview);
             let path = dict.code(&e.path);
             if pageview {
                 let entry = VisitField::EntryPage.index();
@@ -205,6 +223,7 @@ impl Day {
         self.visit_start.push(e.at.0);
         self.visit_end.push(e.at.0);
         self.visit_events.push(0);
+        self.visit_pageviews.push(0);
         let source = c.source.as_deref().unwrap_or(DIRECT);
         let values = [
             dict.code(source),

@@ -17,7 +17,8 @@ use std::ops::Range;
 use super::day::Day;
 use super::format::Need;
 use crate::analytics::query::{
-    Counters, Dimension, Filter, Groups, Part, Query, Span, VisitField, period_at,
+    Counters, DAY_MS, Dimension, Filter, Groups, Part, Query, Span, TimeGrain, VisitField,
+    period_at,
 };
 
 /// What a filter reads in a day.
@@ -91,7 +92,18 @@ impl<'a> Compiled<'a> {
 }
 
 /// A group's key inside one day: dictionary codes, or periods for the time part.
-type LocalKey = [i64; 4];
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct LocalKey([i64; 4]);
+
+impl std::hash::Hash for LocalKey {
+    /// Four words, each mixed in whole: the derived hash would feed the array to the hasher
+    /// as 32 single bytes.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for part in self.0 {
+            state.write_i64(part);
+        }
+    }
+}
 
 /// A fast hash for small integer keys (the Fx hash of rustc): the keys are the engine's own
 /// codes, not attacker-chosen strings, so no flooding defence is needed here.
@@ -170,6 +182,8 @@ pub struct Evaluation<'q> {
     range: Range<i64>,
     splits_visits: bool,
     groups: HashMap<Vec<Part>, Tally>,
+    /// Tests turn the visits-table path off, to hold both paths to the same reference.
+    every_event: bool,
 }
 
 impl<'q> Evaluation<'q> {
@@ -179,7 +193,15 @@ impl<'q> Evaluation<'q> {
             range: span.millis(),
             splits_visits: query.dimensions.iter().any(Dimension::is_event_level),
             groups: HashMap::new(),
+            every_event: false,
         }
+    }
+
+    /// The same evaluation, always reading the events table.
+    #[cfg(test)]
+    pub(super) fn reading_every_event(mut self) -> Evaluation<'q> {
+        self.every_event = true;
+        self
     }
 
     /// The optional columns a query reads.
@@ -214,21 +236,8 @@ impl<'q> Evaluation<'q> {
         let (visit_filters, event_filters): (Vec<_>, Vec<_>) = filters
             .iter_mut()
             .partition(|c| matches!(c.target, Target::Visit(_)));
-        let visit_ok: Vec<bool> = {
-            let mut visit_filters = visit_filters;
-            (0..d.visits())
-                .map(|v| {
-                    visit_filters.iter_mut().all(|c| {
-                        let Target::Visit(f) = c.target else {
-                            return true;
-                        };
-                        c.passes(d, d.attr(f)[v])
-                    })
-                })
-                .collect()
-        };
-        let mut event_filters = event_filters;
-        let parts: Vec<(Target, Option<crate::analytics::query::TimeGrain>)> = query
+        let visit_ok = admitted_visits(d, visit_filters);
+        let parts: Vec<KeyPart> = query
             .dimensions
             .iter()
             .map(|dim| match dim {
@@ -236,8 +245,42 @@ impl<'q> Evaluation<'q> {
                 other => (target(d, other), None),
             })
             .collect();
-
         let mut local = LocalGroups::default();
+        if self.visits_suffice(d, &event_filters, &parts) {
+            count_whole_visits(d, &visit_ok, &parts, &mut local);
+        } else {
+            let matched = self.count_events(d, &visit_ok, event_filters, &parts, &mut local);
+            if !self.splits_visits {
+                self.count_visits(d, &matched, &parts, &mut local);
+            }
+        }
+        self.merge(d, &parts, local);
+    }
+
+    /// Whether a day's answer can be read from its visits table alone: every event of the day
+    /// is in the span, no filter or group part reads an event, and no period is shorter than
+    /// a day (a visit never spans two days).
+    fn visits_suffice(&self, d: &Day, event_filters: &[&mut Compiled], parts: &[KeyPart]) -> bool {
+        let whole_day =
+            self.range.start <= d.day * DAY_MS && (d.day + 1) * DAY_MS <= self.range.end;
+        whole_day
+            && !self.every_event
+            && !self.splits_visits
+            && event_filters.is_empty()
+            && parts
+                .iter()
+                .all(|(_, grain)| *grain != Some(TimeGrain::Hour))
+    }
+
+    /// Counts the events in the span that pass every filter; returns which visits had one.
+    fn count_events(
+        &self,
+        d: &Day,
+        visit_ok: &[bool],
+        mut event_filters: Vec<&mut Compiled>,
+        parts: &[KeyPart],
+        local: &mut LocalGroups,
+    ) -> Vec<bool> {
         let mut matched = vec![false; d.visits()];
         'events: for i in 0..d.events() {
             let at = d.ev_at[i];
@@ -252,8 +295,8 @@ impl<'q> Evaluation<'q> {
                 }
             }
             matched[v] = true;
-            let mut key: LocalKey = [0; 4];
-            for (slot, (t, grain)) in key.iter_mut().zip(&parts) {
+            let mut key = LocalKey::default();
+            for (slot, (t, grain)) in key.0.iter_mut().zip(parts) {
                 *slot = match grain {
                     Some(g) => period_at(*g, at),
                     None => match code_of(d, *t, i) {
@@ -272,43 +315,29 @@ impl<'q> Evaluation<'q> {
                 Tally::visitor(&mut tally.converters, visitor);
             }
         }
-        if !self.splits_visits {
-            'visits: for (v, _) in matched.iter().enumerate().filter(|(_, m)| **m) {
-                let start = d.visit_start[v];
-                if !self.range.contains(&start) {
-                    continue;
-                }
-                let mut key: LocalKey = [0; 4];
-                for (slot, (t, grain)) in key.iter_mut().zip(&parts) {
-                    *slot = match (grain, t) {
-                        (Some(g), _) => period_at(*g, start),
-                        (None, Target::Visit(f)) => match d.attr(*f)[v] {
-                            0 => continue 'visits,
-                            code => i64::from(code),
-                        },
-                        (None, _) => continue 'visits,
-                    };
-                }
-                let c = &mut local.get(key).counters;
-                c.visits += 1;
-                c.bounces += i64::from(d.visit_events[v] == 1);
-                c.duration_ms += d.visit_end[v] - start;
+        matched
+    }
+
+    /// Counts the visits that started in the span and had a counted event.
+    fn count_visits(&self, d: &Day, matched: &[bool], parts: &[KeyPart], local: &mut LocalGroups) {
+        for (v, _) in matched.iter().enumerate().filter(|(_, m)| **m) {
+            let start = d.visit_start[v];
+            if !self.range.contains(&start) {
+                continue;
             }
+            let Some(key) = visit_key(d, v, parts) else {
+                continue;
+            };
+            count_visit(&mut local.get(key).counters, d, v);
         }
-        self.merge(d, &parts, local);
     }
 
     /// Moves a day's groups into the evaluation's, keyed by text instead of day-local codes.
-    fn merge(
-        &mut self,
-        d: &Day,
-        parts: &[(Target, Option<crate::analytics::query::TimeGrain>)],
-        local: LocalGroups,
-    ) {
+    fn merge(&mut self, d: &Day, parts: &[KeyPart], local: LocalGroups) {
         for (key, tally) in local.tallies {
             let key: Vec<Part> = parts
                 .iter()
-                .zip(key)
+                .zip(key.0)
                 .map(|((_, grain), k)| match grain {
                     Some(_) => Part::Period(k),
                     None => Part::Text(d.text(u32::try_from(k).unwrap_or(0)).to_owned()),
@@ -336,6 +365,65 @@ impl<'q> Evaluation<'q> {
                 (key, t.counters)
             })
             .collect()
+    }
+}
+
+/// A group part: what it reads, or the time grain it buckets by.
+type KeyPart = (Target, Option<TimeGrain>);
+
+/// Which visits pass every visit-level filter.
+fn admitted_visits(d: &Day, mut visit_filters: Vec<&mut Compiled>) -> Vec<bool> {
+    (0..d.visits())
+        .map(|v| {
+            visit_filters.iter_mut().all(|c| match c.target {
+                Target::Visit(f) => c.passes(d, d.attr(f)[v]),
+                _ => true,
+            })
+        })
+        .collect()
+}
+
+/// A visit's group key; `None` when a part has no value for it.
+fn visit_key(d: &Day, v: usize, parts: &[KeyPart]) -> Option<LocalKey> {
+    let mut key = LocalKey::default();
+    for (slot, (t, grain)) in key.0.iter_mut().zip(parts) {
+        *slot = match (grain, t) {
+            (Some(g), _) => period_at(*g, d.visit_start[v]),
+            (None, Target::Visit(f)) => match d.attr(*f)[v] {
+                0 => return None,
+                code => i64::from(code),
+            },
+            (None, _) => return None,
+        };
+    }
+    Some(key)
+}
+
+fn count_visit(c: &mut Counters, d: &Day, v: usize) {
+    c.visits += 1;
+    c.bounces += i64::from(d.visit_events[v] == 1);
+    c.duration_ms += d.visit_end[v] - d.visit_start[v];
+}
+
+/// Counts a day's admitted visits with all their events, read from the visits table: what
+/// the event pass and the visit pass together count when `visits_suffice`.
+fn count_whole_visits(d: &Day, visit_ok: &[bool], parts: &[KeyPart], local: &mut LocalGroups) {
+    for (v, _) in visit_ok.iter().enumerate().filter(|(_, ok)| **ok) {
+        let Some(key) = visit_key(d, v, parts) else {
+            continue;
+        };
+        let tally = local.get(key);
+        let pageviews = d.visit_pageviews[v];
+        let custom = d.visit_events[v].saturating_sub(pageviews);
+        let c = &mut tally.counters;
+        c.pageviews += i64::from(pageviews);
+        c.events += i64::from(custom);
+        count_visit(c, d, v);
+        let visitor = d.visit_visitor[v];
+        Tally::visitor(&mut tally.visitors, visitor);
+        if custom > 0 {
+            Tally::visitor(&mut tally.converters, visitor);
+        }
     }
 }
 

@@ -379,7 +379,7 @@ pub fn decode_some(bytes: &[u8], need: Need) -> Result<Day, FormatError> {
     for _ in VisitField::ALL {
         visit_attrs.push(read_u32s(&next()?)?);
     }
-    let d = Day {
+    let mut d = Day {
         day,
         dict,
         visit_visitor,
@@ -387,6 +387,7 @@ pub fn decode_some(bytes: &[u8], need: Need) -> Result<Day, FormatError> {
         visit_start,
         visit_end,
         visit_events,
+        visit_pageviews: Vec::new(),
         visit_attrs,
         ev_visit: read_u32s(&next()?)?,
         ev_at: ints(next()?)?,
@@ -402,6 +403,7 @@ pub fn decode_some(bytes: &[u8], need: Need) -> Result<Day, FormatError> {
             .collect::<Result<_, _>>()?,
     };
     check(&d, need)?;
+    d.visit_pageviews = Day::pageviews_per_visit(d.visits(), &d.ev_visit, &d.ev_name);
     Ok(d)
 }
 

@@ -302,7 +302,7 @@ fn reference(rows: &[Row], query: &Query) -> Groups {
     counters
 }
 
-fn engine(rows: &[Row], query: &Query, round_trip: bool) -> Groups {
+fn engine(rows: &[Row], query: &Query, round_trip: bool, every_event: bool) -> Groups {
     let mut by_day: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
     for r in rows {
         by_day
@@ -311,6 +311,9 @@ fn engine(rows: &[Row], query: &Query, round_trip: bool) -> Groups {
             .push(r.clone());
     }
     let mut evaluation = Evaluation::new(query, query.span);
+    if every_event {
+        evaluation = evaluation.reading_every_event();
+    }
     for (day, rows) in by_day {
         let mut d = Day::build(day, rows);
         if round_trip {
@@ -329,6 +332,7 @@ proptest! {
         visits in prop::collection::vec(gen_visit(), 0..40),
         query in gen_query(),
         round_trip in any::<bool>(),
+        every_event in any::<bool>(),
         erased in prop::option::of(1u64..7),
     ) {
         let mut rows = rows(&visits);
@@ -337,7 +341,10 @@ proptest! {
         if let Some(gone) = erased {
             rows.retain(|r| r.visitor != gone);
         }
-        prop_assert_eq!(engine(&rows, &query, round_trip), reference(&rows, &query));
+        prop_assert_eq!(
+            engine(&rows, &query, round_trip, every_event),
+            reference(&rows, &query)
+        );
     }
 }
 

@@ -23,7 +23,7 @@ pub use dimension::{Dimension, NAMED, VisitField};
 pub use filter::{Filter, FilterOp, Matcher};
 pub(crate) use parse::MAX_FILTERS;
 pub use parse::{RawQuery, RawRange, parse, parse_dimension, parse_filters, parse_span};
-pub use span::{Span, period_at};
+pub use span::{DAY_MS, Span, period_at};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
