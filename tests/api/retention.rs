@@ -115,3 +115,54 @@ async fn events_of_a_withdrawn_category_are_purged_within_a_day_and_the_rest_sta
         .collect();
     assert_eq!(names, [json!("pageview")], "the analytics event stays");
 }
+
+#[actix_web::test]
+async fn a_category_granted_again_and_withdrawn_again_is_purged_again() {
+    let app = spawn_app().await;
+    let id = app.consent_id("accept_all", json!({})).await;
+    let ad_click = json!([
+        {"consent_id": id, "name": "ad_click", "url": "https://parcelwise.example/", "category": "marketing"},
+    ]);
+    let choose = |marketing: bool| {
+        json!({"action": "save", "choices": {"analytics": true, "marketing": marketing},
+               "consent_id": id, "policy_version": crate::helpers::POLICY_VERSION})
+    };
+    let (_, body) = app.send_events(&ad_click, &[]).await;
+    assert_eq!(body["accepted"], 1);
+    app.export(&id).await;
+    let (status, _) = app
+        .post_json("/api/v1/sites/demo/consents", &choose(false))
+        .await;
+    assert_eq!(status, 201);
+    app.clock.advance_days(1);
+    assert_eq!(sweep(&app).await.withdrawn_events_deleted, 1);
+    assert_eq!(
+        sweep(&app).await.withdrawn_events_deleted,
+        0,
+        "the first withdrawal is purged once"
+    );
+
+    let (status, _) = app
+        .post_json("/api/v1/sites/demo/consents", &choose(true))
+        .await;
+    assert_eq!(status, 201, "marketing granted again");
+    let (_, body) = app.send_events(&ad_click, &[]).await;
+    assert_eq!(body["accepted"], 1);
+    app.export(&id).await;
+    let (status, _) = app
+        .post_json("/api/v1/sites/demo/consents", &choose(false))
+        .await;
+    assert_eq!(status, 201, "and withdrawn again");
+    app.clock.advance_days(1);
+    assert_eq!(
+        sweep(&app).await.withdrawn_events_deleted,
+        1,
+        "the second withdrawal purges the event sent in between"
+    );
+    assert!(
+        app.export(&id).await["events"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

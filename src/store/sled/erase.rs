@@ -251,6 +251,7 @@ impl Eraser<'_> {
         for dk in days {
             t.visitor_days.remove(dk).map_err(map_err)?;
         }
+        t.purged.remove(&vkey).map_err(map_err)?;
         t.visitor_numbers.remove(&vkey).map_err(map_err)?;
         Ok(deleted)
     }

@@ -19,6 +19,7 @@
 //! | `api_keys`         | key id                      | site, label, SHA-256 of the key, times | no          |
 //! | `query_log`        | time, monotonic id          | a marketer query: key id, parameters, rows | no      |
 //! | `saved_segments`   | site 0x00 segment name      | a saved segment: description, filters  | no          |
+//! | `purged`           | site 0x00 subject           | when the decision whose refusals were purged was made | yes |
 //!
 //! Sealed days live outside sled, in `events/` (see `sealed.rs`); their events hold the
 //! visitor as a number too.
@@ -65,7 +66,7 @@ use events::EventWriter;
 pub(crate) use writer::Writer;
 
 /// The names of every tree, in the order above.
-pub const TREES: [&str; 14] = [
+pub const TREES: [&str; 15] = [
     "ledger",
     "consents",
     "consent_history",
@@ -80,6 +81,7 @@ pub const TREES: [&str; 14] = [
     "api_keys",
     "query_log",
     "saved_segments",
+    "purged",
 ];
 
 /// Opened trees, cheap to clone.
@@ -100,6 +102,8 @@ pub(crate) struct Trees {
     pub api_keys: sled::Tree,
     pub query_log: sled::Tree,
     pub saved_segments: sled::Tree,
+    /// Withdrawals already purged: the purge of a decision runs once, not every sweep.
+    pub purged: sled::Tree,
     /// The secret consent ids are hashed with at rest.
     pub secret: [u8; 32],
     /// The sealed days.
@@ -183,6 +187,7 @@ impl SledStore {
             api_keys: open(TREES[11])?,
             query_log: open(TREES[12])?,
             saved_segments: open(TREES[13])?,
+            purged: open(TREES[14])?,
             secret: [0; 32],
             sealed: Arc::new(sealed::Sealed::open(
                 dir,

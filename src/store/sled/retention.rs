@@ -120,7 +120,8 @@ fn erase_inactive(eraser: &Eraser<'_>, r: &Retention, now: Timestamp) -> Result<
 
 /// Deletes the events of categories a visitor refused after granting them (a withdrawal, or a
 /// narrower choice), once the refusal is `withdrawal_purge_hours` old. Events of categories
-/// still granted stay. Sealed days are rewritten once each, for all their visitors at once.
+/// still granted stay. Sealed days are rewritten once each, for all their visitors at once;
+/// a decision's purge is recorded (`purged`) once done, so the next sweep skips it.
 fn purge_withdrawn(t: &Trees, r: &Retention, now: Timestamp) -> Result<u64, StoreError> {
     let due = now.0 - i64::from(r.withdrawal_purge_hours) * 3_600_000;
     let mut prefix = r.site.as_str().as_bytes().to_vec();
@@ -128,12 +129,15 @@ fn purge_withdrawn(t: &Trees, r: &Retention, now: Timestamp) -> Result<u64, Stor
     let mut deleted = 0;
     // Sealed day → (visitor number → the categories to drop).
     let mut sealed: BTreeMap<i64, HashMap<u64, Vec<String>>> = BTreeMap::new();
+    let mut done: Vec<(Vec<u8>, i64)> = Vec::new();
     for item in t.consents.scan_prefix(&prefix) {
         let (k, v) = item.map_err(map_err)?;
         let payload = v.get(40..).unwrap_or_default();
         let refused = payload_refused(payload).unwrap_or_default();
-        let decided = payload_recorded_at(payload).map(|at| at.0);
-        if refused.is_empty() || decided.is_none_or(|at| at > due) {
+        let Some(decided) = payload_recorded_at(payload).map(|at| at.0) else {
+            continue;
+        };
+        if refused.is_empty() || decided > due {
             continue;
         }
         let Some(subject) = k
@@ -144,6 +148,9 @@ fn purge_withdrawn(t: &Trees, r: &Retention, now: Timestamp) -> Result<u64, Stor
             continue;
         };
         let vkey = super::events::visitor_key(r.site.as_str(), &subject);
+        if already_purged(t, &vkey, decided)? {
+            continue;
+        }
         let Some(number) = t
             .visitor_numbers
             .get(&vkey)
@@ -164,6 +171,7 @@ fn purge_withdrawn(t: &Trees, r: &Retention, now: Timestamp) -> Result<u64, Stor
                 .or_default()
                 .insert(number, refused.clone());
         }
+        done.push((vkey, decided));
     }
     for (day, visitors) in sealed {
         deleted += t.sealed.rewrite(t, r.site.as_str(), day, |row| {
@@ -172,5 +180,20 @@ fn purge_withdrawn(t: &Trees, r: &Retention, now: Timestamp) -> Result<u64, Stor
                 .is_some_and(|refused| refused.contains(&row.event.category))
         })?;
     }
+    // Recorded only after every rewrite: a sweep cut short purges these again.
+    for (vkey, decided) in done {
+        t.purged
+            .insert(vkey, &decided.to_be_bytes())
+            .map_err(map_err)?;
+    }
     Ok(deleted)
+}
+
+/// Whether the refusals of the decision made at `decided` were purged by an earlier sweep.
+fn already_purged(t: &Trees, vkey: &[u8], decided: i64) -> Result<bool, StoreError> {
+    Ok(t.purged
+        .get(vkey)
+        .map_err(map_err)?
+        .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes))
+        == Some(decided))
 }
