@@ -134,17 +134,43 @@ impl std::hash::Hasher for Fx {
     }
 }
 
-/// A day's groups: found by key through the last one used (consecutive events of a visit
-/// mostly share it), then a hash table.
+/// A day's groups. With one part read from the dictionary, a group is found by its code in
+/// a table; otherwise by key through the last one used (consecutive events of a visit mostly
+/// share it), then a hash table.
 #[derive(Default)]
 struct LocalGroups {
+    /// Group position + 1 by code, when the key is one dictionary code.
+    by_code: Vec<u32>,
     index: HashMap<LocalKey, usize, std::hash::BuildHasherDefault<Fx>>,
     tallies: Vec<(LocalKey, Tally)>,
     last: Option<(LocalKey, usize)>,
 }
 
 impl LocalGroups {
+    fn new(d: &Day, parts: &[KeyPart]) -> LocalGroups {
+        let one_code = matches!(parts, [(_, None)]);
+        LocalGroups {
+            by_code: if one_code {
+                vec![0; d.dict.len()]
+            } else {
+                Vec::new()
+            },
+            ..LocalGroups::default()
+        }
+    }
+
     fn get(&mut self, key: LocalKey) -> &mut Tally {
+        if let Some(slot) = usize::try_from(key.0[0])
+            .ok()
+            .and_then(|code| self.by_code.get_mut(code))
+        {
+            if *slot == 0 {
+                self.tallies.push((key, Tally::default()));
+                *slot = u32::try_from(self.tallies.len()).unwrap_or(u32::MAX);
+            }
+            let i = *slot as usize - 1;
+            return &mut self.tallies[i].1;
+        }
         let i = match self.last {
             Some((k, i)) if k == key => i,
             _ => {
@@ -204,19 +230,30 @@ impl<'q> Evaluation<'q> {
         self
     }
 
-    /// The optional columns a query reads.
-    pub fn need(query: &Query) -> Need {
+    /// The optional columns a query reads over `span`: the visits table alone when every
+    /// day of the span is whole and nothing reads an event (see `visits_suffice`).
+    pub fn need(query: &Query, span: Span) -> Need {
         let dims = query
             .dimensions
             .iter()
             .chain(query.filters.iter().map(|f| &f.dimension));
-        let mut need = Need::default();
+        let mut need = Need {
+            visits_only: matches!(span, Span::Days { .. }),
+            ..Need::default()
+        };
         for d in dims {
             match d {
-                Dimension::Page => need.paths = true,
-                Dimension::Prop(_) => need.props = true,
                 Dimension::Visit(f) => need = need.with_attr(*f),
-                _ => {}
+                Dimension::Time(g) => need.visits_only &= *g != TimeGrain::Hour,
+                Dimension::Page => {
+                    need.paths = true;
+                    need.visits_only = false;
+                }
+                Dimension::Prop(_) => {
+                    need.props = true;
+                    need.visits_only = false;
+                }
+                Dimension::Name | Dimension::Goal => need.visits_only = false,
             }
         }
         need
@@ -230,6 +267,9 @@ impl<'q> Evaluation<'q> {
 
     /// Counts one day's events and visits.
     pub fn add(&mut self, d: &Day) {
+        if (d.day + 1) * DAY_MS <= self.range.start || self.range.end <= d.day * DAY_MS {
+            return;
+        }
         let query = self.query;
         let mut filters: Vec<Compiled> =
             query.filters.iter().map(|f| Compiled::new(d, f)).collect();
@@ -245,10 +285,14 @@ impl<'q> Evaluation<'q> {
                 other => (target(d, other), None),
             })
             .collect();
-        let mut local = LocalGroups::default();
+        let mut local = LocalGroups::new(d, &parts);
         if self.visits_suffice(d, &event_filters, &parts) {
             count_whole_visits(d, &visit_ok, &parts, &mut local);
         } else {
+            debug_assert!(
+                d.events() > 0 || d.visits() == 0,
+                "a day read without its events table for a question that reads events"
+            );
             let matched = self.count_events(d, &visit_ok, event_filters, &parts, &mut local);
             if !self.splits_visits {
                 self.count_visits(d, &matched, &parts, &mut local);

@@ -11,7 +11,25 @@ use super::day::Day;
 use crate::analytics::query::VisitField;
 
 const MAGIC: &[u8; 4] = b"CSEG";
-const VERSION: u8 = 1;
+/// Version 2 added the visits' pageview counts (the last block); version 1 is still read.
+const VERSION: u8 = 2;
+
+/// The blocks' positions.
+mod block {
+    use crate::analytics::query::VisitField;
+
+    pub const VISIT_NUMBER: usize = 2;
+    pub const ATTRS: usize = 6;
+    pub const EV_VISIT: usize = ATTRS + VisitField::COUNT;
+    pub const EV_PATH: usize = EV_VISIT + 3;
+    pub const EV_CATEGORY: usize = EV_VISIT + 4;
+    pub const EV_PROPS: usize = EV_VISIT + 5;
+    pub const PROP_KIND: usize = EV_VISIT + 8;
+    pub const VISIT_PAGEVIEWS: usize = PROP_KIND + 1;
+    /// How many blocks version 1 had, and version 2 has.
+    pub const V1: usize = VISIT_PAGEVIEWS;
+    pub const V2: usize = VISIT_PAGEVIEWS + 1;
+}
 
 /// Why bytes are not a segment.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -212,17 +230,20 @@ fn blocks(d: &Day) -> Vec<Vec<u8>> {
         int_block(u32s(&d.prop_key), false),
         int_block(u32s(&d.prop_value), false),
         int_block(d.prop_kind.iter().map(|k| i64::from(*k)), false),
+        int_block(u32s(&d.visit_pageviews), false),
     ]);
+    debug_assert_eq!(b.len(), block::V2);
     b
 }
 
-const BLOCKS: usize = 6 + VisitField::COUNT + 9;
-
 /// Which optional columns a reader wants; the rest stay empty (and are not decompressed).
-/// The dictionary, the visits' visitor, start, end and event count, and the events' visit,
-/// time and name are always read.
+/// The dictionary and the visits' visitor, start, end, event and pageview counts are always
+/// read; the events' visit, time and name too unless `visits_only`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Need {
+    /// Only the visits table: no column of the events table (and so no paths, categories or
+    /// properties).
+    pub visits_only: bool,
     pub visit_numbers: bool,
     pub paths: bool,
     pub categories: bool,
@@ -233,6 +254,7 @@ pub struct Need {
 
 impl Need {
     pub const ALL: Need = Need {
+        visits_only: false,
         visit_numbers: true,
         paths: true,
         categories: true,
@@ -252,7 +274,8 @@ impl Need {
 
     /// Whether what `self` holds covers `other`.
     pub fn covers(self, other: Need) -> bool {
-        (self.visit_numbers || !other.visit_numbers)
+        (!self.visits_only || other.visits_only)
+            && (self.visit_numbers || !other.visit_numbers)
             && (self.paths || !other.paths)
             && (self.categories || !other.categories)
             && (self.props || !other.props)
@@ -261,6 +284,7 @@ impl Need {
 
     pub fn union(self, other: Need) -> Need {
         Need {
+            visits_only: self.visits_only && other.visits_only,
             visit_numbers: self.visit_numbers || other.visit_numbers,
             paths: self.paths || other.paths,
             categories: self.categories || other.categories,
@@ -270,14 +294,16 @@ impl Need {
     }
 
     /// Which blocks (by position) to decompress.
-    fn wants(self, block: usize) -> bool {
-        let ev = 6 + VisitField::COUNT;
-        match block {
-            2 => self.visit_numbers,
-            b if (6..ev).contains(&b) => self.attrs & (1 << (b - 6)) != 0,
-            b if b == ev + 3 => self.paths,
-            b if b == ev + 4 => self.categories,
-            b if b >= ev + 5 => self.props,
+    fn wants(self, b: usize) -> bool {
+        use block::*;
+        match b {
+            VISIT_NUMBER => self.visit_numbers,
+            _ if (ATTRS..EV_VISIT).contains(&b) => self.attrs & (1 << (b - ATTRS)) != 0,
+            VISIT_PAGEVIEWS => true,
+            _ if (EV_VISIT..=PROP_KIND).contains(&b) && self.visits_only => false,
+            EV_PATH => self.paths,
+            EV_CATEGORY => self.categories,
+            _ if (EV_PROPS..=PROP_KIND).contains(&b) => self.props,
             _ => true,
         }
     }
@@ -305,13 +331,18 @@ pub fn encode(d: &Day) -> Vec<u8> {
     out
 }
 
+/// Whether bytes are a segment of an older format version (one `upgrade` should rewrite).
+pub fn is_older(bytes: &[u8]) -> bool {
+    bytes.get(..4) == Some(&MAGIC[..]) && bytes.get(4).is_some_and(|v| *v < VERSION)
+}
+
 /// A segment's bytes as a day, checked: its checksum, its columns' lengths and every code.
 pub fn decode(bytes: &[u8]) -> Result<Day, FormatError> {
     decode_some(bytes, Need::ALL)
 }
 
 /// Like `decode`, with only the optional columns `need` names (the others empty).
-pub fn decode_some(bytes: &[u8], need: Need) -> Result<Day, FormatError> {
+pub fn decode_some(bytes: &[u8], mut need: Need) -> Result<Day, FormatError> {
     let (body, crc) = bytes
         .split_at_checked(bytes.len().saturating_sub(4))
         .ok_or(FormatError("too short"))?;
@@ -319,8 +350,17 @@ pub fn decode_some(bytes: &[u8], need: Need) -> Result<Day, FormatError> {
     if crc32fast::hash(body) != u32::from_le_bytes(crc) {
         return Err(FormatError("its checksum does not match"));
     }
-    if body.get(..4) != Some(&MAGIC[..]) || body.get(4) != Some(&VERSION) {
-        return Err(FormatError("an unknown magic or version"));
+    if body.get(..4) != Some(&MAGIC[..]) {
+        return Err(FormatError("an unknown magic"));
+    }
+    let expected = match body.get(4) {
+        Some(1) => block::V1,
+        Some(&VERSION) => block::V2,
+        _ => return Err(FormatError("an unknown version")),
+    };
+    if expected == block::V1 {
+        // The pageview counts are derived from the events.
+        need.visits_only = false;
     }
     let day = i64::from_le_bytes(
         body.get(5..13)
@@ -332,7 +372,7 @@ pub fn decode_some(bytes: &[u8], need: Need) -> Result<Day, FormatError> {
             .and_then(|b| b.try_into().ok())
             .ok_or(FormatError("too short"))?,
     ) as usize;
-    if count != BLOCKS {
+    if count != expected {
         return Err(FormatError("an unexpected number of columns"));
     }
     let mut at = 15 + 4 * count;
@@ -402,8 +442,14 @@ pub fn decode_some(bytes: &[u8], need: Need) -> Result<Day, FormatError> {
             .map(|k| u8::try_from(k).map_err(|_| FormatError("a property kind out of range")))
             .collect::<Result<_, _>>()?,
     };
+    d.visit_pageviews = match next() {
+        Ok(block) => read_u32s(&block)?,
+        Err(_) => Vec::new(),
+    };
+    if expected == block::V1 {
+        d.visit_pageviews = Day::pageviews_per_visit(d.visits(), &d.ev_visit, &d.ev_name);
+    }
     check(&d, need)?;
-    d.visit_pageviews = Day::pageviews_per_visit(d.visits(), &d.ev_visit, &d.ev_name);
     Ok(d)
 }
 
@@ -421,6 +467,7 @@ fn check(d: &Day, need: Need) -> Result<(), FormatError> {
         numbers,
         d.visit_end.len(),
         d.visit_events.len(),
+        d.visit_pageviews.len(),
     ];
     let attrs_sound = VisitField::ALL
         .iter()
@@ -468,6 +515,28 @@ fn check(d: &Day, need: Need) -> Result<(), FormatError> {
         return Err(FormatError("property offsets out of order"));
     }
     Ok(())
+}
+
+/// The same day as version 1 wrote it: without the last block (the pageview counts).
+#[cfg(test)]
+pub fn as_version_1(bytes: &[u8]) -> Vec<u8> {
+    let count = block::V2;
+    let lengths: Vec<usize> = (0..count)
+        .map(|i| u32::from_le_bytes(bytes[15 + 4 * i..19 + 4 * i].try_into().unwrap()) as usize)
+        .collect();
+    let blocks_at = 15 + 4 * count;
+    let kept: usize = lengths[..count - 1].iter().sum();
+    let mut out = bytes[..5].to_vec();
+    out[4] = 1;
+    out.extend_from_slice(&bytes[5..13]);
+    out.extend_from_slice(&((count - 1) as u16).to_le_bytes());
+    for l in &lengths[..count - 1] {
+        out.extend_from_slice(&(*l as u32).to_le_bytes());
+    }
+    out.extend_from_slice(&bytes[blocks_at..blocks_at + kept]);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
 }
 
 #[cfg(test)]
@@ -560,6 +629,45 @@ mod tests {
         assert!(some.attr(VisitField::Browser).is_empty());
         assert!(Need::ALL.covers(want) && !want.covers(Need::ALL));
         assert!(!Need::default().covers(want), "an attribute more is more");
+    }
+
+    #[test]
+    fn a_visits_only_reader_gets_every_visit_and_no_event() {
+        let day = sample();
+        let want = Need {
+            visits_only: true,
+            ..Need::default()
+        }
+        .with_attr(VisitField::Source);
+        let some = decode_some(&encode(&day), want).unwrap();
+        assert_eq!(some.events(), 0);
+        assert!(some.ev_name.is_empty() && some.ev_props.is_empty());
+        assert_eq!(some.visit_visitor, day.visit_visitor);
+        assert_eq!(some.visit_events, day.visit_events);
+        assert_eq!(some.visit_pageviews, day.visit_pageviews);
+        assert_eq!(
+            day.visit_pageviews,
+            [1, 2],
+            "visitor 3: one pageview; 7: two and a signup"
+        );
+        assert_eq!(some.attr(VisitField::Source), day.attr(VisitField::Source));
+        assert!(
+            !want.covers(Need::default()),
+            "no events table in a visits-only read"
+        );
+    }
+
+    #[test]
+    fn a_version_1_segment_is_still_read_with_its_pageviews_counted_from_its_events() {
+        let day = sample();
+        let old = as_version_1(&encode(&day));
+        assert_eq!(decode(&old).unwrap(), day);
+        let visits_only = Need {
+            visits_only: true,
+            ..Need::default()
+        };
+        let some = decode_some(&old, visits_only).unwrap();
+        assert_eq!(some.visit_pageviews, day.visit_pageviews);
     }
 
     #[test]

@@ -317,7 +317,13 @@ fn engine(rows: &[Row], query: &Query, round_trip: bool, every_event: bool) -> G
     for (day, rows) in by_day {
         let mut d = Day::build(day, rows);
         if round_trip {
-            d = format::decode(&format::encode(&d)).unwrap_or_else(|e| panic!("{e}"));
+            // Read back with only the columns the question needs, as the store reads it.
+            let need = if every_event {
+                format::Need::ALL
+            } else {
+                Evaluation::need(query, query.span)
+            };
+            d = format::decode_some(&format::encode(&d), need).unwrap_or_else(|e| panic!("{e}"));
         }
         evaluation.add(&d);
     }

@@ -208,6 +208,10 @@ impl SledStore {
         }
         let mut trees = trees;
         trees.secret = subject_secret(&trees.meta)?;
+        let upgraded = trees.sealed.upgrade(&trees)?;
+        if upgraded > 0 {
+            log::warn!("rewrote {upgraded} sealed days in the current segment format");
+        }
         trees
             .consent_stats
             .set_merge_operator(crate::analytics::consent_stats::merge);
@@ -622,9 +626,14 @@ impl AnalyticsStore for SledStore {
         self.evaluate(move |t| {
             crate::fault::pause_point(&dir, "event_scan");
             let mut evaluation = Evaluation::new(&query, span);
-            each_day(t, &site, span, Evaluation::need(&query), &cancel, |d| {
-                evaluation.add(d)
-            })?;
+            each_day(
+                t,
+                &site,
+                span,
+                Evaluation::need(&query, span),
+                &cancel,
+                |d| evaluation.add(d),
+            )?;
             Ok(evaluation.finish())
         })
     }

@@ -89,16 +89,23 @@ type KeptDay = (Arc<Day>, Need, usize, u64);
 /// The bytes a decoded day holds.
 fn footprint(d: &Day) -> usize {
     let words: usize = d.dict.iter().map(|w| w.len() + 24).sum();
-    let visits = d.visits() * (8 * 4 + 4 + 4 * d.visit_attrs.len());
-    let events = d.ev_at.len() * 8
-        + (d.ev_visit.len()
-            + d.ev_name.len()
-            + d.ev_path.len()
-            + d.ev_category.len()
-            + d.ev_props.len())
-            * 4;
-    let props = d.prop_key.len() * 9;
-    words + visits + events + props
+    let wide = d.visit_visitor.len()
+        + d.visit_number.len()
+        + d.visit_start.len()
+        + d.visit_end.len()
+        + d.ev_at.len();
+    let attrs: usize = d.visit_attrs.iter().map(Vec::len).sum();
+    let narrow = d.visit_events.len()
+        + d.visit_pageviews.len()
+        + attrs
+        + d.ev_visit.len()
+        + d.ev_name.len()
+        + d.ev_path.len()
+        + d.ev_category.len()
+        + d.ev_props.len()
+        + d.prop_key.len()
+        + d.prop_value.len();
+    words + wide * 8 + narrow * 4 + d.prop_kind.len()
 }
 
 pub(crate) struct Sealed {
@@ -418,6 +425,30 @@ impl Sealed {
         Ok(dropped)
     }
 
+    /// Rewrites every sealed day kept in an older format version in the current one (a new
+    /// generation, as a rewrite); returns how many. Readers understand both meanwhile.
+    pub fn upgrade(&self, t: &Trees) -> Result<usize, StoreError> {
+        let mut upgraded = 0;
+        for (site, day) in self.all() {
+            let _change = self
+                .change
+                .lock()
+                .map_err(|_| StoreError::Io("segments lock".into()))?;
+            let Some((generation, bytes)) = self.file_bytes(&site, day)? else {
+                continue;
+            };
+            if !format::is_older(&bytes) {
+                continue;
+            }
+            let old = format::decode(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("segment {site}/{day}: {e}")))?;
+            self.write(&site, &old, generation + 1)?;
+            self.commit(t, &site, day, Some(generation + 1), Vec::new())?;
+            upgraded += 1;
+        }
+        Ok(upgraded)
+    }
+
     /// Deletes a site's sealed days before `day`. Returns how many events they held.
     pub fn drop_before(&self, t: &Trees, site: &str, day: i64) -> Result<u64, StoreError> {
         let _change = self
@@ -605,5 +636,43 @@ mod tests {
         );
         drop(store);
         assert_eq!(events_stored(&open(dir.path())).await, sent);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_day_sealed_in_format_1_is_rewritten_in_the_current_format_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let id = ConsentId::from_random([9; 16]);
+        store.record(decision(&id), false).await.unwrap();
+        let events: Vec<AcceptedEvent> = (0..4)
+            .map(|i| AcceptedEvent {
+                site: SiteId::parse("demo").unwrap(),
+                consent_id: id.clone(),
+                at: Timestamp(AT + i * 1000),
+                name: if i == 3 { "signup" } else { "pageview" }.into(),
+                category: CategoryId::parse("analytics").unwrap(),
+                path: format!("/{i}"),
+                props: vec![],
+                context: Context::default(),
+            })
+            .collect();
+        store.append_events(events).unwrap();
+        store.settle_events().await.unwrap();
+        let day = Day::of(AT);
+        let path = dir.path().join(format!("events/demo/{day}-1.seg"));
+        let current = std::fs::read(&path).unwrap();
+        drop(store);
+        std::fs::write(
+            &path,
+            crate::analytics::engine::format::as_version_1(&current),
+        )
+        .unwrap();
+
+        let store = open(dir.path());
+        assert_eq!(files(dir.path()), vec![format!("{day}-2.seg")]);
+        let upgraded = std::fs::read(dir.path().join(format!("events/demo/{day}-2.seg"))).unwrap();
+        assert!(!crate::analytics::engine::format::is_older(&upgraded));
+        assert_eq!(upgraded, current, "the same day, in the same bytes");
+        assert_eq!(events_stored(&store).await, 4);
     }
 }
