@@ -8,10 +8,8 @@
 //!
 //! The table is the routes' own list; a test holds it to the OpenAPI document.
 
-use std::sync::LazyLock;
-
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
@@ -58,19 +56,32 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 const API_PREFIX: &str = "/api/v1/sites/";
 
-static TABLE: LazyLock<Vec<(ResourceDef, &'static str)>> = LazyLock::new(|| {
-    ROUTES
-        .iter()
-        .map(|(pattern, allow)| (ResourceDef::new(*pattern), *allow))
-        .collect()
-});
-
 /// The `Allow` value of a path, if it is a known one.
 pub fn allowed(path: &str) -> Option<&'static str> {
-    TABLE
+    ROUTES
         .iter()
-        .find(|(def, _)| def.is_match(path))
+        .find(|(pattern, _)| matches(pattern, path))
         .map(|(_, allow)| *allow)
+}
+
+/// Whether a path fits a route pattern: the same segments, where `{name}` stands for any one
+/// non-empty segment (as the router reads it). Segment by segment, without a regular
+/// expression: this runs before every request.
+fn matches(pattern: &str, path: &str) -> bool {
+    let mut want = pattern.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return true,
+            (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') => {
+                if g.is_empty() {
+                    return false;
+                }
+            }
+            (Some(w), Some(g)) if w == g => {}
+            _ => return false,
+        }
+    }
 }
 
 fn lists(allow: &str, method: &Method) -> bool {
@@ -121,6 +132,14 @@ mod tests {
         assert_eq!(allowed("/"), Some("GET, HEAD, OPTIONS"));
         assert_eq!(allowed("/api/v1/sites/demo/nothing"), None);
         assert_eq!(allowed("/healthz/"), None);
+        assert_eq!(
+            allowed("/api/v1/sites//events"),
+            None,
+            "a segment stands for one"
+        );
+        assert_eq!(allowed("/api/v1/sites/demo/events/more"), None);
+        assert_eq!(allowed("/static/a/b"), None);
+        assert_eq!(allowed("/static/consent.css"), Some("GET, HEAD, OPTIONS"));
         assert!(lists("GET, HEAD, DELETE, OPTIONS", &Method::DELETE));
         assert!(!lists("GET, HEAD, DELETE, OPTIONS", &Method::PUT));
     }

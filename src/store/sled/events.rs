@@ -9,6 +9,8 @@
 //! without a full scan.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -23,8 +25,12 @@ use crate::analytics::visits::Visits;
 use crate::domain::{ConsentId, SiteId, Subject, Timestamp};
 use crate::store::StoreError;
 
-/// Batches of events the queue holds before `append_events` answers `Overloaded`.
-const QUEUE: usize = 1024;
+/// Events the queue holds before `append_events` answers `Overloaded`: about half a second
+/// of what the writer can write, so the pause of a group write never sheds a request, while
+/// an overload is still refused before memory grows.
+const QUEUED_EVENTS: usize = 50_000;
+/// Jobs the channel holds (single events, batches, barriers); `QUEUED_EVENTS` binds first.
+const QUEUE: usize = 65_536;
 const WRITE_EVERY: Duration = Duration::from_millis(200);
 const DAY_MS: i64 = 86_400_000;
 /// Visitor numbers are leased in blocks: `meta/visitor_seq` holds the end of the lease, made
@@ -43,18 +49,23 @@ pub(crate) enum Job {
 pub(crate) struct EventWriter {
     tx: Option<SyncSender<Job>>,
     thread: Option<JoinHandle<()>>,
+    /// Events sent and not yet taken by the writer.
+    queued: Arc<AtomicUsize>,
 }
 
 impl EventWriter {
     pub fn start(trees: Trees) -> Result<EventWriter, StoreError> {
         let (tx, rx) = sync_channel(QUEUE);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let taken = queued.clone();
         let thread = std::thread::Builder::new()
             .name("event-writer".into())
-            .spawn(move || run(trees, rx))
+            .spawn(move || run(trees, rx, &taken))
             .map_err(|e| StoreError::Io(format!("cannot start the event writer: {e}")))?;
         Ok(EventWriter {
             tx: Some(tx),
             thread: Some(thread),
+            queued,
         })
     }
 
@@ -62,9 +73,17 @@ impl EventWriter {
         let Some(tx) = &self.tx else {
             return Err(StoreError::Closed);
         };
-        tx.try_send(Job::Events(events)).map_err(|e| match e {
-            TrySendError::Full(_) => StoreError::Overloaded,
-            TrySendError::Disconnected(_) => StoreError::Closed,
+        let n = events.len();
+        if self.queued.fetch_add(n, Ordering::Relaxed) + n > QUEUED_EVENTS {
+            self.queued.fetch_sub(n, Ordering::Relaxed);
+            return Err(StoreError::Overloaded);
+        }
+        tx.try_send(Job::Events(events)).map_err(|e| {
+            self.queued.fetch_sub(n, Ordering::Relaxed);
+            match e {
+                TrySendError::Full(_) => StoreError::Overloaded,
+                TrySendError::Disconnected(_) => StoreError::Closed,
+            }
         })
     }
 
@@ -235,7 +254,7 @@ struct State {
     touched: HashSet<(String, i64)>,
 }
 
-fn run(trees: Trees, rx: Receiver<Job>) {
+fn run(trees: Trees, rx: Receiver<Job>, queued: &AtomicUsize) {
     let next_visitor = trees
         .meta
         .get("visitor_seq")
@@ -269,6 +288,7 @@ fn run(trees: Trees, rx: Receiver<Job>) {
         let wait = WRITE_EVERY.saturating_sub(last_write.elapsed());
         match rx.recv_timeout(wait) {
             Ok(Job::Events(batch)) => {
+                queued.fetch_sub(batch.len(), Ordering::Relaxed);
                 for e in &batch {
                     st.add(e);
                 }
