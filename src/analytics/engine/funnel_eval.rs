@@ -43,7 +43,9 @@ pub struct FunnelEvaluation<'q> {
     query: &'q FunnelQuery,
     range: Range<i64>,
     words: Interner,
-    touches: HashMap<u64, Vec<Gathered>>,
+    /// Every gathered touch with its visitor, in one list (sorted by visitor and time when
+    /// the funnel is finished: each day's touches already come sorted by visitor).
+    touches: Vec<(u64, Gathered)>,
 }
 
 impl<'q> FunnelEvaluation<'q> {
@@ -52,7 +54,7 @@ impl<'q> FunnelEvaluation<'q> {
             query,
             range: query.span.millis(),
             words: Interner::new(),
-            touches: HashMap::new(),
+            touches: Vec::new(),
         }
     }
 
@@ -93,6 +95,16 @@ impl<'q> FunnelEvaluation<'q> {
             .iter()
             .map(|f| Compiled::new(d, f))
             .collect();
+        // The evaluation's word for each word of the day, + 1 (0: not looked up yet).
+        let mut word_of = vec![0u32; d.dict.len()];
+        let words = &mut self.words;
+        let mut word = |code: u32| {
+            let slot = &mut word_of[code as usize];
+            if *slot == 0 {
+                *slot = words.code(d.text(code)).saturating_add(1);
+            }
+            *slot - 1
+        };
         for i in 0..d.events() {
             let at = d.ev_at[i];
             if !self.range.contains(&at) {
@@ -117,55 +129,55 @@ impl<'q> FunnelEvaluation<'q> {
             let group = match self.query.dimension {
                 Some(f) => match d.attr(f)[v] {
                     0 => 0,
-                    c => self.words.code(d.text(c)),
+                    c => word(c),
                 },
                 None => 0,
             };
-            let word = self.words.code(d.text(code));
-            self.touches
-                .entry(d.visit_visitor[v])
-                .or_default()
-                .push(Gathered {
+            self.touches.push((
+                d.visit_visitor[v],
+                Gathered {
                     at,
                     // Visits never span days: the day and the visit's row name it.
                     visit: (u64::try_from(d.day).unwrap_or(0) << 32) | v as u64,
-                    word,
+                    word: word(code),
                     page,
                     group,
-                });
+                },
+            ));
         }
     }
 
-    pub fn finish(self) -> FunnelCounts {
+    pub fn finish(mut self) -> FunnelCounts {
         let steps = self.query.funnel.steps().len();
+        let first = &self.query.funnel.steps()[0];
+        let words = self.words.words();
         let mut total = Vec::new();
         let mut groups: HashMap<u32, Vec<usize>> = HashMap::new();
-        for (_, mut touches) in self.touches {
-            touches.sort_by_key(|t| t.at);
-            let view: Vec<Touch<'_>> = touches
-                .iter()
-                .map(|t| Touch {
-                    at_ms: t.at,
-                    visit: t.visit,
-                    kind: if t.page {
-                        TouchKind::Page(&self.words.words()[t.word as usize])
-                    } else {
-                        TouchKind::Event(&self.words.words()[t.word as usize])
-                    },
-                })
-                .collect();
+        // Stable, so the days' sorted runs are merged rather than sorted again.
+        self.touches.sort_by_key(|(visitor, t)| (*visitor, t.at));
+        let mut view: Vec<Touch<'_>> = Vec::new();
+        for run in self.touches.chunk_by(|a, b| a.0 == b.0) {
+            view.clear();
+            view.extend(run.iter().map(|(_, t)| Touch {
+                at_ms: t.at,
+                visit: t.visit,
+                kind: if t.page {
+                    TouchKind::Page(&words[t.word as usize])
+                } else {
+                    TouchKind::Event(&words[t.word as usize])
+                },
+            }));
             let reached = self.query.funnel.reached(&view);
             if reached == 0 {
                 continue;
             }
             total.push(reached);
             if self.query.dimension.is_some() {
-                let first = self.query.funnel.steps()[0].clone();
-                let group = touches
+                let group = run
                     .iter()
                     .zip(&view)
                     .find(|(_, v)| first.matches(v.kind))
-                    .map_or(0, |(t, _)| t.group);
+                    .map_or(0, |((_, t), _)| t.group);
                 if group != 0 {
                     groups.entry(group).or_default().push(reached);
                 }
@@ -175,7 +187,7 @@ impl<'q> FunnelEvaluation<'q> {
             .into_iter()
             .map(|(g, reached)| {
                 (
-                    self.words.words()[g as usize].clone(),
+                    words[g as usize].clone(),
                     crate::analytics::funnel::tally(reached, steps),
                 )
             })

@@ -17,4 +17,6 @@ pub use eval::Evaluation;
 pub use funnel_eval::{FunnelCounts, FunnelEvaluation, FunnelQuery};
 
 #[cfg(test)]
+mod funnel_model_test;
+#[cfg(test)]
 mod model_test;

@@ -15,7 +15,7 @@ use crate::analytics::query::{
 use crate::domain::Timestamp;
 
 const DAY_MS: i64 = 86_400_000;
-const FIRST_DAY: i64 = 20_000;
+pub(super) const FIRST_DAY: i64 = 20_000;
 const PATHS: [&str; 4] = ["/", "/pricing", "/blog/1", "/blog/22"];
 const NAMES: [&str; 3] = ["pageview", "signup", "buy"];
 const COUNTRIES: [Option<&str>; 3] = [Some("DE"), Some("GB"), None];
@@ -25,7 +25,7 @@ const PLANS: [Option<&str>; 3] = [Some("pro"), Some("free"), None];
 
 /// One visit as generated: its visitor, day, start minute, context and events.
 #[derive(Debug, Clone)]
-struct GenVisit {
+pub(super) struct GenVisit {
     visitor: u64,
     day: i64,
     start_min: i64,
@@ -36,7 +36,7 @@ struct GenVisit {
     events: Vec<(i64, usize, usize, usize)>,
 }
 
-fn gen_visit() -> impl Strategy<Value = GenVisit> {
+pub(super) fn gen_visit() -> impl Strategy<Value = GenVisit> {
     (
         1u64..7,
         0i64..5,
@@ -63,7 +63,7 @@ fn gen_visit() -> impl Strategy<Value = GenVisit> {
 }
 
 /// Rows from generated visits, with visits made whole and distinct per visitor and day.
-fn rows(visits: &[GenVisit]) -> Vec<Row> {
+pub(super) fn rows(visits: &[GenVisit]) -> Vec<Row> {
     let mut out = Vec::new();
     let mut seen: HashSet<(u64, i64, i64)> = HashSet::new();
     for (n, v) in visits.iter().enumerate() {
@@ -119,7 +119,7 @@ fn dims() -> Vec<Dimension> {
     ]
 }
 
-fn gen_filter() -> impl Strategy<Value = Filter> {
+pub(super) fn gen_filter() -> impl Strategy<Value = Filter> {
     let values = [
         "/",
         "/pricing",
@@ -190,10 +190,48 @@ fn gen_query() -> impl Strategy<Value = Query> {
         })
 }
 
-/// The reference: the contract's definitions, computed directly from the rows.
-fn reference(rows: &[Row], query: &Query) -> Groups {
-    let range = query.span.millis();
-    // Each visit's events, oldest first.
+/// A visit's value of a visit-level field, from its events (oldest first), by the contract.
+pub(super) fn visit_value(events: &[&Row], f: VisitField) -> Option<String> {
+    let first = &events[0].event;
+    let pages: Vec<&str> = events
+        .iter()
+        .filter(|r| r.event.name == "pageview")
+        .map(|r| r.event.path.as_str())
+        .collect();
+    let c = &first.context;
+    match f {
+        VisitField::Country => c.country.clone(),
+        VisitField::Browser => Some(c.browser.clone()),
+        VisitField::Source => Some(c.source.clone().unwrap_or_else(|| "Direct / None".into())),
+        VisitField::EntryPage => pages.first().map(|p| p.to_string()),
+        VisitField::ExitPage => pages.last().map(|p| p.to_string()),
+        _ => None,
+    }
+}
+
+/// An event's value of a dimension, by the contract (a visit-level one from its visit).
+pub(super) fn value_of(events: &[&Row], r: &Row, d: &Dimension) -> Option<String> {
+    let pageview = r.event.name == "pageview";
+    match d {
+        Dimension::Visit(f) => visit_value(events, *f),
+        Dimension::Page => pageview.then(|| r.event.path.clone()),
+        Dimension::Name | Dimension::Goal => (!pageview).then(|| r.event.name.clone()),
+        Dimension::Prop(k) => {
+            r.event
+                .props
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| match v {
+                    PropValue::Str(s) => s.clone(),
+                    other => format!("{other:?}"),
+                })
+        }
+        Dimension::Time(_) => None,
+    }
+}
+
+/// Each visit's rows, oldest first, by (visitor, visit number).
+pub(super) fn visits_of(rows: &[Row]) -> BTreeMap<(u64, u64), Vec<&Row>> {
     let mut visits: BTreeMap<(u64, u64), Vec<&Row>> = BTreeMap::new();
     for r in rows {
         visits
@@ -204,41 +242,14 @@ fn reference(rows: &[Row], query: &Query) -> Groups {
     for events in visits.values_mut() {
         events.sort_by_key(|r| r.event.at.0);
     }
-    let visit_value = |events: &[&Row], f: VisitField| -> Option<String> {
-        let first = &events[0].event;
-        let pages: Vec<&str> = events
-            .iter()
-            .filter(|r| r.event.name == "pageview")
-            .map(|r| r.event.path.as_str())
-            .collect();
-        let c = &first.context;
-        match f {
-            VisitField::Country => c.country.clone(),
-            VisitField::Browser => Some(c.browser.clone()),
-            VisitField::Source => Some(c.source.clone().unwrap_or_else(|| "Direct / None".into())),
-            VisitField::EntryPage => pages.first().map(|p| p.to_string()),
-            VisitField::ExitPage => pages.last().map(|p| p.to_string()),
-            _ => None,
-        }
-    };
-    let value = |events: &[&Row], r: &Row, d: &Dimension| -> Option<String> {
-        let pageview = r.event.name == "pageview";
-        match d {
-            Dimension::Visit(f) => visit_value(events, *f),
-            Dimension::Page => pageview.then(|| r.event.path.clone()),
-            Dimension::Name | Dimension::Goal => (!pageview).then(|| r.event.name.clone()),
-            Dimension::Prop(k) => r
-                .event
-                .props
-                .iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| match v {
-                    PropValue::Str(s) => s.clone(),
-                    other => format!("{other:?}"),
-                }),
-            Dimension::Time(_) => None,
-        }
-    };
+    visits
+}
+
+/// The reference: the contract's definitions, computed directly from the rows.
+fn reference(rows: &[Row], query: &Query) -> Groups {
+    let range = query.span.millis();
+    let visits = visits_of(rows);
+    let value = value_of;
     let mut counters: HashMap<Vec<Part>, Counters> = HashMap::new();
     let mut visitors: HashMap<Vec<Part>, HashSet<u64>> = HashMap::new();
     let mut converters: HashMap<Vec<Part>, HashSet<u64>> = HashMap::new();
