@@ -10,6 +10,7 @@ use actix_web::error::{QueryPayloadError, UrlencodedError};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, web};
 
+use crate::analytics::query::Cancel;
 use crate::domain::{Clock, Site, SystemClock};
 use crate::errors::ApiError;
 use crate::geo::GeoLocator;
@@ -84,17 +85,28 @@ pub fn retention_plan(settings: &Settings) -> Vec<Retention> {
 /// How often retention is applied.
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
-fn spawn_sweeper(store: Arc<dyn ConsentStore>, plan: Vec<Retention>, clock: Arc<dyn Clock>) {
+/// Runs the retention sweep 30 s after start, then hourly; `stop` (shutdown) ends a sweep in
+/// progress at its next check, so a stop never waits for a whole sweep.
+fn spawn_sweeper(
+    store: Arc<dyn ConsentStore>,
+    plan: Vec<Retention>,
+    clock: Arc<dyn Clock>,
+    stop: Cancel,
+) {
     actix_web::rt::spawn(async move {
         loop {
             actix_web::rt::time::sleep(Duration::from_secs(30)).await;
-            match store.sweep(plan.clone(), clock.now()).await {
+            match store.sweep(plan.clone(), clock.now(), stop.clone()).await {
                 Ok(r) => log::info!(
                     "retention: {} events, {} inactive visitors, {} rights-log entries removed",
                     r.events_deleted,
                     r.visitors_erased,
                     r.rights_log_deleted
                 ),
+                Err(StoreError::Cancelled) => {
+                    log::info!("retention sweep stopped for shutdown; the next one goes on");
+                    return;
+                }
                 Err(e) => log::error!("retention sweep failed: {e}"),
             }
             actix_web::rt::time::sleep(SWEEP_EVERY).await;
@@ -151,6 +163,8 @@ pub struct Application {
     store: Arc<dyn ConsentStore>,
     analytics: Arc<dyn AnalyticsStore>,
     access: Arc<dyn AccessStore>,
+    /// Set at shutdown: a retention sweep in progress stops.
+    sweep_stop: Cancel,
 }
 
 impl Application {
@@ -213,10 +227,12 @@ impl Application {
             body_timeout: Duration::from_secs(settings.body_timeout_seconds),
             min_group_size: settings.min_group_size,
         });
+        let sweep_stop = Cancel::default();
         spawn_sweeper(
             store.clone(),
             retention_plan(&settings),
             state.clock.clone(),
+            sweep_stop.clone(),
         );
         let server = crate::http::front::serve(
             listener,
@@ -248,6 +264,7 @@ impl Application {
             store,
             analytics: events,
             access,
+            sweep_stop,
         })
     }
 
@@ -273,6 +290,7 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then drains in-flight requests and flushes the store.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.sweep_stop.cancel();
         if let Err(e) = self.analytics.sync_events().await {
             log::error!("queued events could not be written at shutdown: {e}");
         }

@@ -151,10 +151,13 @@ pub trait ConsentStore: Send + Sync + 'static {
 
     /// Applies retention: old raw events, inactive visitors (erased, with a tombstone each),
     /// old rights-log entries.
+    /// Stops with `Cancelled` soon after `cancel` is set (shutdown); what it did stays done
+    /// and the next sweep does the rest.
     fn sweep(
         &self,
         plan: Vec<Retention>,
         now: crate::domain::Timestamp,
+        cancel: crate::analytics::query::Cancel,
     ) -> StoreFuture<SweepReport>;
 
     /// Erases everything held under a consent id: its state, its ledger payloads (headers stay,

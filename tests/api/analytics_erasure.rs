@@ -8,7 +8,10 @@ use crate::marketer::{A, ALL_METRICS, DAY_A, DE, GB, HOUR_MS, marketer_app};
 
 async fn sweep(app: &TestApp) -> consentry::store::SweepReport {
     let now = consentry::domain::Clock::now(&app.clock);
-    app.store.sweep(app.retention.clone(), now).await.unwrap()
+    app.store
+        .sweep(app.retention.clone(), now, Default::default())
+        .await
+        .unwrap()
 }
 
 fn holds(haystack: &[u8], needle: &str) -> bool {

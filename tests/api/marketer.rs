@@ -851,13 +851,13 @@ async fn the_query_log_is_kept_ninety_days() {
     let later = |days: i64| Timestamp(now(&app).0 + days * DAY_MS);
     let report = app
         .store
-        .sweep(app.retention.clone(), later(89))
+        .sweep(app.retention.clone(), later(89), Default::default())
         .await
         .unwrap();
     assert_eq!(report.query_log_deleted, 0);
     let report = app
         .store
-        .sweep(app.retention.clone(), later(91))
+        .sweep(app.retention.clone(), later(91), Default::default())
         .await
         .unwrap();
     assert_eq!(report.query_log_deleted, 1);

@@ -10,6 +10,7 @@ async fn sweep(app: &TestApp) -> consentry::store::SweepReport {
         .sweep(
             app.retention.clone(),
             consentry::domain::Clock::now(&app.clock),
+            Default::default(),
         )
         .await
         .unwrap()
@@ -165,4 +166,32 @@ async fn a_category_granted_again_and_withdrawn_again_is_purged_again() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[actix_web::test]
+async fn a_sweep_stopped_for_shutdown_erases_nobody_and_the_next_sweep_does_the_work() {
+    let app = spawn_app().await;
+    let idle = app.consent_id("accept_all", json!({})).await;
+    app.send_events(&TestApp::pageview(&idle, "/"), &[]).await;
+    app.export(&idle).await;
+    app.clock.advance_days(367);
+    let stop = consentry::analytics::query::Cancel::default();
+    stop.cancel();
+    let stopped = app
+        .store
+        .sweep(
+            app.retention.clone(),
+            consentry::domain::Clock::now(&app.clock),
+            stop,
+        )
+        .await;
+    assert!(
+        matches!(stopped, Err(consentry::store::StoreError::Cancelled)),
+        "{stopped:?}"
+    );
+    let (status, _) = app
+        .get_json(&format!("/api/v1/sites/demo/consents/{idle}"), &[])
+        .await;
+    assert_eq!(status, 200, "the stopped sweep erased nobody");
+    assert_eq!(sweep(&app).await.visitors_erased, 1, "the next one does");
 }

@@ -427,6 +427,7 @@ impl ConsentStore for SledStore {
         &self,
         plan: Vec<crate::store::Retention>,
         now: Timestamp,
+        cancel: Cancel,
     ) -> StoreFuture<crate::store::SweepReport> {
         let (writer, events, cache) = (
             self.writer.clone(),
@@ -440,7 +441,7 @@ impl ConsentStore for SledStore {
                 events: &events,
                 cache: &cache,
             };
-            let report = retention::sweep(&eraser, &plan, now);
+            let report = retention::sweep(&eraser, &plan, now, &cancel);
             // A sweep reads every consent: give what it allocated back.
             evaluator::release_free_memory();
             let report = report?;

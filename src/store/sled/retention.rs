@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::erase::{Eraser, log_request};
 use super::events::event_key;
 use super::{Trees, keys, map_err};
+use crate::analytics::query::Cancel;
 use crate::domain::ledger::{payload_recorded_at, payload_refused};
 use crate::domain::{SiteId, Subject, Timestamp};
 use crate::store::{QUERY_LOG_DAYS, RIGHTS_LOG_DAYS, Retention, StoreError, SweepReport};
@@ -16,6 +17,7 @@ pub fn sweep(
     eraser: &Eraser<'_>,
     plan: &[Retention],
     now: Timestamp,
+    cancel: &Cancel,
 ) -> Result<SweepReport, StoreError> {
     let t = eraser.trees;
     let mut report = SweepReport::default();
@@ -36,7 +38,8 @@ pub fn sweep(
         let cutoff_day = u32::try_from(cutoff.div_euclid(DAY_MS)).unwrap_or(0);
         let mut site_prefix = r.site.as_str().as_bytes().to_vec();
         site_prefix.push(0);
-        for item in t.visitor_days.scan_prefix(&site_prefix) {
+        for (n, item) in t.visitor_days.scan_prefix(&site_prefix).enumerate() {
+            stop_if(cancel, n)?;
             let (k, _) = item.map_err(map_err)?;
             let day = k
                 .get(k.len().saturating_sub(4)..)
@@ -46,8 +49,8 @@ pub fn sweep(
                 t.visitor_days.remove(k).map_err(map_err)?;
             }
         }
-        report.withdrawn_events_deleted += purge_withdrawn(t, r, now)?;
-        report.visitors_erased += erase_inactive(eraser, r, now)?;
+        report.withdrawn_events_deleted += purge_withdrawn(t, r, now, cancel)?;
+        report.visitors_erased += erase_inactive(eraser, r, now, cancel)?;
     }
     let cutoff = (now.0 - i64::from(QUERY_LOG_DAYS) * DAY_MS).max(0);
     for item in t.query_log.range(..cutoff.to_be_bytes()) {
@@ -79,13 +82,27 @@ fn last_active(t: &Trees, site: &SiteId, subject: &Subject, state: &[u8]) -> Opt
     decided.max(last_day)
 }
 
-fn erase_inactive(eraser: &Eraser<'_>, r: &Retention, now: Timestamp) -> Result<u64, StoreError> {
+/// `Cancelled` once `cancel` is set, checked every 1,024 items of a scan.
+fn stop_if(cancel: &Cancel, n: usize) -> Result<(), StoreError> {
+    if n % 1024 == 0 && cancel.is_cancelled() {
+        return Err(StoreError::Cancelled);
+    }
+    Ok(())
+}
+
+fn erase_inactive(
+    eraser: &Eraser<'_>,
+    r: &Retention,
+    now: Timestamp,
+    cancel: &Cancel,
+) -> Result<u64, StoreError> {
     let t = eraser.trees;
     let cutoff = now.0 - i64::from(r.inactivity_days) * DAY_MS;
     let mut prefix = r.site.as_str().as_bytes().to_vec();
     prefix.push(0);
     let mut inactive = Vec::new();
-    for item in t.consents.scan_prefix(&prefix) {
+    for (n, item) in t.consents.scan_prefix(&prefix).enumerate() {
+        stop_if(cancel, n)?;
         let (k, v) = item.map_err(map_err)?;
         let Some(subject) = k
             .get(prefix.len()..)
@@ -98,31 +115,43 @@ fn erase_inactive(eraser: &Eraser<'_>, r: &Retention, now: Timestamp) -> Result<
             inactive.push(subject);
         }
     }
+    // Each erasure is whole; a shutdown stops between two, and the ones done are logged.
+    let mut erased = 0u64;
     for subject in &inactive {
+        if cancel.is_cancelled() {
+            break;
+        }
         eraser.erase_subject(&r.site, subject, now, "retention")?;
+        erased += 1;
         debug_assert!(
             !t.consents
                 .contains_key(keys::consent(&r.site, subject))
                 .unwrap_or(true)
         );
     }
-    if !inactive.is_empty() {
+    if erased > 0 {
         let line = format!(
-            "type=retention\nsite={}\nchannel=sweeper\noutcome=erased {} inactive visitors\ncompleted_at={}\n",
-            r.site,
-            inactive.len(),
-            now.0
+            "type=retention\nsite={}\nchannel=sweeper\noutcome=erased {erased} inactive visitors\ncompleted_at={}\n",
+            r.site, now.0
         );
         log_request(t, now, line.as_bytes())?;
     }
-    Ok(inactive.len() as u64)
+    if erased < inactive.len() as u64 {
+        return Err(StoreError::Cancelled);
+    }
+    Ok(erased)
 }
 
 /// Deletes the events of categories a visitor refused after granting them (a withdrawal, or a
 /// narrower choice), once the refusal is `withdrawal_purge_hours` old. Events of categories
 /// still granted stay. Sealed days are rewritten once each, for all their visitors at once;
 /// a decision's purge is recorded (`purged`) once done, so the next sweep skips it.
-fn purge_withdrawn(t: &Trees, r: &Retention, now: Timestamp) -> Result<u64, StoreError> {
+fn purge_withdrawn(
+    t: &Trees,
+    r: &Retention,
+    now: Timestamp,
+    cancel: &Cancel,
+) -> Result<u64, StoreError> {
     let due = now.0 - i64::from(r.withdrawal_purge_hours) * 3_600_000;
     let mut prefix = r.site.as_str().as_bytes().to_vec();
     prefix.push(0);
@@ -130,7 +159,8 @@ fn purge_withdrawn(t: &Trees, r: &Retention, now: Timestamp) -> Result<u64, Stor
     // Sealed day → (visitor number → the categories to drop).
     let mut sealed: BTreeMap<i64, HashMap<u64, Vec<String>>> = BTreeMap::new();
     let mut done: Vec<(Vec<u8>, i64)> = Vec::new();
-    for item in t.consents.scan_prefix(&prefix) {
+    for (n, item) in t.consents.scan_prefix(&prefix).enumerate() {
+        stop_if(cancel, n)?;
         let (k, v) = item.map_err(map_err)?;
         let payload = v.get(40..).unwrap_or_default();
         let refused = payload_refused(payload).unwrap_or_default();
