@@ -36,6 +36,8 @@ pub struct GeoStatus {
     pub database_type: Option<String>,
     /// How many times a database has been loaded successfully, the first load included.
     pub reloads: u64,
+    /// Why the configured file is not in use, when the last attempt to read it failed.
+    pub problem: Option<String>,
 }
 
 /// Turns an address into a `Location`. Cheap to clone; every clone shares one database.
@@ -63,6 +65,8 @@ struct Watch {
     seen: Option<Fingerprint>,
     /// Whether the last check found no readable file, so that the warning is logged once.
     missing: bool,
+    /// Why the last attempt failed (cleared by a good load).
+    problem: Option<String>,
 }
 
 /// Enough of a file's metadata to notice that it was replaced or rewritten.
@@ -172,6 +176,13 @@ impl GeoLocator {
             build_epoch: database.as_ref().map(|d| d.build_epoch),
             database_type: database.as_ref().map(|d| d.database_type.clone()),
             reloads: self.inner.reloads.load(Ordering::Relaxed),
+            problem: self
+                .inner
+                .watch
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .problem
+                .clone(),
         }
     }
 }
@@ -219,6 +230,7 @@ impl Inner {
                     );
                     watch.missing = true;
                 }
+                watch.problem = Some(format!("{} cannot be read ({err})", path.display()));
                 watch.seen = None;
                 return;
             }
@@ -241,12 +253,19 @@ impl Inner {
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) =
                     Some(Arc::new(database));
                 self.reloads.fetch_add(1, Ordering::Relaxed);
+                watch.problem = None;
             }
-            Err(err) => log::warn!(
-                "geo database {} is not a valid MaxMind database ({err}); {}",
-                path.display(),
-                self.consequence()
-            ),
+            Err(err) => {
+                log::warn!(
+                    "geo database {} is not a valid MaxMind database ({err}); {}",
+                    path.display(),
+                    self.consequence()
+                );
+                watch.problem = Some(format!(
+                    "{} is not a valid MaxMind database ({err})",
+                    path.display()
+                ));
+            }
         }
     }
 

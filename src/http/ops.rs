@@ -5,26 +5,53 @@ use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
 use super::state::AppState;
+use crate::geo::GeoStatus;
 
-/// 200 when a write reaches the store, else 503.
+/// 200 when a write reaches the store, else 503. `status` is `degraded`, with `reasons`, when
+/// a configured GeoIP file is not in use.
 #[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let geo = state.geo.status();
     match state.store.check_writable().await {
-        Ok(()) => HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(json!({
+        Ok(()) => {
+            let mut body = json!({
                 "status": "ok",
                 "store": "writable",
                 "geoip": {"loaded": geo.loaded, "build_epoch": geo.build_epoch, "database_type": geo.database_type},
-            })),
+            });
+            if let Some(reason) = geo_degraded(&geo) {
+                body["status"] = json!("degraded");
+                body["reasons"] = json!([reason]);
+            }
+            HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(body)
+        }
         Err(e) => {
             log::error!("health check failed: {e}");
             HttpResponse::ServiceUnavailable()
                 .insert_header((header::CACHE_CONTROL, "no-store"))
-                .insert_header((header::RETRY_AFTER, "5"))
                 .json(json!({"error": {"code": "storage_unavailable", "message": "the store is not writable"}}))
         }
+    }
+}
+
+/// Why the geo lookup is not what the operator configured: a `geoip_database` file that is
+/// missing, unreadable or not a MaxMind database. `None` when none is configured (every
+/// visitor is then opt-in by choice) or the file is in use.
+fn geo_degraded(geo: &GeoStatus) -> Option<String> {
+    geo.path.as_ref()?;
+    match (geo.loaded, &geo.problem) {
+        (true, None) => None,
+        (false, problem) => Some(format!(
+            "geoip: {}; every visitor's location is unknown, so every visitor gets the opt-in banner",
+            problem
+                .as_deref()
+                .unwrap_or("the configured database is not loaded")
+        )),
+        (true, Some(problem)) => Some(format!(
+            "geoip: {problem}; the database loaded before stays in use"
+        )),
     }
 }
 

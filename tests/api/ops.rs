@@ -2,7 +2,7 @@ use std::io::Read;
 
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 #[actix_web::test]
 async fn gpc_json_declares_support() {
@@ -18,6 +18,40 @@ async fn healthz_is_200_when_the_store_is_writable() {
     let (status, body) = app.get_json("/healthz", &[]).await;
     assert_eq!(status, 200);
     assert_eq!(body["store"], "writable");
+    assert_eq!(body["status"], "ok", "no GeoIP file configured is a choice");
+}
+
+#[actix_web::test]
+async fn healthz_is_degraded_with_the_reason_when_the_configured_geoip_file_is_missing_or_corrupt()
+{
+    let missing =
+        spawn_app_with(|s| s.geoip = Some("/nonexistent/GeoLite2-City.mmdb".into())).await;
+    let (status, body) = missing.get_json("/healthz", &[]).await;
+    assert_eq!(
+        status, 200,
+        "the store is writable: consents are still recorded"
+    );
+    assert_eq!(body["status"], "degraded");
+    let reason = body["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("/nonexistent/GeoLite2-City.mmdb cannot be read")
+            && reason.contains("opt-in"),
+        "{reason}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("geo.mmdb");
+    std::fs::write(&corrupt, b"not a maxmind database").unwrap();
+    let app = spawn_app_with(|s| s.geoip = Some(corrupt.clone())).await;
+    let (_, body) = app.get_json("/healthz", &[]).await;
+    assert_eq!(body["status"], "degraded");
+    assert!(
+        body["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("is not a valid MaxMind database"),
+        "{body}"
+    );
 }
 
 #[actix_web::test]
