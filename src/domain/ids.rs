@@ -6,8 +6,12 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdError {
     Empty,
-    TooLong { max: usize },
+    TooLong {
+        max: usize,
+    },
     BadCharacter,
+    /// Valid but for capital letters, where only lowercase is allowed.
+    NotLowercase,
 }
 
 impl fmt::Display for IdError {
@@ -18,6 +22,10 @@ impl fmt::Display for IdError {
             IdError::BadCharacter => {
                 write!(f, "may contain only letters, digits, '-', '_' and '.'")
             }
+            IdError::NotLowercase => write!(
+                f,
+                "must be lowercase: only a-z, digits, '-', '_' and '.' (capital letters are not allowed)"
+            ),
         }
     }
 }
@@ -38,10 +46,15 @@ fn check_token(raw: &str, max: usize, lowercase_only: bool) -> Result<(), IdErro
         letter || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
     });
     if ok {
-        Ok(())
-    } else {
-        Err(IdError::BadCharacter)
+        return Ok(());
     }
+    let fine_but_for_capitals = raw
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if lowercase_only && fine_but_for_capitals {
+        return Err(IdError::NotLowercase);
+    }
+    Err(IdError::BadCharacter)
 }
 
 macro_rules! token_type {
@@ -228,7 +241,9 @@ mod tests {
     #[test]
     fn site_ids_are_lowercase_tokens() {
         assert!(SiteId::parse("shop-2").is_ok());
-        assert_eq!(SiteId::parse("Shop"), Err(IdError::BadCharacter));
+        assert_eq!(SiteId::parse("Shop"), Err(IdError::NotLowercase));
+        assert!(IdError::NotLowercase.to_string().contains("lowercase"));
+        assert_eq!(SiteId::parse("Shöp"), Err(IdError::BadCharacter));
         assert_eq!(SiteId::parse("a b"), Err(IdError::BadCharacter));
         assert_eq!(
             SiteId::parse(&"a".repeat(65)),

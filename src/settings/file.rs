@@ -304,6 +304,48 @@ fn normalise_origin(raw: &str) -> Option<String> {
     Some(format!("{scheme}://{host}"))
 }
 
+/// An address a visitor can write to, as the policy page publishes it: one `@`, a local part
+/// without spaces or controls, a domain of dot-separated labels.
+fn check_email(field: &str, raw: &str) -> Result<(), SettingsError> {
+    let refuse = || {
+        err(
+            field,
+            format!("`{raw}` is not an e-mail address like privacy@shop.example"),
+        )
+    };
+    let (local, domain) = raw.split_once('@').ok_or_else(refuse)?;
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '@');
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && domain.len() <= 253
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    if local_ok && domain_ok {
+        Ok(())
+    } else {
+        Err(refuse())
+    }
+}
+
+/// A link the policy page publishes: an absolute `http` or `https` URL (never `javascript:`).
+fn check_http_url(field: &str, raw: &str) -> Result<(), SettingsError> {
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        _ => Err(err(
+            field,
+            format!("`{raw}` is not a web address like https://example.org/privacy"),
+        )),
+    }
+}
+
 fn is_date(raw: &str) -> bool {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(raw, &format).is_ok()
@@ -353,6 +395,10 @@ impl FileSite {
                 "must be a date like 2026-11-01",
             ));
         }
+        check_email(&at("policy.contact_email"), &p.contact_email)?;
+        if let Some(dpo) = &p.dpo_email {
+            check_email(&at("policy.dpo_email"), dpo)?;
+        }
         let earlier = p.earlier;
         let upcoming = p.upcoming;
         let mut policy = Policy {
@@ -377,6 +423,11 @@ impl FileSite {
                     &at("categories"),
                     format!("category `{cid}` is defined twice"),
                 ));
+            }
+            for s in &c.services {
+                if let Some(url) = &s.privacy_url {
+                    check_http_url(&at("categories.services.privacy_url"), url)?;
+                }
             }
             let services = c
                 .services

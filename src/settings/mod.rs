@@ -193,4 +193,58 @@ purchase = "marketing"
         let err = Settings::load(Some(text), &Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("purchase"), "{err}");
     }
+
+    /// One site as the README shows it, with `edit` applied to its text.
+    fn site_with(edit: impl Fn(&str) -> String) -> String {
+        edit(
+            r#"
+[[sites]]
+id = "shop"
+name = "Shop"
+origins = ["https://shop.example"]
+[sites.policy]
+version = "1"
+last_updated = "2026-01-01"
+controller = "Shop Ltd"
+address = "1 Road"
+contact_email = "privacy@shop.example"
+[[sites.categories]]
+id = "analytics"
+title = "Analytics"
+description = "Counts visits."
+[[sites.categories.services]]
+name = "Consentry"
+provider = "Shop Ltd"
+purpose = "Counts visits."
+privacy_url = "https://shop.example/privacy"
+"#,
+        )
+    }
+
+    #[test]
+    fn the_readme_site_loads_and_each_published_contact_and_link_is_checked() {
+        assert!(Settings::load(Some(&site_with(str::to_owned)), &Overrides::default()).is_ok());
+        let refused = |from: &str, to: &str| {
+            Settings::load(
+                Some(&site_with(|t| t.replace(from, to))),
+                &Overrides::default(),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let e = refused("privacy@shop.example", "not-an-email");
+        assert!(
+            e.contains("sites[shop].policy.contact_email") && e.contains("not an e-mail address"),
+            "{e}"
+        );
+        assert!(refused("privacy@shop.example", "privacy@localhost").contains("contact_email"));
+        assert!(refused("privacy@shop.example", "a b@shop.example").contains("contact_email"));
+        let e = refused("https://shop.example/privacy", "javascript:alert(1)");
+        assert!(
+            e.contains("privacy_url") && e.contains("not a web address"),
+            "{e}"
+        );
+        let e = refused(r#"id = "shop""#, r#"id = "Shop""#);
+        assert!(e.contains("lowercase"), "{e}");
+    }
 }

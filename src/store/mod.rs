@@ -54,7 +54,7 @@ pub enum StoreError {
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error(
-        "the data folder is locked by another process; stop the running server first, or use the server's own endpoints"
+        "the data folder is locked by another process (a running server: one process opens it at a time); stop the server (SIGTERM, it exits within seconds), run this command, then start the server again"
     )]
     Locked,
     #[error("storage has shut down")]
