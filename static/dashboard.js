@@ -83,8 +83,9 @@ function changeText(metric, cur, prev, change) {
     return { delta: pp, text: (pp > 0 ? '+' : pp < 0 ? '−' : '±') + nf1.format(Math.abs(pp)) + ' pp' };
   }
   if (change == null) return cur > 0 ? { delta: 1, text: 'new' } : { delta: 0, text: '±0%' };
+  // The arrow and the colour follow the figure shown: a change that rounds to 0 % is flat.
   const c = Math.round(change);
-  return { delta: change, text: (c > 0 ? '+' : c < 0 ? '−' : '±') + nf.format(Math.abs(c)) + '%' };
+  return { delta: c, text: (c > 0 ? '+' : c < 0 ? '−' : '±') + nf.format(Math.abs(c)) + '%' };
 }
 
 function loadKpis(gen) {

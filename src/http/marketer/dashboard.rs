@@ -149,9 +149,12 @@ pub async fn sign_in(
         Ok(r)
     };
     let Some(presented) = PresentedKey::parse(form.key.trim()) else {
-        return refuse(
-            "That is not a Consentry API key: a key looks like cs_, 16 hex digits, _, 64 hex digits.",
-        );
+        return refuse(if form.key.trim().starts_with("cs_") {
+            "This key starts with cs_ but is not whole: a key is cs_, 16 hex digits, _ and 64 hex \
+             digits (84 characters). Copy it again from `consentry keys create`."
+        } else {
+            "That is not a Consentry API key: a key looks like cs_, 16 hex digits, _, 64 hex digits."
+        });
     };
     let record = match admit(&state, &presented, &entry.site.id, now).await? {
         Ok(record) => record,
