@@ -63,12 +63,15 @@ fn passes(filters: &[Filter], events: &[&Row], r: &Row) -> bool {
         .all(|f| f.admits(super::model_test::value_of(events, r, &f.dimension).as_deref()))
 }
 
+/// A touch as the reference gathers it: time, visit, page or not, what, and the visit's value
+/// of the split.
+type RefTouch = (i64, u64, bool, String, Option<String>);
+
 /// The reference, from the rows.
 fn reference(rows: &[Row], q: &FunnelQuery) -> FunnelCounts {
     let range = q.span.millis();
     let steps = q.funnel.steps();
-    // Per visitor: (time, visit, page?, what, the visit's value of the split).
-    let mut touches: BTreeMap<u64, Vec<(i64, u64, bool, String, Option<String>)>> = BTreeMap::new();
+    let mut touches: BTreeMap<u64, Vec<RefTouch>> = BTreeMap::new();
     for ((visitor, visit), events) in visits_of(rows) {
         let group = q.dimension.and_then(|f| visit_value(&events, f));
         for r in &events {
