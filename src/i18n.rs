@@ -4,7 +4,7 @@
 pub const LANGUAGES: [&str; 4] = ["en", "de", "fr", "es"];
 
 /// Every text key the banner script reads.
-pub const KEYS: [&str; 21] = [
+pub const KEYS: [&str; 27] = [
     "title",
     "description",
     "accept_all",
@@ -26,9 +26,15 @@ pub const KEYS: [&str; 21] = [
     "acknowledge",
     "saved",
     "policy_updated",
+    "your_data",
+    "download_data",
+    "erase_data",
+    "cancel",
+    "confirm_erase",
+    "erased",
 ];
 
-const EN: [&str; 21] = [
+const EN: [&str; 27] = [
     "We value your privacy",
     "We use cookies and similar technologies for analytics and marketing only if you agree. You can change your mind at any time in Privacy settings.",
     "Accept all",
@@ -50,9 +56,15 @@ const EN: [&str; 21] = [
     "OK",
     "Your choices were saved.",
     "Our privacy policy was updated. Your choices still apply; you can review them in Privacy settings.",
+    "Your data",
+    "Download my data",
+    "Erase my data",
+    "Cancel",
+    "Confirm erase",
+    "Your data has been erased. Only a tombstone without personal data remains as proof.",
 ];
 
-const DE: [&str; 21] = [
+const DE: [&str; 27] = [
     "Ihre Privatsphäre ist uns wichtig",
     "Wir verwenden Cookies und ähnliche Technologien für Statistik und Marketing nur mit Ihrer Einwilligung. Sie können Ihre Wahl jederzeit in den Datenschutz-Einstellungen ändern.",
     "Alle akzeptieren",
@@ -74,9 +86,15 @@ const DE: [&str; 21] = [
     "OK",
     "Ihre Auswahl wurde gespeichert.",
     "Unsere Datenschutzerklärung wurde aktualisiert. Ihre Auswahl gilt weiter; Sie können sie in den Datenschutz-Einstellungen prüfen.",
+    "Ihre Daten",
+    "Meine Daten herunterladen",
+    "Meine Daten löschen",
+    "Abbrechen",
+    "Löschen bestätigen",
+    "Ihre Daten wurden gelöscht. Nur ein Vermerk ohne personenbezogene Daten bleibt als Nachweis.",
 ];
 
-const FR: [&str; 21] = [
+const FR: [&str; 27] = [
     "Nous respectons votre vie privée",
     "Nous utilisons des cookies et technologies similaires pour la mesure d'audience et le marketing uniquement avec votre accord. Vous pouvez changer d'avis à tout moment dans les paramètres de confidentialité.",
     "Tout accepter",
@@ -98,9 +116,15 @@ const FR: [&str; 21] = [
     "OK",
     "Vos choix ont été enregistrés.",
     "Notre politique de confidentialité a été mise à jour. Vos choix restent valables ; vous pouvez les revoir dans les paramètres de confidentialité.",
+    "Vos données",
+    "Télécharger mes données",
+    "Effacer mes données",
+    "Annuler",
+    "Confirmer l'effacement",
+    "Vos données ont été effacées. Seule une trace sans donnée personnelle reste comme preuve.",
 ];
 
-const ES: [&str; 21] = [
+const ES: [&str; 27] = [
     "Valoramos su privacidad",
     "Usamos cookies y tecnologías similares para analítica y marketing solo si usted lo acepta. Puede cambiar de opinión en cualquier momento en la configuración de privacidad.",
     "Aceptar todo",
@@ -122,6 +146,12 @@ const ES: [&str; 21] = [
     "OK",
     "Sus opciones se han guardado.",
     "Nuestra política de privacidad se ha actualizado. Sus opciones siguen vigentes; puede revisarlas en la configuración de privacidad.",
+    "Sus datos",
+    "Descargar mis datos",
+    "Borrar mis datos",
+    "Cancelar",
+    "Confirmar borrado",
+    "Sus datos se han borrado. Solo queda como prueba una constancia sin datos personales.",
 ];
 
 /// The texts of a supported language, as (key, text) pairs in `KEYS` order.
@@ -178,6 +208,34 @@ mod tests {
         assert_eq!(choose(None, Some("de-AT,de;q=0.9,en;q=0.8")), "de");
         assert_eq!(choose(None, None), "en");
         assert_eq!(choose(None, Some("ja")), "en");
+    }
+
+    #[test]
+    fn every_text_the_banner_script_reads_is_in_the_catalogue() {
+        let script = include_str!("../static/consent.js");
+        let mut read: Vec<&str> = Vec::new();
+        for prefix in ["T.", "texts."] {
+            for (at, _) in script.match_indices(prefix) {
+                let key: &str = script[at + prefix.len()..]
+                    .split(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                    .next()
+                    .unwrap_or("");
+                let word_start = at == 0 || !script.as_bytes()[at - 1].is_ascii_alphanumeric();
+                if word_start && !key.is_empty() {
+                    read.push(key);
+                }
+            }
+        }
+        assert!(
+            read.contains(&"confirm_erase"),
+            "the scan finds the keys: {read:?}"
+        );
+        for key in read {
+            assert!(
+                KEYS.contains(&key),
+                "the script reads `{key}`, which is not in KEYS"
+            );
+        }
     }
 
     #[test]

@@ -563,16 +563,50 @@ fn default_necessary() -> Category {
             ("fr".into(), "Essentiels".into()),
             ("es".into(), "Esenciales".into()),
         ])),
-        description: Localized::english(
-            "Needed for the site to work and to remember your privacy choices. Always on.",
-        ),
+        description: Localized::new(BTreeMap::from([
+            (
+                "en".into(),
+                "Needed for the site to work and to remember your privacy choices. Always on."
+                    .into(),
+            ),
+            (
+                "de".into(),
+                "Für den Betrieb der Website nötig und um Ihre Datenschutz-Entscheidung zu \
+                 speichern. Immer aktiv."
+                    .into(),
+            ),
+            (
+                "fr".into(),
+                "Nécessaires au fonctionnement du site et à la mémorisation de vos choix de \
+                 confidentialité. Toujours actifs."
+                    .into(),
+            ),
+            (
+                "es".into(),
+                "Necesarias para que el sitio funcione y para recordar sus preferencias de \
+                 privacidad. Siempre activas."
+                    .into(),
+            ),
+        ])),
         services: Vec::new(),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::normalise_origin;
+    use super::{default_necessary, normalise_origin};
+
+    #[test]
+    fn the_automatic_essential_category_speaks_every_banner_language() {
+        let c = default_necessary();
+        let en = c.description.get("en");
+        for lang in crate::i18n::LANGUAGES {
+            assert!(!c.title.get(lang).is_empty(), "{lang}");
+            if lang != "en" {
+                assert_ne!(c.description.get(lang), en, "{lang} falls back to English");
+            }
+        }
+    }
 
     #[test]
     fn origins_are_normalised_and_paths_refused() {
