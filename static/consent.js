@@ -444,10 +444,14 @@
   // Fetch the config and (for a returning visitor) the record; the server is the truth.
   function load() {
     return Promise.all([
-      req('banner?lang=' + lang + (gpc ? '&gpc=1' : '')),
+      req('banner?lang=' + lang + (gpc ? '&gpc=1' : '')).catch(function () {
+        // A fetch refused by CORS is indistinguishable from a network failure: say both.
+        throw new Error('Consentry: no banner from ' + api + ' (offline, or refused by CORS). If the console shows a CORS error, add this page\'s origin ' + location.origin + ' to the origins of site "' + site + '" in the server\'s settings (sites[' + site + '].origins) and restart it.');
+      }),
       ck && req(cu()).catch(function () {})
     ]).then(function (x) {
       var b = x[0], r = x[1];
+      if (b.s == 404) throw new Error('Consentry: the server has no site "' + site + '": data-site on the script tag must be the id of a [[sites]] entry in its settings.');
       if (b.s != 200) throw new Error('consentry: banner ' + b.s);
       cfg = b.j;
       build();

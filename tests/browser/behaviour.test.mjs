@@ -204,3 +204,44 @@ test('data-theme="dark" on the script tag forces the dark theme', async () => {
     assert.ok(r + g + b < 150, `dark background, got ${bg}`);
   });
 });
+
+test('a page on an origin the site does not list gets no banner and a console message naming that origin and the setting', async () => {
+  // Chromium asks before a page reaches a loopback server from another origin: granted, as a
+  // visitor of a site whose consent server is on the local network would be asked.
+  await withPage({ permissions: ['local-network-access'] }, async ({ page }) => {
+    const messages = [];
+    page.on('console', (m) => messages.push(m.text()));
+    // A page of another site (another port on the same machine, so Chromium's private
+    // network rules let it load the script), embedding the script from this server.
+    const shop = 'http://127.0.0.1:9';
+    await page.route(shop + '/', (route) =>
+      route.fulfill({
+        contentType: 'text/html',
+        body: `<!doctype html><html lang="en"><body><p>Shop</p>
+               <script src="${server.url}/consent.js" data-site="demo" defer></script></body></html>`,
+      }),
+    );
+    await page.goto(shop + '/');
+    await page.waitForTimeout(1000);
+    assert.equal(await page.locator('.cst-banner').count(), 0, 'no banner');
+    const said = messages.find((m) => m.includes('Consentry: no banner'));
+    assert.ok(said, `a console message, got: ${JSON.stringify(messages)}`);
+    assert.ok(said.includes(`origin ${shop} `) && said.includes('sites[demo].origins'), said);
+  });
+});
+
+test('a script tag naming a site the server does not have says so in the console', async () => {
+  await withPage({}, async ({ page }) => {
+    const messages = [];
+    page.on('console', (m) => messages.push(m.text()));
+    await page.route(server.url + '/', async (route) => {
+      const res = await route.fetch();
+      const html = (await res.text()).replace('data-site="demo"', 'data-site="nosuch"');
+      await route.fulfill({ response: res, body: html });
+    });
+    await page.goto(server.url + '/');
+    await page.waitForTimeout(1000);
+    const said = messages.find((m) => m.includes('has no site "nosuch"'));
+    assert.ok(said, `a console message, got: ${JSON.stringify(messages)}`);
+  });
+});
