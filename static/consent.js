@@ -35,7 +35,19 @@
   var sec = location.protocol == 'https:' ? '; Secure' : '';
   // cfg: the banner config; rec: the current valid record; ch: its choices.
   var cfg, rec = null, ch = {}, act = {}, lock = {}, lsn = [], ck = readCk();
-  var busy, sheet, root, bn, bt, bd, bb, ov, dg, rt, fab, toast, inp, op, gnotes;
+  var busy, sheet, root, bn, bt, bd, bb, ov, dg, rt, fab, toast, inp, op, gnotes, pls = [];
+
+  // The hosted policy page, reached from a site's banner: the site's consent id came in the
+  // fragment (never sent to a server, never in a Referer). Drop it from the address, keep the
+  // id in this origin's cookie, and load the page again so the server renders it for that id.
+  var handed = me.hasAttribute('data-policy-page') && /^#consent=([0-7][0-9a-hjkmnp-tv-z]{25})$/.exec(location.hash);
+  if (handed) {
+    history.replaceState(null, '', location.pathname + location.search);
+    if (!ck || ck.id != handed[1]) {
+      d.cookie = CK + '=' + handed[1] + '..; path=/; SameSite=Lax; max-age=' + MAXAGE + sec;
+      return location.reload();
+    }
+  }
 
   function readCk() {
     var m = d.cookie.match(/(?:^|;\s*)consentry=([^;]*)/);
@@ -127,6 +139,7 @@
     rec = r;
     ch = r.choices || {};
     setCk(r);
+    phref();
     gcm('update', ch);
     cfg.categories.forEach(function (c) { if (!ch[c.id] && act[c.id]) reload = 1; });
     purge();
@@ -195,8 +208,15 @@
     attr(btn('\u00d7', f, p, 'cst-x'), {'aria-label': cfg.texts.close});
   }
   function plink(p) {
-    var a = el('a', 'cst-pl', cfg.texts.policy_link, el('p', 0, 0, p));
-    a.href = new URL(cfg.policy_url, me.src).href;
+    pls.push(el('a', 'cst-pl', cfg.texts.policy_link, el('p', 0, 0, p)));
+    phref();
+  }
+  // The policy links: on another origin than the page, with the consent id in the fragment,
+  // so the hosted policy page shows this visitor's choice.
+  function phref() {
+    var u = new URL(cfg.policy_url, me.src);
+    if (ck && u.origin != location.origin) u.hash = 'consent=' + encodeURIComponent(ck.id);
+    pls.forEach(function (a) { a.href = u.href; });
   }
   function gnote(p) {
     gnotes.push(attr(el('p', 'cst-gpc', cfg.texts.gpc_honoured, p), {role: 'note'}));
@@ -205,6 +225,7 @@
   function build() {
     var T = cfg.texts, th = me.getAttribute('data-theme');
     if (root) root.remove();
+    pls = [];
     root = el('div', 'cst-root');
     if (th) root.setAttribute('data-theme', th);
     // Constructed stylesheets are not inline styles, so a strict CSP (style-src 'self') allows
@@ -425,6 +446,7 @@
       if (x.s != 200 && x.s != 404) throw new Error('consentry: erase ' + x.s);
       var reload = cfg.categories.some(function (c) { return !c.required && act[c.id]; });
       ck = rec = null;
+      phref();
       ch = {};
       q = [];
       pv = 0;
@@ -458,6 +480,7 @@
       if (r && r.s == 404) {
         ck = null;
         delCk(CK);
+        phref();
       }
       r = r && r.s == 200 && r.j;
       // A consent under an earlier version still counts unless the change since touched a
