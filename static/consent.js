@@ -35,7 +35,7 @@
   var sec = location.protocol == 'https:' ? '; Secure' : '';
   // cfg: the banner config; rec: the current valid record; ch: its choices.
   var cfg, rec = null, ch = {}, act = {}, lock = {}, lsn = [], ck = readCk();
-  var busy, sheet, root, bn, bt, bd, bb, ov, dg, rt, fab, toast, inp, op, gnotes, pls = [];
+  var busy, sheet, root, bn, bt, bd, bb, ov, dg, rt, fab, toast, inp, op, gnotes, pls = [], emb = [];
 
   // The hosted policy page, reached from a site's banner: the site's consent id came in the
   // fragment (never sent to a server, never in a Referer). Drop it from the address, keep the
@@ -260,9 +260,31 @@
     el('h2', 'cst-h', T.preferences_title, dg).id = 'cst-pt';
     el('p', 0, T.preferences_description, dg);
     gnote(dg);
-    inp = {};
+    inp = cats(dg, 'cst-c-');
+    plink(dg);
+    decide(dg, inp);
+    rt = el('div', 'cst-rt', 0, dg);
+    dg.onkeydown = trap;
+
+    fab = attr(btn('', prefs, root, 'cst-fab'), {'aria-label': T.settings, title: T.settings});
+    fab.hidden = true;
+    // A cookie icon, built without innerHTML (works under Trusted Types).
+    var ns = 'http://www.w3.org/2000/svg', svg = fab.appendChild(d.createElementNS(ns, 'svg'));
+    attr(svg, {viewBox: '0 0 24 24', width: 24, height: 24, 'aria-hidden': 'true', fill: 'currentColor'});
+    attr(svg.appendChild(d.createElementNS(ns, 'path')), {d: 'M12 2a10 10 0 1 0 10 10 4 4 0 0 1-5-5 4 4 0 0 1-5-5zm-3.5 7a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3zm3 5a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3zm4.5 1a1 1 0 1 1 0 2 1 1 0 0 1 0-2z'});
+    toast = attr(el('div', 'cst-toast', 0, root), {role: 'status'});
+    toast.hidden = true;
+    gnotes.forEach(function (g) { g.hidden = !gpcOn(); });
+    cfg.categories.forEach(function (c) { if (!c.required && gpcOn() && sale(c)) lock[c.id] = 1; });
+    d.body.appendChild(root);
+  }
+
+  // The categories, each with its toggle (never pre-ticked), description, services and
+  // cookies, into p; returns the toggles by category. For the dialog and embedded policies.
+  function cats(p, pre) {
+    var T = cfg.texts, m = {};
     cfg.categories.forEach(function (c) {
-      var box = el('div', 'cst-cat', 0, dg), row = el('div', 'cst-row', 0, box), id = 'cst-c-' + c.id;
+      var box = el('div', 'cst-cat', 0, p), row = el('div', 'cst-row', 0, box), id = pre + c.id;
       var i = el('input', 0, 0, row), l = el('label', 0, c.title, row);
       i.type = 'checkbox';
       i.id = id;
@@ -272,7 +294,7 @@
         i.checked = i.disabled = true;
         el('span', 'cst-on', T.always_on, row);
       }
-      inp[c.id] = i;
+      m[c.id] = i;
       el('p', 0, c.description, box).id = id + '-d';
       var sv = c.services || [];
       if (sv.length) {
@@ -296,37 +318,51 @@
         });
       }
     });
-    plink(dg);
-    var b = el('div', 'cst-btns', 0, dg);
-    btn(T.reject_all, choose('reject_all'), b);
-    btn(T.accept_all, choose('accept_all'), b);
-    btn(T.save, choose('save', 1), b);
-    rt = el('div', 'cst-rt', 0, dg);
-    dg.onkeydown = trap;
+    return m;
+  }
+  // The three equal choices, reading the toggles ins.
+  function decide(p, ins) {
+    var T = cfg.texts, b = el('div', 'cst-btns', 0, p);
+    btn(T.reject_all, choose('reject_all', 0, ins), b);
+    btn(T.accept_all, choose('accept_all', 0, ins), b);
+    btn(T.save, choose('save', 1, ins), b);
+  }
 
-    fab = attr(btn('', prefs, root, 'cst-fab'), {'aria-label': T.settings, title: T.settings});
-    fab.hidden = true;
-    // A cookie icon, built without innerHTML (works under Trusted Types).
-    var ns = 'http://www.w3.org/2000/svg', svg = fab.appendChild(d.createElementNS(ns, 'svg'));
-    attr(svg, {viewBox: '0 0 24 24', width: 24, height: 24, 'aria-hidden': 'true', fill: 'currentColor'});
-    attr(svg.appendChild(d.createElementNS(ns, 'path')), {d: 'M12 2a10 10 0 1 0 10 10 4 4 0 0 1-5-5 4 4 0 0 1-5-5zm-3.5 7a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3zm3 5a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3zm4.5 1a1 1 0 1 1 0 2 1 1 0 0 1 0-2z'});
-    toast = attr(el('div', 'cst-toast', 0, root), {role: 'status'});
-    toast.hidden = true;
-    gnotes.forEach(function (g) { g.hidden = !gpcOn(); });
-    cfg.categories.forEach(function (c) { if (!c.required && gpcOn() && sale(c)) lock[c.id] = 1; });
-    d.body.appendChild(root);
+  // Embedded policies: <div data-consentry-policy></div> on the site's own page gets the
+  // preferences and "Your data", in the banner's language, kept in step with every choice.
+  function embed() {
+    emb = [].map.call(d.querySelectorAll('[data-consentry-policy]'), function (host) {
+      var T = cfg.texts, box = el('section', 'cst-root cst-emb');
+      attr(box, {'aria-labelledby': 'cst-e-t'});
+      if (me.getAttribute('data-theme')) box.setAttribute('data-theme', me.getAttribute('data-theme'));
+      host.textContent = '';
+      host.appendChild(box);
+      el('h2', 'cst-h', T.preferences_title, box).id = 'cst-e-t';
+      el('p', 0, T.preferences_description, box);
+      gnote(box);
+      gnotes[gnotes.length - 1].hidden = !gpcOn();
+      var e = {ins: cats(box, 'cst-e-')};
+      decide(box, e.ins);
+      e.rt = el('div', 'cst-rt', 0, box);
+      rights(0, e.rt);
+      plink(box);
+      return e;
+    });
   }
 
   // Reflect the current choices in the toggles (never pre-ticked before a choice).
   function sync() {
     if (!inp) return;
-    cfg.categories.forEach(function (c) {
-      var i = inp[c.id];
-      if (!c.required) {
-        i.checked = !!ch[c.id];
-        i.disabled = !!lock[c.id];
-      }
+    [inp].concat(emb.map(function (e) { return e.ins; })).forEach(function (set) {
+      cfg.categories.forEach(function (c) {
+        var i = set[c.id];
+        if (!c.required) {
+          i.checked = !!ch[c.id];
+          i.disabled = !!lock[c.id];
+        }
+      });
     });
+    emb.forEach(function (e) { rights(0, e.rt); });
   }
 
   var visible = function (e) { return e && e.isConnected && e.getClientRects().length; };
@@ -384,10 +420,10 @@
     ov.hidden = true;
     (visible(op) ? op : bn.hidden ? fab : bn).focus();
   }
-  function choose(a, save) {
+  function choose(a, save, ins) {
     return function () {
       done(function () {
-        return send(a, opt(function (c) { return save ? inp[c.id].checked : a == 'accept_all'; }));
+        return send(a, opt(function (c) { return save ? ins[c.id].checked : a == 'accept_all'; }));
       });
     };
   }
@@ -413,14 +449,15 @@
   // "Your data" in the preferences (only with a consent id): download what the server holds,
   // or erase it after one confirm step (c). Cancel takes the place of the erase button, so a
   // double click can not confirm.
-  function rights(c) {
-    var T = cfg.texts, f = function (x, g, k) { return btn(x, g, rt, 'cst-lk' + (k || '')); };
-    rt.hidden = !ck;
-    rt.textContent = '';
-    el('h3', 0, T.your_data || 'Your data', rt);
+  function rights(c, box) {
+    box = box || rt;
+    var T = cfg.texts, f = function (x, g, k) { return btn(x, g, box, 'cst-lk' + (k || '')); };
+    box.hidden = !ck;
+    box.textContent = '';
+    el('h3', 0, T.your_data || 'Your data', box);
     f(T.download_data || 'Download my data', xport);
-    if (!c) return f(T.erase_data || 'Erase my data', function () { rights(1); });
-    f(T.cancel || 'Cancel', function () { rights().focus(); }).focus();
+    if (!c) return f(T.erase_data || 'Erase my data', function () { rights(1, box); });
+    f(T.cancel || 'Cancel', function () { rights(0, box).focus(); }).focus();
     f(T.confirm_erase || 'Confirm erase', erase, ' cst-dz');
   }
   var cu = function () { return 'consents/' + encodeURIComponent(ck.id); };
@@ -468,15 +505,16 @@
     return Promise.all([
       req('banner?lang=' + lang + (gpc ? '&gpc=1' : '')).catch(function () {
         // A fetch refused by CORS is indistinguishable from a network failure: say both.
-        throw new Error('Consentry: no banner from ' + api + ' (offline, or refused by CORS). If the console shows a CORS error, add this page\'s origin ' + location.origin + ' to the origins of site "' + site + '" in the server\'s settings (sites[' + site + '].origins) and restart it.');
+        throw new Error('Consentry: no banner from ' + api + '. After a CORS error: add ' + location.origin + ' to sites[' + site + '].origins in the server settings.');
       }),
       ck && req(cu()).catch(function () {})
     ]).then(function (x) {
       var b = x[0], r = x[1];
-      if (b.s == 404) throw new Error('Consentry: the server has no site "' + site + '": data-site on the script tag must be the id of a [[sites]] entry in its settings.');
+      if (b.s == 404) throw new Error('Consentry: the server has no site "' + site + '" (data-site must be a [[sites]] id).');
       if (b.s != 200) throw new Error('consentry: banner ' + b.s);
       cfg = b.j;
       build();
+      embed();
       if (r && r.s == 404) {
         ck = null;
         delCk(CK);

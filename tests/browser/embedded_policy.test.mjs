@@ -1,0 +1,93 @@
+// The embedded policy: <div data-consentry-policy></div> on the site's own page, in the
+// visitor's language, kept in step with the banner and the dialog.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { startServer, openBrowser, waitForBanner, artifacts } from './helpers.mjs';
+
+let server;
+before(async () => { server = await startServer(); });
+after(async () => { await server?.stop(); });
+
+/** The English texts the German page must not show (the catalogue's, for what the embed uses). */
+const ENGLISH = [
+  'Privacy preferences', 'Reject all', 'Accept all', 'Save choices', 'Always on', 'Services',
+  'Your data', 'Download my data', 'Erase my data', 'Cancel', 'Confirm erase', 'Privacy policy',
+  'Essential', 'Analytics', // ("Marketing" is German too)
+];
+
+async function germanShopPage(page) {
+  const url = server.url + '/datenschutz';
+  await page.route(url, (route) =>
+    route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><html lang="de"><head><meta charset="utf-8"><title>Datenschutz</title>
+             <meta name="viewport" content="width=device-width, initial-scale=1"></head>
+             <body style="margin:0;padding:1rem;font-family:sans-serif">
+             <h1>Datenschutz</h1><p>Ihre Einstellungen für diese Website:</p>
+             <div data-consentry-policy></div>
+             <script src="${server.url}/consent.js" data-site="demo" defer></script></body></html>`,
+    }),
+  );
+  await page.goto(url);
+}
+
+const embed = (page) => page.locator('.cst-emb');
+const choice = (page) => page.evaluate(() => ((window.consentry.getConsent() || {}).choices || {}));
+
+test('the embedded policy speaks German, starts unticked, follows the banner and its own choices reach the dialog', async () => {
+  const b = await openBrowser();
+  try {
+    const { page } = b;
+    await germanShopPage(page);
+    await waitForBanner(page);
+    await embed(page).waitFor();
+    assert.equal(await embed(page).locator('h2').textContent(), 'Datenschutz-Einstellungen');
+    assert.equal(await page.locator('#cst-e-analytics').isChecked(), false, 'nothing pre-ticked');
+    assert.equal(await embed(page).locator('.cst-rt').isVisible(), false, 'no data to show yet');
+
+    await page.locator('.cst-banner button', { hasText: 'Alle akzeptieren' }).click();
+    await page.waitForFunction(() => window.consentry.getConsent());
+    assert.equal(await page.locator('#cst-e-analytics').isChecked(), true, 'the banner choice shows');
+    await embed(page).locator('.cst-rt', { hasText: 'Ihre Daten' }).waitFor();
+    const text = await embed(page).innerText();
+    for (const english of ENGLISH) {
+      assert.ok(!text.includes(english), `English "${english}" in the German embed:\n${text}`);
+    }
+    await page.locator('.cst-toast').waitFor({ state: 'hidden', timeout: 6000 });
+    await page.screenshot({ path: path.join(artifacts, 'embedded-policy-de.png'), fullPage: true });
+
+    await embed(page).locator('button', { hasText: 'Alle ablehnen' }).click();
+    await page.waitForFunction(() => window.consentry.getConsent().choices.analytics === false);
+    assert.deepEqual(await choice(page), { necessary: true, analytics: false, marketing: false });
+    assert.equal(await page.locator('#cst-e-analytics').isChecked(), false);
+    await page.locator('.cst-fab').click();
+    assert.equal(await page.locator('#cst-c-analytics').isChecked(), false, 'the dialog agrees');
+    await page.keyboard.press('Escape');
+
+    // Erase from the embed: two steps, then it hides "Your data" and the banner asks again.
+    await embed(page).locator('button', { hasText: 'Meine Daten löschen' }).click();
+    await embed(page).locator('button', { hasText: 'Löschen bestätigen' }).click();
+    await waitForBanner(page);
+    assert.equal(await embed(page).locator('.cst-rt').isVisible(), false);
+  } finally {
+    await b.close();
+  }
+});
+
+test('the embedded policy fits a phone screen', async () => {
+  const b = await openBrowser({ viewport: { width: 375, height: 740 }, isMobile: true });
+  try {
+    const { page } = b;
+    await germanShopPage(page);
+    await embed(page).waitFor();
+    await page.locator('.cst-banner button', { hasText: 'Alle akzeptieren' }).click();
+    await embed(page).locator('.cst-rt', { hasText: 'Ihre Daten' }).waitFor();
+    const width = await embed(page).evaluate((e) => e.getBoundingClientRect().right);
+    assert.ok(width <= 375, `the embed is ${width} px wide on a 375 px screen`);
+    await page.locator('.cst-toast').waitFor({ state: 'hidden', timeout: 6000 });
+    await page.screenshot({ path: path.join(artifacts, 'embedded-policy-de-phone.png'), fullPage: true });
+  } finally {
+    await b.close();
+  }
+});
