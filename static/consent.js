@@ -40,7 +40,8 @@
   // The hosted policy page, reached from a site's banner: the site's consent id came in the
   // fragment (never sent to a server, never in a Referer). Drop it from the address, keep the
   // id in this origin's cookie, and load the page again so the server renders it for that id.
-  var handed = me.hasAttribute('data-policy-page') && /^#consent=([0-7][0-9a-hjkmnp-tv-z]{25})$/.exec(location.hash);
+  var hosted = me.hasAttribute('data-policy-page');
+  var handed = hosted && /^#consent=([0-7][0-9a-hjkmnp-tv-z]{25})$/.exec(location.hash);
   if (handed) {
     history.replaceState(null, '', location.pathname + location.search);
     if (!ck || ck.id != handed[1]) {
@@ -533,6 +534,8 @@
       rec = null;
       ch = {};
       purge();
+      // On the hosted policy page its own form is the first layer: no banner over it.
+      if (hosted) return (fab.hidden = false);
       if (cfg.regime == 'opt_in') return show();
       // Opt-out and notice regimes: record the defaults once (keeping earlier refusals), then inform.
       send(r ? 'save' : 'default', r ? opt(function (c) { return c.default && r.choices[c.id] !== false; }) : {}).then(show, function (e) { console.warn(e); });

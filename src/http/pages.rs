@@ -187,9 +187,11 @@ pub async fn policy(
         format!("/sites/{}/policy", site.id),
     );
     let _ = response.add_cookie(&csrf);
+    // The page's prose is English (the catalogue does not cover it yet); the categories and
+    // the saved notice are in `language`, marked so on their elements.
     response.headers_mut().insert(
         header::CONTENT_LANGUAGE,
-        header::HeaderValue::from_static(language),
+        header::HeaderValue::from_static("en"),
     );
     Ok(response)
 }

@@ -394,3 +394,24 @@ async fn the_policy_page_offers_this_browsers_data_for_download_and_erases_it_af
         .await;
     assert_eq!(status, 404);
 }
+
+#[actix_web::test]
+async fn the_policy_page_says_its_prose_is_english_and_marks_the_categories_in_the_visitors_language()
+ {
+    let app = spawn_app().await;
+    let mut res = app
+        .client
+        .get(app.url("/sites/demo/policy"))
+        .insert_header(("accept-language", "de-DE,de;q=0.9"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.headers().get("content-language").unwrap(), "en");
+    let html = String::from_utf8(res.body().limit(1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(html.contains(r#"<html lang="en">"#), "the prose is English");
+    assert!(
+        html.contains(r#"<h3 id="category-analytics-h" lang="de">Statistik</h3>"#),
+        "the categories are German and say so"
+    );
+}

@@ -88,3 +88,16 @@ test('the hosted policy page opened from the banner shows the choice made on the
     await b.close();
   }
 });
+
+test('the hosted policy page shows its own form, not the banner over it, for a visitor who has not chosen', async () => {
+  const b = await openBrowser();
+  try {
+    const { page } = b;
+    await page.goto(server.url + '/sites/shop/policy');
+    await page.locator('.cst-fab').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('.cst-banner').isVisible(), false, 'no banner');
+    assert.ok(await page.locator('.prefs-form button[value="reject_all"]').isVisible(), 'the form is the choice');
+  } finally {
+    await b.close();
+  }
+});
