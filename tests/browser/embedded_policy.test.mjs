@@ -91,3 +91,17 @@ test('the embedded policy fits a phone screen', async () => {
     await b.close();
   }
 });
+
+test('on the hosted policy page the Do Not Sell button and the Your data heading do not touch', async () => {
+  const b = await openBrowser();
+  try {
+    const { page } = b;
+    await page.goto(server.url + '/sites/demo/policy');
+    const button = await page.locator('#do-not-sell button').boundingBox();
+    const heading = await page.locator('#your-data-h').boundingBox();
+    const gap = heading.y - (button.y + button.height);
+    assert.ok(gap >= 16, `${gap} px between them`);
+  } finally {
+    await b.close();
+  }
+});
