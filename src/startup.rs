@@ -98,8 +98,9 @@ fn spawn_sweeper(
             actix_web::rt::time::sleep(Duration::from_secs(30)).await;
             match store.sweep(plan.clone(), clock.now(), stop.clone()).await {
                 Ok(r) => log::info!(
-                    "retention: {} events, {} inactive visitors, {} rights-log entries removed",
+                    "retention: {} events past the limit, {} events of withdrawn categories, {} inactive visitors, {} rights-log entries removed",
                     r.events_deleted,
+                    r.withdrawn_events_deleted,
                     r.visitors_erased,
                     r.rights_log_deleted
                 ),
