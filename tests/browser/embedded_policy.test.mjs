@@ -105,3 +105,40 @@ test('on the hosted policy page the Do Not Sell button and the Your data heading
     await b.close();
   }
 });
+
+test('a German visitor meets no English word of the catalogue in the banner, the dialog or Your data', async () => {
+  const texts = async (lang) =>
+    (await (await fetch(`${server.url}/api/v1/sites/demo/banner?lang=${lang}`)).json()).texts;
+  const [en, de] = await Promise.all([texts('en'), texts('de')]);
+  // Words both languages share ("OK", "Cookies") cannot tell them apart.
+  const english = Object.keys(en).filter((k) => en[k] !== de[k]).map((k) => en[k]);
+  const b = await openBrowser({ locale: 'de-DE' });
+  try {
+    const { page } = b;
+    const seen = [];
+    // The banner and dialog (in the script's root) and the embedded policy: everything it shows.
+    const look = async (where) => {
+      const all = await page.locator('.cst-root').allInnerTexts();
+      seen.push([where, all.join('\n')]);
+    };
+    await germanShopPage(page);
+    await waitForBanner(page);
+    await look('banner');
+    await page.locator('.cst-banner button', { hasText: 'Anpassen' }).click();
+    await look('dialog');
+    await page.locator('.cst-dlg button', { hasText: 'Alle akzeptieren' }).click();
+    await page.waitForFunction(() => window.consentry.getConsent());
+    await page.locator('.cst-fab').click();
+    await page.locator('.cst-dlg .cst-rt button', { hasText: 'Meine Daten löschen' }).click();
+    await look('Your data, erase step');
+    assert.ok(english.length > 20, 'the catalogue has English texts to look for');
+    for (const [where, text] of seen) {
+      assert.ok(text.includes(de.reject_all), `the ${where} was read: ${text}`);
+      for (const word of english) {
+        assert.ok(!text.includes(word), `English "${word}" in the ${where}:\n${text}`);
+      }
+    }
+  } finally {
+    await b.close();
+  }
+});
