@@ -111,6 +111,12 @@ fn erase_inactive(
         else {
             continue;
         };
+        // A decision since the cutoff is activity enough: the day index is read only for
+        // visitors whose last decision is older.
+        let decided = v.get(40..).and_then(payload_recorded_at).map(|at| at.0);
+        if decided.is_some_and(|at| at >= cutoff) {
+            continue;
+        }
         if last_active(t, &r.site, &subject, &v).is_some_and(|at| at < cutoff) {
             inactive.push(subject);
         }
