@@ -172,25 +172,9 @@ mod tests {
 
     #[test]
     fn a_site_with_an_unknown_event_category_is_refused() {
-        let text = r#"
-[[sites]]
-id = "shop"
-name = "Shop"
-origins = ["https://shop.example"]
-[sites.policy]
-version = "1"
-last_updated = "2026-01-01"
-controller = "Shop Ltd"
-address = "1 Road"
-contact_email = "privacy@shop.example"
-[[sites.categories]]
-id = "analytics"
-title = "Analytics"
-description = "Counts visits."
-[sites.event_categories]
-purchase = "marketing"
-"#;
-        let err = Settings::load(Some(text), &Overrides::default()).unwrap_err();
+        let text =
+            site_with(|t| format!("{t}[sites.event_categories]\npurchase = \"marketing\"\n"));
+        let err = Settings::load(Some(&text), &Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("purchase"), "{err}");
     }
 

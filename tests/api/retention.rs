@@ -6,14 +6,21 @@ use serde_json::json;
 use crate::helpers::{TestApp, spawn_app};
 
 async fn sweep(app: &TestApp) -> consentry::store::SweepReport {
+    sweep_until(app, Default::default()).await.unwrap()
+}
+
+/// A sweep that stops once `stop` is set.
+async fn sweep_until(
+    app: &TestApp,
+    stop: consentry::analytics::query::Cancel,
+) -> Result<consentry::store::SweepReport, consentry::store::StoreError> {
     app.store
         .sweep(
             app.retention.clone(),
             consentry::domain::Clock::now(&app.clock),
-            Default::default(),
+            stop,
         )
         .await
-        .unwrap()
 }
 
 #[actix_web::test]
@@ -177,14 +184,7 @@ async fn a_sweep_stopped_for_shutdown_erases_nobody_and_the_next_sweep_does_the_
     app.clock.advance_days(367);
     let stop = consentry::analytics::query::Cancel::default();
     stop.cancel();
-    let stopped = app
-        .store
-        .sweep(
-            app.retention.clone(),
-            consentry::domain::Clock::now(&app.clock),
-            stop,
-        )
-        .await;
+    let stopped = sweep_until(&app, stop).await;
     assert!(
         matches!(stopped, Err(consentry::store::StoreError::Cancelled)),
         "{stopped:?}"

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use proptest::prelude::*;
 
-use super::model_test::{FIRST_DAY, GenVisit, gen_filter, gen_visit, rows, visit_value, visits_of};
+use super::model_test::{
+    FIRST_DAY, GenVisit, by_day, gen_filter, gen_visit, rows, visit_value, visits_of,
+};
 use super::{Day, FunnelCounts, FunnelEvaluation, FunnelQuery, Row, format};
 use crate::analytics::funnel::{Funnel, PagePattern, Step, Touch, TouchKind, Window, tally};
 use crate::analytics::query::{Filter, Span, VisitField};
@@ -135,15 +137,8 @@ fn reference(rows: &[Row], q: &FunnelQuery) -> FunnelCounts {
 }
 
 fn engine(rows: &[Row], q: &FunnelQuery) -> FunnelCounts {
-    let mut by_day: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
-    for r in rows {
-        by_day
-            .entry(Day::of(r.event.at.0))
-            .or_default()
-            .push(r.clone());
-    }
     let mut evaluation = FunnelEvaluation::new(q);
-    for (day, rows) in by_day {
+    for (day, rows) in by_day(rows) {
         let d = Day::build(day, rows);
         // Read back with only the columns the funnel says it needs.
         let d = format::decode_some(&format::encode(&d), FunnelEvaluation::need(q))

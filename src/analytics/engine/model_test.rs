@@ -313,14 +313,19 @@ fn reference(rows: &[Row], query: &Query) -> Groups {
     counters
 }
 
-fn engine(rows: &[Row], query: &Query, round_trip: bool, every_event: bool) -> Groups {
-    let mut by_day: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
+/// The rows of each day, as the store hands days to an evaluation.
+pub(super) fn by_day(rows: &[Row]) -> BTreeMap<i64, Vec<Row>> {
+    let mut days: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
     for r in rows {
-        by_day
-            .entry(Day::of(r.event.at.0))
+        days.entry(Day::of(r.event.at.0))
             .or_default()
             .push(r.clone());
     }
+    days
+}
+
+fn engine(rows: &[Row], query: &Query, round_trip: bool, every_event: bool) -> Groups {
+    let by_day = by_day(rows);
     let mut evaluation = Evaluation::new(query, query.span);
     if every_event {
         evaluation = evaluation.reading_every_event();
@@ -399,14 +404,7 @@ fn a_day_rebuilt_without_a_visitor_answers_as_if_they_never_existed() {
         compare: None,
     };
     let mut evaluation = Evaluation::new(&query, query.span);
-    let mut by_day: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
-    for r in &all {
-        by_day
-            .entry(Day::of(r.event.at.0))
-            .or_default()
-            .push(r.clone());
-    }
-    for (day, rows) in by_day {
+    for (day, rows) in by_day(&all) {
         let d = Day::build(day, rows);
         let rebuilt = d.without(|r| r.visitor == 2).unwrap_or(d);
         evaluation.add(&rebuilt);

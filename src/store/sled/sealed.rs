@@ -515,6 +515,20 @@ mod tests {
         groups.values().map(|c| c.pageviews + c.events).sum()
     }
 
+    /// An analytics event of `id` at `at` on page `/<i>`.
+    fn event(id: &ConsentId, at: i64, name: &str, i: i64) -> AcceptedEvent {
+        AcceptedEvent {
+            site: SiteId::parse("demo").unwrap(),
+            consent_id: id.clone(),
+            at: Timestamp(at),
+            name: name.into(),
+            category: CategoryId::parse("analytics").unwrap(),
+            path: format!("/{i}"),
+            props: vec![],
+            context: Context::default(),
+        }
+    }
+
     fn files(dir: &std::path::Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir.join("events/demo"))
             .into_iter()
@@ -535,16 +549,7 @@ mod tests {
         let id = ConsentId::from_random([7; 16]);
         store.record(decision(&id), false).await.unwrap();
         let events: Vec<AcceptedEvent> = (0..5)
-            .map(|i| AcceptedEvent {
-                site: SiteId::parse("demo").unwrap(),
-                consent_id: id.clone(),
-                at: Timestamp(AT + i * 1000),
-                name: "pageview".into(),
-                category: CategoryId::parse("analytics").unwrap(),
-                path: format!("/{i}"),
-                props: vec![],
-                context: Context::default(),
-            })
+            .map(|i| event(&id, AT + i * 1000, "pageview", i))
             .collect();
         store.append_events(events).unwrap();
         store.sync_events().await.unwrap();
@@ -609,16 +614,7 @@ mod tests {
         }
         let batch = |from: i64, n: i64| -> Vec<AcceptedEvent> {
             (from..from + n)
-                .map(|i| AcceptedEvent {
-                    site: SiteId::parse("demo").unwrap(),
-                    consent_id: ids[(i % 3) as usize].clone(),
-                    at: Timestamp(AT + i * 60_000),
-                    name: "pageview".into(),
-                    category: CategoryId::parse("analytics").unwrap(),
-                    path: format!("/{i}"),
-                    props: vec![],
-                    context: Context::default(),
-                })
+                .map(|i| event(&ids[(i % 3) as usize], AT + i * 60_000, "pageview", i))
                 .collect()
         };
         let mut sent = 0;
@@ -645,15 +641,13 @@ mod tests {
         let id = ConsentId::from_random([9; 16]);
         store.record(decision(&id), false).await.unwrap();
         let events: Vec<AcceptedEvent> = (0..4)
-            .map(|i| AcceptedEvent {
-                site: SiteId::parse("demo").unwrap(),
-                consent_id: id.clone(),
-                at: Timestamp(AT + i * 1000),
-                name: if i == 3 { "signup" } else { "pageview" }.into(),
-                category: CategoryId::parse("analytics").unwrap(),
-                path: format!("/{i}"),
-                props: vec![],
-                context: Context::default(),
+            .map(|i| {
+                event(
+                    &id,
+                    AT + i * 1000,
+                    if i == 3 { "signup" } else { "pageview" },
+                    i,
+                )
             })
             .collect();
         store.append_events(events).unwrap();
