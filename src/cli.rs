@@ -1,13 +1,14 @@
-//! The command line: `serve` (the default), `ledger verify`, `store check`, `visitor`, `keys`
-//! and `demo-data`.
+//! The command line: `serve` (the default), `ledger verify`, `store check`, `visitor`, `keys`,
+//! `admin-token` and `demo-data`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::settings::{Overrides, Settings, SettingsError};
+use crate::settings::{Overrides, Settings, SettingsError, SettingsSource};
 use crate::startup::Application;
+use crate::store::StoreError;
 use crate::telemetry::Metrics;
 
 #[derive(Debug, Parser)]
@@ -42,6 +43,9 @@ pub struct Common {
     /// Comma-separated CIDRs of proxies whose X-Forwarded-For is believed.
     #[arg(long, env = "CONSENTRY_TRUSTED_PROXIES", global = true)]
     pub trusted_proxies: Option<String>,
+    /// The SHA-256 (64 hex digits) of an operator token for the administration API.
+    #[arg(long, env = "CONSENTRY_ADMIN_TOKEN_SHA256", global = true)]
+    pub admin_token_sha256: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,10 +67,19 @@ pub enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
-    /// Marketer API keys (the server must be stopped).
+    /// Marketer API keys: through the data folder, or through the running server's
+    /// administration API when it holds the folder (set CONSENTRY_ADMIN_TOKEN).
     Keys {
+        /// The running server, e.g. http://127.0.0.1:8080 (default: the `listen` setting).
+        #[arg(long, env = "CONSENTRY_SERVER")]
+        server: Option<String>,
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Operator tokens for the administration API (the server must be stopped).
+    AdminToken {
+        #[command(subcommand)]
+        command: AdminTokenCommand,
     },
     /// Fill the data folder with realistic consented traffic (the server must be stopped).
     DemoData(crate::demo_data::DemoDataArgs),
@@ -96,6 +109,12 @@ pub enum KeysCommand {
         site: String,
         key_id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminTokenCommand {
+    /// Create an operator token and print it once; only its hash is stored.
+    Create,
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,24 +148,16 @@ pub enum LedgerCommand {
 
 impl Common {
     pub fn settings(&self) -> Result<Settings, SettingsError> {
-        let text = match &self.config {
-            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                SettingsError(format!(
-                    "cannot read the configuration file {}: {e}",
-                    path.display()
-                ))
-            })?),
-            None => None,
-        };
-        Settings::load(
-            text.as_deref(),
-            &Overrides {
+        Settings::from_source(SettingsSource {
+            file: self.config.clone(),
+            overrides: Overrides {
                 listen: self.listen.clone(),
                 data_dir: self.data_dir.clone(),
                 geoip: self.geoip.clone(),
                 trusted_proxies: self.trusted_proxies.clone(),
+                admin_token_sha256: self.admin_token_sha256.clone(),
             },
-        )
+        })
     }
 }
 
@@ -168,7 +179,10 @@ pub fn run(cli: Cli) -> i32 {
         Command::Store {
             command: StoreCommand::Check,
         } => check_store(settings),
-        Command::Keys { command } => crate::keys_cli::run(settings, command),
+        Command::Keys { server, command } => crate::keys_cli::run(settings, command, server),
+        Command::AdminToken {
+            command: AdminTokenCommand::Create,
+        } => crate::keys_cli::create_admin_token(&settings),
         Command::DemoData(args) => crate::demo_data::run(settings, args),
     }
 }
@@ -329,16 +343,15 @@ fn visitor(settings: Settings, command: VisitorCommand) -> i32 {
 /// drive the store's futures.
 pub fn open_offline(
     settings: &Settings,
-) -> Result<(Arc<dyn crate::store::Store>, tokio::runtime::Runtime), String> {
+) -> Result<(Arc<dyn crate::store::Store>, tokio::runtime::Runtime), StoreError> {
     let store = crate::store::open(
         &settings.data_dir,
         settings.store_options(),
         Arc::new(Metrics::default()),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| StoreError::Io(format!("cannot start a runtime: {e}")))?;
     Ok((store, runtime))
 }

@@ -13,13 +13,13 @@
 //!
 //! | variant              | status | code                     |
 //! |----------------------|--------|--------------------------|
-//! | `BadRequest`         | 400    | `invalid_request` or own |
+//! | `BadRequest`         | 400    | `invalid_request` or own (`invalid_configuration`: a reload that does not parse) |
 //! | `Unauthorized`       | 401    | `unauthorized`           |
 //! | `OriginNotAllowed`   | 403    | `origin_not_allowed`     |
 //! | `Forbidden`          | 403    | `forbidden`              |
 //! | `OriginRequired`     | 403    | `origin_required`        |
 //! | `UnknownSite`        | 404    | `unknown_site`           |
-//! | `NotFound`           | 404    | own code                 |
+//! | `NotFound`           | 404    | own code (`unknown_key`, `unknown_consent`, …) |
 //! | `MethodNotAllowed`   | 405    | `method_not_allowed` (with `Allow`) |
 //! | `RequestTimeout`     | 408    | `request_timeout`        |
 //! | `StalePolicy`        | 409    | `stale_policy_version`   |
@@ -44,6 +44,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::admin::KeyAdminError;
+use crate::reload::ReloadError;
 use crate::store::StoreError;
 
 /// An error answered to an HTTP client.
@@ -121,6 +123,37 @@ impl From<StoreError> for ApiError {
                 message: "there is no consent with this id for this site".into(),
             },
             e => ApiError::Storage(e),
+        }
+    }
+}
+
+impl From<KeyAdminError> for ApiError {
+    fn from(e: KeyAdminError) -> ApiError {
+        match e {
+            KeyAdminError::LabelTooLong => {
+                ApiError::invalid("label", "is longer than 200 characters")
+            }
+            KeyAdminError::BadExpiry => {
+                ApiError::invalid("expires_in_days", "must be between 1 and 36500")
+            }
+            KeyAdminError::BadKeyId(_) | KeyAdminError::UnknownKey { .. } => ApiError::NotFound {
+                code: "unknown_key",
+                message: e.to_string(),
+            },
+            KeyAdminError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ReloadError> for ApiError {
+    fn from(e: ReloadError) -> ApiError {
+        match e {
+            // The configuration as it reads now is the operator's to fix; the old one stays.
+            ReloadError::Settings(e) => ApiError::BadRequest {
+                code: "invalid_configuration",
+                message: format!("{e}; the configuration in force is unchanged"),
+            },
+            ReloadError::Store(e) => e.into(),
         }
     }
 }

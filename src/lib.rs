@@ -2,6 +2,8 @@
 //!
 //! See `ARCHITECTURE.md` for the map of modules and the invariants they keep.
 
+pub mod admin;
+pub mod admin_client;
 pub mod analytics;
 pub mod cli;
 pub mod demo_data;
@@ -13,7 +15,9 @@ pub mod http;
 pub mod i18n;
 pub mod keys_cli;
 pub mod notices;
+pub mod reload;
 pub mod settings;
+pub mod sites;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -1,6 +1,5 @@
 //! Builds the application: the same for `main` and for tests.
 
-use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,16 +10,17 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, web};
 
 use crate::analytics::query::Cancel;
-use crate::domain::{Clock, Site, SystemClock};
+use crate::domain::{Clock, SystemClock};
 use crate::errors::ApiError;
 use crate::geo::GeoLocator;
 use crate::http::origin::OwnOrigins;
 use crate::http::rate_limit::Limiters;
 use crate::http::script::ScriptBundle;
-use crate::http::state::{AppState, SiteEntry};
+use crate::http::state::AppState;
 use crate::http::{deadline, observe, routes};
-use crate::notices::SiteNotices;
+use crate::reload::Reloader;
 use crate::settings::Settings;
+use crate::sites::LiveSites;
 use crate::store::{AccessStore, AnalyticsStore, ConsentStore, Retention, StoreError};
 use crate::telemetry::Metrics;
 
@@ -55,31 +55,9 @@ fn query_error(e: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
     ApiError::invalid("query string", format!("cannot be read: {e}")).into()
 }
 
-/// A site with its notices built and archived (durably) under their hashes.
-async fn site_entry(store: &dyn ConsentStore, site: Site) -> Result<SiteEntry, StoreError> {
-    let notices = SiteNotices::build(&site);
-    for (hash, document) in notices.documents() {
-        store.archive_notice(hash, document).await?;
-    }
-    Ok(SiteEntry {
-        site,
-        notices,
-        next: None,
-    })
-}
-
 /// Each site's retention, from its policy: what the policy page promises is what is swept.
 pub fn retention_plan(settings: &Settings) -> Vec<Retention> {
-    settings
-        .sites
-        .iter()
-        .map(|s| Retention {
-            site: s.id.clone(),
-            event_days: s.policy.event_retention_days,
-            inactivity_days: (s.policy.inactivity_deletion_months * 365).div_ceil(12),
-            withdrawal_purge_hours: 24,
-        })
-        .collect()
+    crate::sites::retention_plan(&settings.sites)
 }
 
 /// How often retention is applied.
@@ -87,16 +65,19 @@ const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
 /// Runs the retention sweep 30 s after start, then hourly; `stop` (shutdown) ends a sweep in
 /// progress at its next check, so a stop never waits for a whole sweep.
+/// Each sweep applies the retention of the sites in force then, so a reload changes the next
+/// sweep.
 fn spawn_sweeper(
     store: Arc<dyn ConsentStore>,
-    plan: Vec<Retention>,
+    sites: Arc<LiveSites>,
     clock: Arc<dyn Clock>,
     stop: Cancel,
 ) {
     actix_web::rt::spawn(async move {
         loop {
             actix_web::rt::time::sleep(Duration::from_secs(30)).await;
-            match store.sweep(plan.clone(), clock.now(), stop.clone()).await {
+            let plan = crate::sites::current_plan(&sites.current());
+            match store.sweep(plan, clock.now(), stop.clone()).await {
                 Ok(r) => log::info!(
                     "retention: {} events past the limit, {} events of withdrawn categories, {} inactive visitors, {} rights-log entries removed",
                     r.events_deleted,
@@ -199,21 +180,23 @@ impl Application {
         let access: Arc<dyn AccessStore> = opened.clone().access();
         let analytics: Arc<dyn AnalyticsStore> = opened.analytics();
         let events = analytics.clone();
-        let mut sites = BTreeMap::new();
-        for site in &settings.sites {
-            let mut entry = site_entry(store.as_ref(), site.clone()).await?;
-            if let (Some(next), Some(up)) = (site.after_upcoming_change(), &site.policy.upcoming) {
-                let next = site_entry(store.as_ref(), next).await?;
-                entry.next = Some((up.effective_at, Box::new(next)));
-            }
-            sites.insert(site.id.to_string(), entry);
-        }
+        let sites = Arc::new(LiveSites::new(
+            crate::sites::build(store.as_ref(), &settings.sites).await?,
+        ));
+        let reloader = Arc::new(Reloader::new(
+            settings.clone(),
+            sites.clone(),
+            store.clone(),
+        ));
+        reloader.clone().reload_on_sighup();
         let geo = GeoLocator::open(
             settings.geoip.clone(),
             Duration::from_secs(settings.geoip_reload_seconds),
         );
         let state = web::Data::new(AppState {
-            sites,
+            sites: sites.clone(),
+            reloader,
+            admin_token: settings.admin_token,
             store: store.clone(),
             analytics: analytics.clone(),
             geo,
@@ -223,7 +206,7 @@ impl Application {
             script: ScriptBundle::build(),
             limits: Limiters::new(&settings),
             access: access.clone(),
-            session_secret: rand::random(),
+            session_secret: access.session_secret().await?,
             own_origins: OwnOrigins::new(settings.public_origin.as_deref(), bound),
             body_timeout: Duration::from_secs(settings.body_timeout_seconds),
             min_group_size: settings.min_group_size,
@@ -231,7 +214,7 @@ impl Application {
         let sweep_stop = Cancel::default();
         spawn_sweeper(
             store.clone(),
-            retention_plan(&settings),
+            sites,
             state.clock.clone(),
             sweep_stop.clone(),
         );

@@ -16,6 +16,7 @@ mod gate_model;
 pub mod ids;
 pub mod jurisdiction;
 pub mod ledger;
+pub mod operator_token;
 pub mod segment;
 pub mod site;
 
@@ -28,5 +29,6 @@ pub use event::{DropReason, event_categories, gate};
 pub use ids::{CategoryId, ConsentId, IdError, PolicyVersion, SiteId, Subject};
 pub use jurisdiction::{Jurisdiction, Location, Regime};
 pub use ledger::{EntryHash, EntryHeader, EntryKind, GENESIS};
+pub use operator_token::{PresentedToken, TokenDigest, generate_token};
 pub use segment::{BadSegmentName, Segment, SegmentFilter, SegmentName};
 pub use site::{Category, CookieDecl, Service, Site};

@@ -1,6 +1,7 @@
 //! Recording and reading consent decisions.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -211,7 +212,7 @@ pub async fn create(
     let entry = state.site(&path)?;
     let ask = body.0.into_ask(channel_of(&state, &req))?;
     let visitor = Visitor::of(&state, &req, &entry.site);
-    let record = record(&state, entry, &visitor, ask).await?;
+    let record = record(&state, &entry, &visitor, ask).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(ConsentJson::from(&record)))
@@ -235,7 +236,7 @@ fn channel_of(state: &AppState, req: &HttpRequest) -> Channel {
 pub(crate) fn site_and_id(
     state: &AppState,
     (site, id): (String, String),
-) -> Result<(&SiteEntry, ConsentId), ApiError> {
+) -> Result<(Arc<SiteEntry>, ConsentId), ApiError> {
     let entry = state.site(&site)?;
     let id = ConsentId::parse(&id).map_err(|_| unknown_consent())?;
     Ok((entry, id))

@@ -76,7 +76,7 @@ fn origin_header(req: &actix_web::HttpRequest) -> Option<&str> {
 pub fn allowed_origin(state: &AppState, site: &str, origin: &str) -> bool {
     state.own_origins.contains(origin)
         || state
-            .sites
+            .all_sites()
             .get(site)
             .is_some_and(|s| s.site.allows_origin(origin))
 }

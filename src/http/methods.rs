@@ -52,6 +52,12 @@ pub const ROUTES: &[(&str, &str)] = &[
         "/api/v1/sites/{site}/segments/{name}",
         "PUT, DELETE, OPTIONS",
     ),
+    (
+        "/api/v1/admin/sites/{site}/keys",
+        "GET, HEAD, POST, OPTIONS",
+    ),
+    ("/api/v1/admin/sites/{site}/keys/{id}", "DELETE, OPTIONS"),
+    ("/api/v1/admin/reload", "POST, OPTIONS"),
 ];
 
 const API_PREFIX: &str = "/api/v1/sites/";

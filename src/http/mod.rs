@@ -1,6 +1,7 @@
 //! HTTP: routes, extractors and middleware. Handlers parse, call the domain and the store, and
 //! answer; they hold no business rules of their own.
 
+pub mod admin;
 pub mod banner;
 pub mod consents;
 pub mod csrf;
@@ -54,6 +55,7 @@ fn every_route(cfg: &mut web::ServiceConfig) {
         .service(ops::healthz)
         .service(ops::metrics)
         .service(ops::gpc_json)
+        .configure(admin::routes)
         .service(
             web::scope("/api/v1/sites/{site}")
                 .wrap(from_fn(guard::site_api_gate))
@@ -75,7 +77,7 @@ fn every_route(cfg: &mut web::ServiceConfig) {
         );
 }
 
-async fn not_found() -> HttpResponse {
+pub(crate) async fn not_found() -> HttpResponse {
     ApiError::NotFound {
         code: "not_found",
         message: "there is nothing at this path".into(),

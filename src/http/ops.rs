@@ -66,8 +66,8 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 /// The GPC support declaration. `lastUpdate` is the newest policy date of the configured sites.
 #[get("/.well-known/gpc.json")]
 pub async fn gpc_json(state: web::Data<AppState>) -> HttpResponse {
-    let last = state
-        .sites
+    let sites = state.all_sites();
+    let last = sites
         .values()
         .map(|s| s.site.policy.last_updated.as_str())
         .max()

@@ -37,7 +37,8 @@ pub(crate) fn html(body: Result<String, askama::Error>) -> HttpResponse {
 
 #[get("/")]
 pub async fn home(state: web::Data<AppState>) -> HttpResponse {
-    match state.sites.get("demo") {
+    let sites = state.all_sites();
+    match sites.get("demo") {
         Some(entry) => html(
             DemoPage {
                 site_id: entry.site.id.to_string(),
@@ -48,8 +49,7 @@ pub async fn home(state: web::Data<AppState>) -> HttpResponse {
         ),
         None => html(
             IndexPage {
-                sites: state
-                    .sites
+                sites: sites
                     .values()
                     .map(|e| (e.site.id.to_string(), e.site.name.clone()))
                     .collect(),
@@ -148,7 +148,7 @@ pub async fn policy(
         doc: &entry.notices.policy.doc,
         language: language.to_owned(),
         policy_hash: entry.notices.policy.hash.hex(),
-        categories: view(entry, language, current.as_ref()),
+        categories: view(&entry, language, current.as_ref()),
         form: PreferencesForm {
             action_url: format!("/sites/{}/policy/preferences", site.id),
             csrf_token: issued.token,
@@ -269,7 +269,7 @@ pub async fn save_preferences(
         channel: Channel::PolicyForm,
     };
     let visitor = Visitor::of(&state, &req, site);
-    let saved = record(&state, entry, &visitor, ask).await?;
+    let saved = record(&state, &entry, &visitor, ask).await?;
     let granted: Vec<&str> = saved
         .decision
         .choices

@@ -1,6 +1,5 @@
 //! What every handler can reach: the sites, the store, the geo database, the clock, metrics.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix_web::HttpRequest;
@@ -8,24 +7,23 @@ use actix_web::HttpRequest;
 use super::origin::OwnOrigins;
 use super::rate_limit::Limiters;
 use super::script::ScriptBundle;
-use crate::domain::{Clock, Site, Timestamp};
+use crate::domain::{Clock, TokenDigest};
 use crate::errors::ApiError;
 use crate::geo::{GeoLocator, TrustedProxies};
-use crate::notices::SiteNotices;
+use crate::reload::Reloader;
+pub use crate::sites::SiteEntry;
+use crate::sites::{LiveSites, SiteMap};
 use crate::store::{AccessStore, AnalyticsStore, ConsentStore};
 use crate::telemetry::Metrics;
 
-/// A configured site and its archived notices.
-pub struct SiteEntry {
-    pub site: Site,
-    pub notices: SiteNotices,
-    /// The site once its upcoming policy version takes effect, and when that is.
-    pub next: Option<(Timestamp, Box<SiteEntry>)>,
-}
-
 /// Shared by every worker.
 pub struct AppState {
-    pub sites: BTreeMap<String, SiteEntry>,
+    /// The sites in force; a reload replaces them.
+    pub sites: Arc<LiveSites>,
+    /// Reads the configuration again (`POST /api/v1/admin/reload`).
+    pub reloader: Arc<Reloader>,
+    /// The operator token configured as `admin_token_sha256`, if any.
+    pub admin_token: Option<TokenDigest>,
     pub store: Arc<dyn ConsentStore>,
     pub analytics: Arc<dyn AnalyticsStore>,
     pub geo: GeoLocator,
@@ -36,8 +34,8 @@ pub struct AppState {
     pub limits: Limiters,
     /// API keys and the query log.
     pub access: Arc<dyn AccessStore>,
-    /// Signs dashboard session cookies and CSRF tokens; made at start, so sessions end with
-    /// the process.
+    /// Signs dashboard session cookies and CSRF tokens; kept in the store, so sessions survive
+    /// a restart.
     pub session_secret: [u8; 32],
     /// Where this server's own pages are served from.
     pub own_origins: OwnOrigins,
@@ -48,18 +46,22 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The site named in the path, or 404 `unknown_site`.
-    /// The site named in the path, as it is now: a scheduled policy version takes over at
-    /// its effective time, by the application's clock.
-    pub fn site(&self, id: &str) -> Result<&SiteEntry, ApiError> {
-        let entry = self
-            .sites
+    /// The site named in the path, as it is now, or 404 `unknown_site`: a scheduled policy
+    /// version takes over at its effective time, by the application's clock.
+    pub fn site(&self, id: &str) -> Result<Arc<SiteEntry>, ApiError> {
+        let sites = self.sites.current();
+        let entry = sites
             .get(id)
             .ok_or_else(|| ApiError::UnknownSite(id.chars().take(64).collect()))?;
         match &entry.next {
-            Some((at, next)) if self.clock.now() >= *at => Ok(next),
-            _ => Ok(entry),
+            Some((at, next)) if self.clock.now() >= *at => Ok(next.clone()),
+            _ => Ok(entry.clone()),
         }
+    }
+
+    /// Every site in force.
+    pub fn all_sites(&self) -> Arc<SiteMap> {
+        self.sites.current()
     }
 
     /// Whether the request reached us over HTTPS: only a trusted proxy's word counts.

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{RateLimit, Settings};
+use super::{RateLimit, Settings, SettingsSource};
+use crate::domain::TokenDigest;
 use crate::domain::site::{Localized, Policy};
 use crate::domain::{
     Category, CategoryId, CookieDecl, PolicyVersion, Regime, Service, Site, SiteId,
@@ -50,6 +51,8 @@ pub struct FileSettings {
     pub public_url: Option<String>,
     /// Query groups with fewer visitors than this are suppressed.
     pub min_group_size: Option<u32>,
+    /// The SHA-256 (64 hex digits) of an operator token for the administration API.
+    pub admin_token_sha256: Option<String>,
     /// Ignored: it bounded the raw-event scans that the analytics engine replaced. Still
     /// accepted so that existing configuration files keep working.
     #[allow(dead_code)]
@@ -253,6 +256,15 @@ impl FileSettings {
             Some(k) => k,
             None => 5,
         };
+        let admin_token = match &self.admin_token_sha256 {
+            None => None,
+            Some(raw) => Some(TokenDigest::parse_hex(raw).ok_or_else(|| {
+                err(
+                    "admin_token_sha256",
+                    "expected the SHA-256 of the token as 64 hex digits (`printf %s \"$TOKEN\" | sha256sum`)",
+                )
+            })?),
+        };
         let mut sites = Vec::with_capacity(self.sites.len());
         for raw in self.sites {
             let site = raw.into_site()?;
@@ -282,7 +294,9 @@ impl FileSettings {
             body_timeout_seconds,
             public_origin,
             min_group_size,
+            admin_token,
             sites,
+            source: SettingsSource::default(),
         })
     }
 }

@@ -9,7 +9,7 @@ mod file;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::domain::Site;
+use crate::domain::{Site, TokenDigest};
 use crate::geo::TrustedProxies;
 use crate::store::{Durability, StoreOptions};
 
@@ -56,7 +56,18 @@ pub struct Settings {
     pub public_origin: Option<String>,
     /// Query groups narrower than the whole site with fewer visitors than this are suppressed.
     pub min_group_size: u32,
+    /// A configured operator token (its SHA-256), besides those made with `admin-token create`.
+    pub admin_token: Option<TokenDigest>,
     pub sites: Vec<Site>,
+    /// Where these settings came from, so that a reload reads the same places again.
+    pub source: SettingsSource,
+}
+
+/// The file and the overrides settings were read from.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsSource {
+    pub file: Option<PathBuf>,
+    pub overrides: Overrides,
 }
 
 /// Values from the environment or the command line, each overriding the file.
@@ -67,6 +78,8 @@ pub struct Overrides {
     pub geoip: Option<PathBuf>,
     /// Comma-separated CIDRs.
     pub trusted_proxies: Option<String>,
+    /// 64 hex digits.
+    pub admin_token_sha256: Option<String>,
 }
 
 impl Settings {
@@ -88,6 +101,9 @@ impl Settings {
         if let Some(geoip) = &overrides.geoip {
             file.geoip = Some(geoip.clone());
         }
+        if let Some(digest) = &overrides.admin_token_sha256 {
+            file.admin_token_sha256 = Some(digest.clone());
+        }
         if let Some(list) = &overrides.trusted_proxies {
             file.trusted_proxies = Some(
                 list.split(',')
@@ -97,7 +113,80 @@ impl Settings {
                     .collect(),
             );
         }
-        file.into_settings()
+        let mut settings = file.into_settings()?;
+        settings.source.overrides = overrides.clone();
+        Ok(settings)
+    }
+
+    /// Reads the configuration file, if any, and applies the overrides.
+    pub fn from_source(source: SettingsSource) -> Result<Settings, SettingsError> {
+        let text = match &source.file {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                SettingsError(format!(
+                    "cannot read the configuration file {}: {e}",
+                    path.display()
+                ))
+            })?),
+            None => None,
+        };
+        let mut settings = Settings::load(text.as_deref(), &source.overrides)?;
+        settings.source = source;
+        Ok(settings)
+    }
+
+    /// The settings as their file now reads, with the same overrides.
+    pub fn reread(&self) -> Result<Settings, SettingsError> {
+        Settings::from_source(self.source.clone())
+    }
+
+    /// The settings a reload cannot apply that differ between `self` and `new`: these need a
+    /// restart.
+    pub fn needing_restart(&self, new: &Settings) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut differs = |name: &'static str, different: bool| {
+            if different {
+                out.push(name);
+            }
+        };
+        differs("listen", self.listen != new.listen);
+        differs("data_dir", self.data_dir != new.data_dir);
+        differs("geoip", self.geoip != new.geoip);
+        differs(
+            "trusted_proxies",
+            self.trusted_proxies != new.trusted_proxies,
+        );
+        differs(
+            "cache_capacity_mb",
+            self.cache_capacity_mb != new.cache_capacity_mb,
+        );
+        differs(
+            "analytics_cache_mb",
+            self.analytics_cache_mb != new.analytics_cache_mb,
+        );
+        differs("fsync", self.durability != new.durability);
+        differs(
+            "rate limits",
+            (
+                self.rate_limit,
+                self.query_rate_limit,
+                self.rights_rate_limit,
+                self.consent_id_rate_limit,
+                self.auth_failure_limit,
+            ) != (
+                new.rate_limit,
+                new.query_rate_limit,
+                new.rights_rate_limit,
+                new.consent_id_rate_limit,
+                new.auth_failure_limit,
+            ),
+        );
+        differs(
+            "body_timeout_seconds",
+            self.body_timeout_seconds != new.body_timeout_seconds,
+        );
+        differs("public_url", self.public_origin != new.public_origin);
+        differs("min_group_size", self.min_group_size != new.min_group_size);
+        out
     }
 
     /// The demo defaults with a different data folder: what tests start from.

@@ -22,6 +22,7 @@ use crate::analytics::query::{Cancel, Groups, Query, Span};
 use crate::domain::ledger::ChainFault;
 use crate::domain::{
     ApiKey, ApiKeyId, ConsentId, ConsentRecord, Decision, EntryHash, Segment, SegmentName, SiteId,
+    TokenDigest,
 };
 
 /// How a store makes a consent write durable before it acknowledges it.
@@ -315,6 +316,21 @@ pub trait AccessStore: Send + Sync + 'static {
 
     /// Removes a site's segment; `false` when there was none. Durable when it resolves.
     fn delete_segment(&self, site: SiteId, name: SegmentName) -> StoreFuture<bool>;
+
+    /// Keeps an operator token's digest: it opens the administration API from the next
+    /// request on. Durable when it resolves.
+    fn add_operator_token(
+        &self,
+        digest: TokenDigest,
+        at: crate::domain::Timestamp,
+    ) -> StoreFuture<()>;
+
+    /// The digests of the operator tokens made with `consentry admin-token create`.
+    fn operator_tokens(&self) -> StoreFuture<Vec<TokenDigest>>;
+
+    /// The secret dashboard sessions and form tokens are signed with: made once and kept, so a
+    /// session survives a restart and holds on every node sharing the store.
+    fn session_secret(&self) -> StoreFuture<[u8; 32]>;
 }
 
 /// The longest an acknowledged event may wait before it is on disk.

@@ -142,6 +142,14 @@ impl Server {
         ("origin", format!("http://127.0.0.1:{}", self.port))
     }
 
+    /// Sends a signal by name (`HUP`, `TERM`…) and returns at once.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status();
+    }
+
     /// SIGKILL: no chance to flush or clean up.
     pub fn kill(mut self) {
         let _ = self.child.kill();
@@ -198,7 +206,17 @@ pub fn spawn_unready(data_dir: &Path) -> Child {
 
 /// Runs a `consentry` command against a data folder: (exit success, stdout, stderr).
 pub fn run_cli(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    run_cli_with_env(data_dir, args, &[])
+}
+
+/// `run_cli` with environment variables set for the command.
+pub fn run_cli_with_env(
+    data_dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
     let out = command(data_dir)
+        .envs(env.iter().copied())
         .args(args)
         .output()
         .expect("the binary runs");

@@ -4,6 +4,7 @@
 mod mmdb_writer;
 
 mod abuse;
+mod admin;
 mod analytics_erasure;
 mod banner;
 mod binary;

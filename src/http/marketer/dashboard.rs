@@ -80,7 +80,7 @@ pub async fn page(
         None => None,
     };
     Ok(match key {
-        Some(k) => with_form(&state, &req, entry, |csrf_token| {
+        Some(k) => with_form(&state, &req, &entry, |csrf_token| {
             DashboardPage {
                 site_id: entry.site.id.to_string(),
                 site_name: entry.site.name.clone(),
@@ -89,7 +89,7 @@ pub async fn page(
             }
             .render()
         }),
-        None => signin(&state, &req, entry, None),
+        None => signin(&state, &req, &entry, None),
     })
 }
 
@@ -144,7 +144,7 @@ pub async fn sign_in(
     check_failure_budget(&state, client)?;
     let refuse = |message: &str| {
         note_failure(&state, client);
-        let mut r = signin(&state, &req, entry, Some(message.to_owned()));
+        let mut r = signin(&state, &req, &entry, Some(message.to_owned()));
         *r.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
         Ok(r)
     };

@@ -7,11 +7,16 @@
 //! A segment is keyed `site 0x00 name`; its value is a format byte (1), the description, the
 //! number of filters (u16 BE), then each filter's operator, dimension, number of values (u16 BE)
 //! and values, every string length-prefixed.
+//!
+//! Operator tokens are kept in `meta` as `operator_token/<digest hex>` → the creation time
+//! (i64 BE); the token itself is never stored.
 
 use std::sync::Mutex;
 
 use super::{Trees, map_err};
-use crate::domain::{ApiKey, ApiKeyId, Segment, SegmentFilter, SegmentName, SiteId, Timestamp};
+use crate::domain::{
+    ApiKey, ApiKeyId, Segment, SegmentFilter, SegmentName, SiteId, Timestamp, TokenDigest,
+};
 use crate::store::{SegmentSaved, StoreError};
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -242,6 +247,34 @@ pub fn delete_segment(t: &Trees, site: &SiteId, name: &SegmentName) -> Result<bo
         .is_some();
     t.saved_segments.flush().map_err(map_err)?;
     Ok(removed)
+}
+
+const OPERATOR_TOKEN_PREFIX: &str = "operator_token/";
+
+pub fn add_operator_token(
+    t: &Trees,
+    digest: &TokenDigest,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let key = format!("{OPERATOR_TOKEN_PREFIX}{}", digest.hex());
+    t.meta
+        .insert(key, &at.0.to_be_bytes()[..])
+        .map_err(map_err)?;
+    t.meta.flush().map_err(map_err)?;
+    Ok(())
+}
+
+pub fn operator_tokens(t: &Trees) -> Result<Vec<TokenDigest>, StoreError> {
+    let mut out = Vec::new();
+    for item in t.meta.scan_prefix(OPERATOR_TOKEN_PREFIX).keys() {
+        let key = item.map_err(map_err)?;
+        let digest = std::str::from_utf8(&key[OPERATOR_TOKEN_PREFIX.len()..])
+            .ok()
+            .and_then(TokenDigest::parse_hex)
+            .ok_or_else(|| StoreError::Corrupt("an operator token record cannot be read".into()))?;
+        out.push(digest);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! | `consents`         | site 0x00 subject           | seq, receipt, payload of the latest    | yes         |
 //! | `consent_history`  | site 0x00 subject seq       | empty                                  | yes         |
 //! | `notices`          | SHA-256 of the document     | the policy or banner document          | no          |
-//! | `meta`             | name                        | small values (health probe, counters)  | no          |
+//! | `meta`             | name                        | small values (health probe, counters, the subject and session secrets, `operator_token/<digest>`) | no |
 //! | `events`           | site 0x00 time counter      | a buffered event (visitor as a number) | via number  |
 //! |                    | site 0x01 day               | the day's live segment generation      | no          |
 //! | `visitor_numbers`  | site 0x00 subject           | the id's visitor number                | yes         |
@@ -54,7 +54,7 @@ use crate::analytics::event::{AcceptedEvent, StoredEvent};
 use crate::analytics::query::{Cancel, Groups, Query, Span};
 use crate::domain::Timestamp;
 use crate::domain::ledger::{parse_decision_payload, verify_chain};
-use crate::domain::{ApiKey, ApiKeyId, Segment, SegmentName};
+use crate::domain::{ApiKey, ApiKeyId, Segment, SegmentName, TokenDigest};
 use crate::domain::{ConsentId, ConsentRecord, Decision, EntryHash, EntryHeader, SiteId, Subject};
 use crate::store::{
     AccessStore, AnalyticsStore, ConsentStore, Durability, LedgerReport, SegmentSaved, StoreError,
@@ -116,17 +116,17 @@ impl Trees {
     }
 }
 
-/// The per-database secret, made on first open.
-fn subject_secret(meta: &sled::Tree) -> Result<[u8; 32], StoreError> {
-    if let Some(v) = meta.get("subject_secret").map_err(map_err)? {
+/// A per-database secret kept in `meta` under `name`, made (durably) the first time it is asked
+/// for: `subject_secret` hashes consent ids, `session_secret` signs dashboard sessions.
+pub(crate) fn meta_secret(meta: &sled::Tree, name: &str) -> Result<[u8; 32], StoreError> {
+    if let Some(v) = meta.get(name).map_err(map_err)? {
         return v
             .as_ref()
             .try_into()
-            .map_err(|_| StoreError::Corrupt("the subject secret cannot be read".into()));
+            .map_err(|_| StoreError::Corrupt(format!("the {name} cannot be read")));
     }
     let secret: [u8; 32] = rand::random();
-    meta.insert("subject_secret", &secret[..])
-        .map_err(map_err)?;
+    meta.insert(name, &secret[..]).map_err(map_err)?;
     meta.flush().map_err(map_err)?;
     Ok(secret)
 }
@@ -207,7 +207,7 @@ impl SledStore {
             trees.db.drop_tree("rollups").map_err(map_err)?;
         }
         let mut trees = trees;
-        trees.secret = subject_secret(&trees.meta)?;
+        trees.secret = meta_secret(&trees.meta, "subject_secret")?;
         let upgraded = trees.sealed.upgrade(&trees)?;
         if upgraded > 0 {
             log::warn!("rewrote {upgraded} sealed days in the current segment format");
@@ -697,5 +697,17 @@ impl AccessStore for SledStore {
 
     fn delete_segment(&self, site: SiteId, name: SegmentName) -> StoreFuture<bool> {
         self.read(move |t| access::delete_segment(t, &site, &name))
+    }
+
+    fn add_operator_token(&self, digest: TokenDigest, at: Timestamp) -> StoreFuture<()> {
+        self.read(move |t| access::add_operator_token(t, &digest, at))
+    }
+
+    fn operator_tokens(&self) -> StoreFuture<Vec<TokenDigest>> {
+        self.read(access::operator_tokens)
+    }
+
+    fn session_secret(&self) -> StoreFuture<[u8; 32]> {
+        self.read(|t| meta_secret(&t.meta, "session_secret"))
     }
 }
