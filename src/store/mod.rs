@@ -6,8 +6,11 @@
 //! - No store call runs on an async worker thread: reads go to the blocking pool, writes to the
 //!   ledger writer thread.
 //! - A consent write resolves only after its ledger entry is durable (flushed).
-//! - A second backend is a new submodule implementing `ConsentStore`.
+//! - No backend chains ledger entries: `ledger::Writer` does, for every backend, over the
+//!   backend's `LedgerSink` (write a chained group durably, all or nothing).
+//! - A second backend is a new submodule implementing the store traits and a `LedgerSink`.
 
+pub mod ledger;
 pub mod sled;
 
 use std::future::Future;

@@ -11,11 +11,11 @@
 
 use super::cache::ConsentCache;
 use super::events::{EventWriter, VisitorEvents, visitor_events, visitor_key};
-use super::writer::Writer;
 use super::{Trees, keys, map_err, split_entry};
 use crate::domain::ledger::{Tombstone, is_tombstone_of, tombstone_payload};
 use crate::domain::{EntryHash, EntryHeader, SiteId, Subject, Timestamp};
 use crate::store::StoreError;
+use crate::store::ledger::Writer;
 
 use crate::store::ErasureReceipt as Erased;
 

@@ -36,11 +36,11 @@ mod erase;
 mod evaluator;
 pub mod events;
 mod keys;
+mod ledger_sink;
 #[cfg(test)]
-mod registry_test;
+pub(crate) mod registry_test;
 mod retention;
 mod sealed;
-mod writer;
 
 use std::ops::Range;
 use std::path::Path;
@@ -62,8 +62,8 @@ use crate::store::{
 };
 use crate::telemetry::Metrics;
 
+pub(crate) use crate::store::ledger::Writer;
 use events::EventWriter;
-pub(crate) use writer::Writer;
 
 /// The names of every tree, in the order above.
 pub const TREES: [&str; 15] = [
@@ -216,18 +216,21 @@ impl SledStore {
             .consent_stats
             .set_merge_operator(crate::analytics::consent_stats::merge);
         let anchor = check_anchor(dir, &trees)?;
-        writer::reconcile(&trees, anchor.map_or(1, |a| a.seq + 1))?;
+        ledger_sink::reconcile(&trees, anchor.map_or(1, |a| a.seq + 1))?;
         let cache = Arc::new(cache::ConsentCache::default());
         let syncer = match options.durability {
-            Durability::Fsync => Some(writer::Syncer::open(&dir.join("sled"))?),
+            Durability::Fsync => Some(ledger_sink::Syncer::open(&dir.join("sled"))?),
             Durability::Flush => None,
         };
         let writer = Writer::start(
-            trees.clone(),
+            Box::new(ledger_sink::SledLedger::new(
+                trees.clone(),
+                cache.clone(),
+                syncer,
+                dir.to_path_buf(),
+            )),
             metrics.clone(),
             dir.to_path_buf(),
-            cache.clone(),
-            syncer,
         )?;
         let writer = Arc::new(writer);
         let event_writer = Arc::new(EventWriter::start(trees.clone())?);

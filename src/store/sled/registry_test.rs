@@ -10,7 +10,7 @@ use crate::domain::{
 use crate::store::{AnalyticsStore, ConsentStore};
 use crate::telemetry::Metrics;
 
-pub(super) fn decision(id: &ConsentId) -> Decision {
+pub(crate) fn decision(id: &ConsentId) -> Decision {
     Decision {
         site: SiteId::parse("demo").unwrap(),
         consent_id: id.clone(),
