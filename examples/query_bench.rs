@@ -219,17 +219,16 @@ fn http_mode(base: &str, key: &str, rounds: usize) {
 }
 
 fn scan_mode(dir: &str, rounds: usize) {
+    let mut settings = consentry::settings::Settings::demo(std::path::PathBuf::from(dir));
+    // The server's default unless `ANALYTICS_CACHE_MB` asks what more (or none) buys.
+    if let Some(mb) = std::env::var("ANALYTICS_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        settings.analytics_cache_mb = mb;
+    }
     let store = consentry::store::open(
-        std::path::Path::new(dir),
-        consentry::store::StoreOptions {
-            cache_capacity_mb: 64,
-            // The server's default; `ANALYTICS_CACHE_MB` to see what more (or none) buys.
-            analytics_cache_mb: std::env::var("ANALYTICS_CACHE_MB")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(192),
-            durability: consentry::store::Durability::Fsync,
-        },
+        &settings,
         std::sync::Arc::new(consentry::telemetry::Metrics::default()),
     )
     .expect("the data folder opens (is the server stopped?)");

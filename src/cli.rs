@@ -211,11 +211,7 @@ fn serve(settings: Settings) -> i32 {
 }
 
 fn verify(settings: Settings) -> i32 {
-    let store = match crate::store::open(
-        &settings.data_dir,
-        settings.store_options(),
-        Arc::new(Metrics::default()),
-    ) {
+    let store = match crate::store::open(&settings, Arc::new(Metrics::default())) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("consentry: {e}");
@@ -344,11 +340,7 @@ fn visitor(settings: Settings, command: VisitorCommand) -> i32 {
 pub fn open_offline(
     settings: &Settings,
 ) -> Result<(Arc<dyn crate::store::Store>, tokio::runtime::Runtime), StoreError> {
-    let store = crate::store::open(
-        &settings.data_dir,
-        settings.store_options(),
-        Arc::new(Metrics::default()),
-    )?;
+    let store = crate::store::open(settings, Arc::new(Metrics::default()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -171,11 +171,7 @@ impl Application {
         })?;
         let port = bound.port();
         let metrics = Arc::new(Metrics::default());
-        let opened = crate::store::open(
-            &settings.data_dir,
-            settings.store_options(),
-            metrics.clone(),
-        )?;
+        let opened = crate::store::open(&settings, metrics.clone())?;
         let store: Arc<dyn ConsentStore> = opened.clone().consents();
         let access: Arc<dyn AccessStore> = opened.clone().access();
         let analytics: Arc<dyn AnalyticsStore> = opened.analytics();

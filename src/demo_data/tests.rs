@@ -182,16 +182,11 @@ fn the_mix_looks_like_a_real_site() {
 #[test]
 fn a_real_store_is_filled_through_its_own_paths() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let store = crate::store::open(
-        dir.path(),
-        crate::store::StoreOptions {
-            cache_capacity_mb: 16,
-            analytics_cache_mb: 32,
-            durability: crate::store::Durability::Flush,
-        },
-        Arc::new(Metrics::default()),
-    )
-    .expect("opens");
+    let mut settings = crate::settings::Settings::demo(dir.path().to_path_buf());
+    settings.cache_capacity_mb = 16;
+    settings.analytics_cache_mb = 32;
+    settings.durability = crate::store::Durability::Flush;
+    let store = crate::store::open(&settings, Arc::new(Metrics::default())).expect("opens");
     let site = demo_site();
     let cat = Catalog::build(&site).expect("builds");
     let notices = SiteNotices::build(&site);

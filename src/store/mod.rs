@@ -266,14 +266,16 @@ impl<T: ConsentStore + AnalyticsStore + AccessStore> Store for T {
     }
 }
 
-/// Opens the stores of a data folder: the one place that names a backend.
+/// Opens the stores the settings name: the one place that picks a backend. Today that is the
+/// data folder (sled and the embedded analytics engine).
 pub fn open(
-    dir: &std::path::Path,
-    options: StoreOptions,
+    settings: &crate::settings::Settings,
     metrics: std::sync::Arc<crate::telemetry::Metrics>,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     Ok(std::sync::Arc::new(sled::SledStore::open(
-        dir, options, metrics,
+        &settings.data_dir,
+        settings.store_options(),
+        metrics,
     )?))
 }
 
