@@ -83,13 +83,14 @@ pub async fn revoke_key(
 }
 
 /// Makes an operator token and stores its digest; the token is in the answer and nowhere else.
+/// Returns the token and its digest (whose hex is the token's id in `admin-token list`).
 pub async fn create_operator_token(
     store: &(impl AccessStore + ?Sized),
     now: Timestamp,
-) -> Result<String, StoreError> {
+) -> Result<(TokenDigest, String), StoreError> {
     let (digest, token) = generate_token(rand::random());
     store.add_operator_token(digest, now).await?;
-    Ok(token)
+    Ok((digest, token))
 }
 
 /// Every digest that opens the administration API: the configured one and the stored ones.
@@ -97,7 +98,54 @@ pub async fn operator_digests(
     store: &(impl AccessStore + ?Sized),
     configured: Option<TokenDigest>,
 ) -> Result<Vec<TokenDigest>, StoreError> {
-    let mut out = store.operator_tokens().await?;
+    let mut out: Vec<TokenDigest> = store
+        .operator_tokens()
+        .await?
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
     out.extend(configured);
     Ok(out)
+}
+
+/// Why an operator token was not revoked.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenRevokeError {
+    #[error(
+        "`{0}` is not the start of a token id (at least 8 hex digits, as `admin-token list` prints)"
+    )]
+    BadId(String),
+    #[error("no stored operator token has an id starting with `{0}`")]
+    Unknown(String),
+    #[error("{1} stored operator tokens have an id starting with `{0}`; give more digits")]
+    Ambiguous(String, usize),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// Revokes the stored operator token whose digest (its id, as `admin-token list` prints it)
+/// starts with `prefix`; returns its digest.
+pub async fn revoke_operator_token(
+    store: &(impl AccessStore + ?Sized),
+    prefix: &str,
+) -> Result<TokenDigest, TokenRevokeError> {
+    let prefix = prefix.trim().to_ascii_lowercase();
+    if prefix.len() < 8 || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(TokenRevokeError::BadId(prefix));
+    }
+    let matching: Vec<TokenDigest> = store
+        .operator_tokens()
+        .await?
+        .into_iter()
+        .map(|(d, _)| d)
+        .filter(|d| d.hex().starts_with(&prefix))
+        .collect();
+    match matching.as_slice() {
+        [] => Err(TokenRevokeError::Unknown(prefix)),
+        [one] => {
+            store.remove_operator_token(*one).await?;
+            Ok(*one)
+        }
+        many => Err(TokenRevokeError::Ambiguous(prefix, many.len())),
+    }
 }

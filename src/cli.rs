@@ -115,6 +115,10 @@ pub enum KeysCommand {
 pub enum AdminTokenCommand {
     /// Create an operator token and print it once; only its hash is stored.
     Create,
+    /// List the stored operator tokens: id (the token's SHA-256) and creation time.
+    List,
+    /// Revoke a stored operator token by its id (or its first 8 or more hex digits).
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,9 +184,7 @@ pub fn run(cli: Cli) -> i32 {
             command: StoreCommand::Check,
         } => check_store(settings),
         Command::Keys { server, command } => crate::keys_cli::run(settings, command, server),
-        Command::AdminToken {
-            command: AdminTokenCommand::Create,
-        } => crate::keys_cli::create_admin_token(&settings),
+        Command::AdminToken { command } => crate::keys_cli::admin_token(&settings, command),
         Command::DemoData(args) => crate::demo_data::run(settings, args),
     }
 }

@@ -1,6 +1,6 @@
-//! `consentry keys create|list|revoke` (marketer API keys) and `consentry admin-token create`
-//! (operator tokens), from the command line. A key or token is printed once, at creation; only
-//! its SHA-256 is stored.
+//! `consentry keys create|list|revoke` (marketer API keys) and `consentry admin-token
+//! create|list|revoke` (operator tokens), from the command line. A key or token is printed
+//! once, at creation; only its SHA-256 is stored.
 //!
 //! With the server stopped, the commands open the data folder. While a server holds it, `keys`
 //! goes through that server's administration API instead, given an operator token in
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::admin::{self, NewKey};
 use crate::admin_client::{AdminClient, Answer};
-use crate::cli::{KeysCommand, open_offline};
+use crate::cli::{AdminTokenCommand, KeysCommand, open_offline};
 use crate::domain::{ApiKey, Clock, SiteId, SystemClock};
 use crate::http::wire::rfc3339;
 use crate::settings::Settings;
@@ -232,18 +232,46 @@ fn through_server(client: &AdminClient, command: KeysCommand) -> Outcome {
     Ok(())
 }
 
-/// `consentry admin-token create`: the data folder must be free (the server stopped).
-pub fn create_admin_token(settings: &Settings) -> i32 {
+/// `consentry admin-token create|list|revoke`: the data folder must be free (the server
+/// stopped); a token configured as `admin_token_sha256` is not stored and not listed.
+pub fn admin_token(settings: &Settings, command: AdminTokenCommand) -> i32 {
     let outcome = match open_offline(settings) {
-        Ok((store, runtime)) => runtime
-            .block_on(admin::create_operator_token(&*store, SystemClock.now()))
-            .map(|token| {
-                eprintln!(
-                    "This operator token is shown once and only its hash is kept: store it now."
-                );
-                println!("token: {token}");
-            })
-            .map_err(|e| (1, e.to_string())),
+        Ok((store, runtime)) => runtime.block_on(async {
+            match command {
+                AdminTokenCommand::Create => {
+                    let (digest, token) = admin::create_operator_token(&*store, SystemClock.now())
+                        .await
+                        .map_err(|e| (1, e.to_string()))?;
+                    println!("id: {}", digest.hex());
+                    eprintln!(
+                        "This operator token is shown once and only its hash is kept: store it now."
+                    );
+                    println!("token: {token}");
+                }
+                AdminTokenCommand::List => {
+                    let tokens = store
+                        .operator_tokens()
+                        .await
+                        .map_err(|e| (1, e.to_string()))?;
+                    if tokens.is_empty() {
+                        println!("(no stored operator tokens)");
+                    }
+                    for (digest, at) in tokens {
+                        println!("{}\tcreated {}", digest.hex(), rfc3339(at));
+                    }
+                }
+                AdminTokenCommand::Revoke { id } => {
+                    let digest = admin::revoke_operator_token(&*store, &id)
+                        .await
+                        .map_err(|e| match e {
+                            admin::TokenRevokeError::Store(e) => (1, e.to_string()),
+                            e => (2, e.to_string()),
+                        })?;
+                    println!("revoked: {}", digest.hex());
+                }
+            }
+            Ok(())
+        }),
         Err(e) => Err((1, e.to_string())),
     };
     finish(outcome)

@@ -76,7 +76,8 @@ pub async fn admin_gate(
     match refused {
         None => Ok(next.call(req).await?.map_into_left_body()),
         Some(e) => {
-            log::info!("an administration request was refused: {}", e.status_code());
+            // Debug only: the failed-token budget logs once per spent budget.
+            log::debug!("an administration request was refused: {}", e.status_code());
             Ok(req.into_response(e.error_response()).map_into_right_body())
         }
     }

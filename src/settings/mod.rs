@@ -186,6 +186,7 @@ impl Settings {
         );
         differs("public_url", self.public_origin != new.public_origin);
         differs("min_group_size", self.min_group_size != new.min_group_size);
+        differs("admin_token_sha256", self.admin_token != new.admin_token);
         out
     }
 

@@ -330,8 +330,13 @@ pub trait AccessStore: Send + Sync + 'static {
         at: crate::domain::Timestamp,
     ) -> StoreFuture<()>;
 
-    /// The digests of the operator tokens made with `consentry admin-token create`.
-    fn operator_tokens(&self) -> StoreFuture<Vec<TokenDigest>>;
+    /// The digests of the operator tokens made with `consentry admin-token create`, with when
+    /// each was made.
+    fn operator_tokens(&self) -> StoreFuture<Vec<(TokenDigest, crate::domain::Timestamp)>>;
+
+    /// Forgets an operator token: it is refused from the next request on. `false` when there
+    /// was none. Durable when it resolves.
+    fn remove_operator_token(&self, digest: TokenDigest) -> StoreFuture<bool>;
 
     /// The secret dashboard sessions and form tokens are signed with: made once and kept, so a
     /// session survives a restart and holds on every node sharing the store.

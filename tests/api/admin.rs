@@ -567,3 +567,41 @@ async fn sighup_reloads_the_configuration_file() {
     assert_eq!(version().await, "2026-12-24");
     server.kill();
 }
+
+#[actix_web::test]
+async fn admin_token_list_and_revoke_manage_stored_tokens_and_a_revoked_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let made: Vec<(String, String)> = (0..2)
+        .map(|_| {
+            let (ok, out, err) = binary::run_cli(dir.path(), &["admin-token", "create"]);
+            assert!(ok, "{err}");
+            (created(&out, "id"), created(&out, "token"))
+        })
+        .collect();
+    let (ok, out, _) = binary::run_cli(dir.path(), &["admin-token", "list"]);
+    assert!(ok);
+    assert!(
+        made.iter().all(|(id, _)| out.contains(id.as_str())),
+        "{out}"
+    );
+    assert!(made.iter().all(|(_, t)| !out.contains(t.as_str())), "{out}");
+
+    let (ok, _, err) = binary::run_cli(dir.path(), &["admin-token", "revoke", "abc"]);
+    assert!(!ok && err.contains("at least 8 hex digits"), "{err}");
+    let (ok, out, err) = binary::run_cli(dir.path(), &["admin-token", "revoke", &made[0].0[..12]]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&made[0].0), "{out}");
+
+    let server = binary::start(dir.path());
+    let client = awc::Client::default();
+    for ((_, token), status) in made.iter().zip([401, 200]) {
+        let res = client
+            .get(server.url("/api/v1/admin/sites/demo/keys"))
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), status);
+    }
+    server.kill();
+}

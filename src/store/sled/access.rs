@@ -251,30 +251,45 @@ pub fn delete_segment(t: &Trees, site: &SiteId, name: &SegmentName) -> Result<bo
 
 const OPERATOR_TOKEN_PREFIX: &str = "operator_token/";
 
+fn operator_token_key(digest: &TokenDigest) -> String {
+    format!("{OPERATOR_TOKEN_PREFIX}{}", digest.hex())
+}
+
 pub fn add_operator_token(
     t: &Trees,
     digest: &TokenDigest,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    let key = format!("{OPERATOR_TOKEN_PREFIX}{}", digest.hex());
     t.meta
-        .insert(key, &at.0.to_be_bytes()[..])
+        .insert(operator_token_key(digest), &at.0.to_be_bytes()[..])
         .map_err(map_err)?;
     t.meta.flush().map_err(map_err)?;
     Ok(())
 }
 
-pub fn operator_tokens(t: &Trees) -> Result<Vec<TokenDigest>, StoreError> {
+pub fn operator_tokens(t: &Trees) -> Result<Vec<(TokenDigest, Timestamp)>, StoreError> {
+    let unreadable = || StoreError::Corrupt("an operator token record cannot be read".into());
     let mut out = Vec::new();
-    for item in t.meta.scan_prefix(OPERATOR_TOKEN_PREFIX).keys() {
-        let key = item.map_err(map_err)?;
+    for item in t.meta.scan_prefix(OPERATOR_TOKEN_PREFIX) {
+        let (key, value) = item.map_err(map_err)?;
         let digest = std::str::from_utf8(&key[OPERATOR_TOKEN_PREFIX.len()..])
             .ok()
             .and_then(TokenDigest::parse_hex)
-            .ok_or_else(|| StoreError::Corrupt("an operator token record cannot be read".into()))?;
-        out.push(digest);
+            .ok_or_else(unreadable)?;
+        let at: [u8; 8] = value.as_ref().try_into().map_err(|_| unreadable())?;
+        out.push((digest, Timestamp(i64::from_be_bytes(at))));
     }
     Ok(out)
+}
+
+pub fn remove_operator_token(t: &Trees, digest: &TokenDigest) -> Result<bool, StoreError> {
+    let removed = t
+        .meta
+        .remove(operator_token_key(digest))
+        .map_err(map_err)?
+        .is_some();
+    t.meta.flush().map_err(map_err)?;
+    Ok(removed)
 }
 
 #[cfg(test)]

@@ -706,8 +706,12 @@ impl AccessStore for SledStore {
         self.read(move |t| access::add_operator_token(t, &digest, at))
     }
 
-    fn operator_tokens(&self) -> StoreFuture<Vec<TokenDigest>> {
+    fn operator_tokens(&self) -> StoreFuture<Vec<(TokenDigest, Timestamp)>> {
         self.read(access::operator_tokens)
+    }
+
+    fn remove_operator_token(&self, digest: TokenDigest) -> StoreFuture<bool> {
+        self.read(move |t| access::remove_operator_token(t, &digest))
     }
 
     fn session_secret(&self) -> StoreFuture<[u8; 32]> {
