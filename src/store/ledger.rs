@@ -376,24 +376,25 @@ fn commit(sink: &mut dyn LedgerSink, metrics: &Metrics, head: Head, jobs: Vec<Jo
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::HashSet;
-    use std::sync::Mutex;
+pub(crate) mod memory {
+    //! A ledger in memory, for tests of what sits above `LedgerSink`.
 
-    use super::*;
-    use crate::domain::ConsentId;
-    use crate::domain::ledger::verify_chain;
-    use crate::store::sled::registry_test::decision;
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+
+    use super::{Group, Head, LedgerSink};
+    use crate::domain::{ConsentId, EntryHeader, SiteId, Subject};
+    use crate::store::StoreError;
 
     /// A ledger in memory: what a second backend must supply, and nothing more.
     #[derive(Default)]
-    struct Memory {
-        entries: Vec<(u64, Vec<u8>, Vec<u8>)>,
-        erasing: HashSet<Subject>,
-        fail_next: bool,
+    pub(crate) struct Memory {
+        pub entries: Vec<(u64, Vec<u8>, Vec<u8>)>,
+        pub erasing: HashSet<Subject>,
+        pub fail_next: bool,
     }
 
-    struct MemorySink(Arc<Mutex<Memory>>);
+    pub(crate) struct MemorySink(pub Arc<Mutex<Memory>>);
 
     impl LedgerSink for MemorySink {
         fn head(&self) -> Result<Head, StoreError> {
@@ -445,6 +446,17 @@ mod tests {
             Ok(())
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::memory::{Memory, MemorySink};
+    use super::*;
+    use crate::domain::ConsentId;
+    use crate::domain::ledger::verify_chain;
+    use crate::store::sled::registry_test::decision;
 
     fn id(n: u8) -> ConsentId {
         ConsentId::from_random([n; 16])

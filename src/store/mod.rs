@@ -10,7 +10,9 @@
 //!   backend's `LedgerSink` (write a chained group durably, all or nothing).
 //! - A second backend is a new submodule implementing the store traits and a `LedgerSink`.
 
+pub mod erasure;
 pub mod ledger;
+pub mod retention;
 pub mod sled;
 
 use std::future::Future;

@@ -1,39 +1,37 @@
-//! Erasure: everything held under one consent id, removed through a durable, resumable job.
+//! Erasure in sled: the primitives `store::erasure::Eraser` runs an erasure with (the order
+//! and the job's steps are there, for every backend).
 //!
-//! The steps, each safe to run again: (1) a job record is written and flushed; (2) the ledger
-//! writer commits what was queued before it and refuses any later decision for the subject
-//! while the job exists, then the current state goes, so the gate drops new events as
-//! `no_consent`; (3) queued events are written out;
-//! (4) the visitor's events go (buffered rows deleted, sealed days rewritten without them),
-//! then their day index and number; (5) every ledger entry of the id keeps its header and loses its payload, so the
-//! chain still verifies; (6) a tombstone is appended; (7) the job record goes. A job found at
-//! start-up (a crash mid-way) is run again from the top.
+//! A job record is `site 0x00 subject` in `erasures` → requested_at (i64 BE), the first ledger
+//! seq to search for its tombstone (u64 BE), channel.
 
 use super::cache::ConsentCache;
 use super::events::{EventWriter, VisitorEvents, visitor_events, visitor_key};
 use super::{Trees, keys, map_err, split_entry};
-use crate::domain::ledger::{Tombstone, is_tombstone_of, tombstone_payload};
-use crate::domain::{EntryHash, EntryHeader, SiteId, Subject, Timestamp};
+use crate::domain::ledger::is_tombstone_of;
+use crate::domain::{ConsentId, EntryHash, EntryHeader, SiteId, Subject, Timestamp};
 use crate::store::StoreError;
+use crate::store::erasure::{ConsentErasure, Eraser, ErasureJob, VisitorErasure};
 use crate::store::ledger::Writer;
 
-use crate::store::ErasureReceipt as Erased;
-
-/// A job record: `site 0x00 subject` → requested_at (i64 BE), first ledger seq to search for
-/// its tombstone (u64 BE), channel.
-fn job_value(requested_at: Timestamp, from_seq: u64, channel: &str) -> Vec<u8> {
-    let mut v = Vec::with_capacity(16 + channel.len());
-    v.extend_from_slice(&requested_at.0.to_be_bytes());
-    v.extend_from_slice(&from_seq.to_be_bytes());
-    v.extend_from_slice(channel.as_bytes());
+fn job_value(job: &ErasureJob) -> Vec<u8> {
+    let mut v = Vec::with_capacity(16 + job.channel.len());
+    v.extend_from_slice(&job.requested_at.0.to_be_bytes());
+    v.extend_from_slice(&job.from_seq.to_be_bytes());
+    v.extend_from_slice(job.channel.as_bytes());
     v
 }
 
-fn parse_job(v: &[u8]) -> Option<(Timestamp, u64, String)> {
+fn parse_job(site: SiteId, subject: Subject, v: &[u8]) -> Option<ErasureJob> {
     let at = i64::from_be_bytes(v.get(..8)?.try_into().ok()?);
-    let from = u64::from_be_bytes(v.get(8..16)?.try_into().ok()?);
+    let from_seq = u64::from_be_bytes(v.get(8..16)?.try_into().ok()?);
     let channel = std::str::from_utf8(v.get(16..)?).ok()?.to_owned();
-    Some((Timestamp(at), from, channel))
+    Some(ErasureJob {
+        site,
+        subject,
+        requested_at: Timestamp(at),
+        from_seq,
+        channel,
+    })
 }
 
 fn last_seq(trees: &Trees) -> Result<u64, StoreError> {
@@ -64,101 +62,67 @@ pub(crate) fn holds_anything(
             .map_err(map_err)?)
 }
 
-/// The context shared by erasures.
-pub struct Eraser<'a> {
+/// The consent side: state, ledger, history, jobs and the rights log in sled.
+pub struct SledConsents<'a> {
     pub trees: &'a Trees,
-    pub writer: &'a Writer,
-    pub events: &'a EventWriter,
     pub cache: &'a ConsentCache,
 }
 
-impl Eraser<'_> {
-    /// Erases a consent id. `None` when nothing is held under it.
-    pub fn erase(
-        &self,
-        site: &SiteId,
-        id: &crate::domain::ConsentId,
-        now: Timestamp,
-        channel: &str,
-    ) -> Result<Option<Erased>, StoreError> {
-        let subject = self.trees.subject(site, id);
-        if !holds_anything(self.trees, site, &subject)? {
-            return Ok(None);
-        }
-        let job_key = keys::consent(site, &subject);
-        let job = job_value(now, last_seq(self.trees)? + 1, channel);
-        self.trees.erasures.insert(&job_key, job).map_err(map_err)?;
-        self.trees.erasures.flush().map_err(map_err)?;
-        let done = self.run(site, &subject, now, now);
-        // After the state went (and the writer, which updates the cache, stopped writing it).
-        self.cache.forget(site, id);
-        done.map(Some)
+impl ConsentErasure for SledConsents<'_> {
+    fn subject(&self, site: &SiteId, id: &ConsentId) -> Subject {
+        self.trees.subject(site, id)
     }
 
-    /// Erases by subject (no raw id at hand: the retention sweep).
-    pub fn erase_subject(
-        &self,
-        site: &SiteId,
-        subject: &Subject,
-        now: Timestamp,
-        channel: &str,
-    ) -> Result<Erased, StoreError> {
-        let job_key = keys::consent(site, subject);
-        let job = job_value(now, last_seq(self.trees)? + 1, channel);
-        self.trees.erasures.insert(&job_key, job).map_err(map_err)?;
-        self.trees.erasures.flush().map_err(map_err)?;
-        self.run(site, subject, now, now)
+    fn holds_anything(&self, site: &SiteId, subject: &Subject) -> Result<bool, StoreError> {
+        holds_anything(self.trees, site, subject)
     }
 
-    /// Runs every job left by an unclean stop. Returns how many were finished.
-    pub fn resume(&self, now: Timestamp) -> Result<usize, StoreError> {
-        let mut done = 0;
+    fn next_seq(&self) -> Result<u64, StoreError> {
+        Ok(last_seq(self.trees)? + 1)
+    }
+
+    fn put_job(&self, job: &ErasureJob) -> Result<(), StoreError> {
+        let t = self.trees;
+        t.erasures
+            .insert(keys::consent(&job.site, &job.subject), job_value(job))
+            .map_err(map_err)?;
+        t.erasures.flush().map_err(map_err)?;
+        Ok(())
+    }
+
+    fn jobs(&self) -> Result<Vec<ErasureJob>, StoreError> {
+        let mut out = Vec::new();
         for item in self.trees.erasures.iter() {
             let (k, v) = item.map_err(map_err)?;
-            let zero = k.iter().position(|b| *b == 0);
-            let (Some(zero), Some((requested_at, _, _))) = (zero, parse_job(&v)) else {
+            let Some(zero) = k.iter().position(|b| *b == 0) else {
                 continue;
             };
             let site = std::str::from_utf8(&k[..zero])
                 .ok()
                 .and_then(|s| SiteId::parse(s).ok());
             let subject: Option<[u8; 16]> = k.get(zero + 1..).and_then(|s| s.try_into().ok());
-            if let (Some(site), Some(subject)) = (site, subject) {
-                self.run(&site, &Subject(subject), requested_at, now)?;
-                done += 1;
+            if let Some(job) = site
+                .zip(subject)
+                .and_then(|(site, subject)| parse_job(site, Subject(subject), &v))
+            {
+                out.push(job);
             }
         }
-        Ok(done)
+        Ok(out)
     }
 
-    fn run(
-        &self,
-        site: &SiteId,
-        subject: &Subject,
-        requested_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<Erased, StoreError> {
-        let t = self.trees;
-        let job_key = keys::consent(site, subject);
-        let (_, from_seq, channel) = t
-            .erasures
-            .get(&job_key)
-            .map_err(map_err)?
-            .and_then(|v| parse_job(&v))
-            .ok_or_else(|| StoreError::Corrupt("an erasure job cannot be read".into()))?;
+    fn remove_state(&self, site: &SiteId, subject: &Subject) -> Result<(), StoreError> {
+        self.trees
+            .consents
+            .remove(keys::consent(site, subject))
+            .map_err(map_err)?;
+        Ok(())
+    }
 
-        // (2) The ledger writer commits what was queued before the job record; from here on it
-        // refuses decisions for the subject. Then the state goes, and the gate stops accepting
-        // events for the id.
-        self.writer.barrier_blocking()?;
-        t.consents.remove(&job_key).map_err(map_err)?;
-        // (3) Events accepted before that are written out, so (4) finds them.
-        let _ = self.events.barrier().blocking_recv();
-        let events_deleted = self.delete_events(site, subject)?;
-        // (5) Ledger entries keep their header only.
-        let mut entries_redacted = 0;
-        let prefix = keys::history_prefix(site, subject);
-        for item in t.history.scan_prefix(&prefix) {
+    fn redact_entries(&self, site: &SiteId, subject: &Subject) -> Result<u64, StoreError> {
+        let t = self.trees;
+        let mut redacted = 0;
+        for item in t.history.scan_prefix(keys::history_prefix(site, subject)) {
             let (k, _) = item.map_err(map_err)?;
             if let Some(seq) = keys::seq_from_history(&k) {
                 if let Some(entry) = t.ledger.get(seq.to_be_bytes()).map_err(map_err)? {
@@ -168,41 +132,13 @@ impl Eraser<'_> {
                             .insert(seq.to_be_bytes(), header)
                             .map_err(map_err)?;
                     }
-                    entries_redacted += 1;
+                    redacted += 1;
                 }
             }
             t.history.remove(k).map_err(map_err)?;
         }
         t.db.flush().map_err(map_err)?;
-        // (6) One tombstone, even when a crash makes this run twice.
-        let tombstone = match self.find_tombstone(subject, from_seq)? {
-            Some(hash) => hash,
-            None => self.writer.append_tombstone_blocking(
-                tombstone_payload(&Tombstone {
-                    site: site.clone(),
-                    subject: *subject,
-                    requested_at,
-                    completed_at: now,
-                    channel: channel.clone(),
-                    entries_redacted,
-                    events_deleted,
-                }),
-                now,
-            )?,
-        };
-        // (7) Done: the request is logged without the id, and the job goes.
-        let line = format!(
-            "type=erasure\nsite={site}\nchannel={channel}\noutcome=erased\nrequested_at={}\ncompleted_at={}\n",
-            requested_at.0, now.0
-        );
-        log_request(t, now, line.as_bytes())?;
-        t.erasures.remove(&job_key).map_err(map_err)?;
-        t.db.flush().map_err(map_err)?;
-        Ok(Erased {
-            tombstone,
-            entries_redacted,
-            events_deleted,
-        })
+        Ok(redacted)
     }
 
     fn find_tombstone(
@@ -220,9 +156,35 @@ impl Eraser<'_> {
         Ok(None)
     }
 
+    fn finish_job(&self, job: &ErasureJob, line: &str, at: Timestamp) -> Result<(), StoreError> {
+        let t = self.trees;
+        log_request(t, at, line.as_bytes())?;
+        t.erasures
+            .remove(keys::consent(&job.site, &job.subject))
+            .map_err(map_err)?;
+        t.db.flush().map_err(map_err)?;
+        Ok(())
+    }
+
+    fn forget_cached(&self, site: &SiteId, id: &ConsentId) {
+        self.cache.forget(site, id);
+    }
+}
+
+/// The analytics side: the write buffer, the sealed days, the day index and visitor numbers.
+pub struct SledVisitors<'a> {
+    pub trees: &'a Trees,
+    pub events: &'a EventWriter,
+}
+
+impl VisitorErasure for SledVisitors<'_> {
+    fn settle(&self) {
+        let _ = self.events.barrier().blocking_recv();
+    }
+
     /// Deletes the visitor's events (buffered and sealed), then its day index and number: the
     /// index goes last, so a crash part-way leaves the rest findable for the rerun.
-    fn delete_events(&self, site: &SiteId, subject: &Subject) -> Result<u64, StoreError> {
+    fn delete_visitor(&self, site: &SiteId, subject: &Subject) -> Result<u64, StoreError> {
         let t = self.trees;
         let vkey = visitor_key(site.as_str(), subject);
         let Some(number) = t.visitor_numbers.get(&vkey).map_err(map_err)? else {
@@ -255,6 +217,23 @@ impl Eraser<'_> {
         t.visitor_numbers.remove(&vkey).map_err(map_err)?;
         Ok(deleted)
     }
+}
+
+/// Runs `f` with an eraser over sled's two sides.
+pub fn with_eraser<R>(
+    trees: &Trees,
+    writer: &Writer,
+    events: &EventWriter,
+    cache: &ConsentCache,
+    f: impl FnOnce(&Eraser<'_>) -> R,
+) -> R {
+    let consents = SledConsents { trees, cache };
+    let visitors = SledVisitors { trees, events };
+    f(&Eraser {
+        consents: &consents,
+        analytics: &visitors,
+        writer,
+    })
 }
 
 /// Logs a rights request (never the id), kept 24 months. Keyed by time, then a monotonic id.

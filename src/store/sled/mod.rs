@@ -239,13 +239,9 @@ impl SledStore {
         let resumed = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
-                    erase::Eraser {
-                        trees: &trees,
-                        writer: &writer,
-                        events: &event_writer,
-                        cache: &cache,
-                    }
-                    .resume(crate::domain::Clock::now(&crate::domain::SystemClock))
+                    erase::with_eraser(&trees, &writer, &event_writer, &cache, |eraser| {
+                        eraser.resume(crate::domain::Clock::now(&crate::domain::SystemClock))
+                    })
                 })
                 .join()
                 .unwrap_or_else(|_| Err(StoreError::Io("resuming erasures failed".into())))
@@ -438,13 +434,25 @@ impl ConsentStore for SledStore {
             self.cache.clone(),
         );
         self.read(move |trees| {
-            let eraser = erase::Eraser {
+            let consents = erase::SledConsents {
                 trees,
-                writer: &writer,
-                events: &events,
                 cache: &cache,
             };
-            let report = retention::sweep(&eraser, &plan, now, &cancel);
+            let visitors = erase::SledVisitors {
+                trees,
+                events: &events,
+            };
+            let eraser = crate::store::erasure::Eraser {
+                consents: &consents,
+                analytics: &visitors,
+                writer: &writer,
+            };
+            let sweep = crate::store::retention::Sweep {
+                consents: &consents,
+                analytics: &visitors,
+                eraser: &eraser,
+            };
+            let report = sweep.run(&plan, now, &cancel);
             // A sweep reads every consent: give what it allocated back.
             evaluator::release_free_memory();
             let report = report?;
@@ -468,13 +476,9 @@ impl ConsentStore for SledStore {
             self.cache.clone(),
         );
         self.read(move |trees| {
-            erase::Eraser {
-                trees,
-                writer: &writer,
-                events: &events,
-                cache: &cache,
-            }
-            .erase(&site, &id, now, channel)
+            erase::with_eraser(trees, &writer, &events, &cache, |eraser| {
+                eraser.erase(&site, &id, now, channel)
+            })
         })
     }
 
