@@ -146,6 +146,7 @@ impl Eraser<'_> {
         let tombstone = match self.consents.find_tombstone(subject, job.from_seq)? {
             Some(hash) => hash,
             None => self.writer.append_tombstone_blocking(
+                site.clone(),
                 tombstone_payload(&Tombstone {
                     site: site.clone(),
                     subject: *subject,
@@ -249,7 +250,7 @@ mod tests {
 
     fn writer(memory: &Arc<Mutex<Memory>>) -> Writer {
         Writer::start(
-            Box::new(MemorySink(memory.clone())),
+            Box::new(MemorySink::global(memory)),
             Arc::new(Metrics::default()),
             std::path::PathBuf::from("memory"),
         )

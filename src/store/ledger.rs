@@ -9,6 +9,7 @@
 //! supplies only "write this group durably, all or nothing" and the checks it needs its data
 //! for.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
@@ -53,23 +54,40 @@ pub struct ChainedDecision {
 
 /// A tombstone chained onto the ledger.
 pub struct ChainedTombstone {
+    /// The site whose erasure it records (its chain, where chains are per site).
+    pub site: SiteId,
     pub header: EntryHeader,
     pub payload: Vec<u8>,
 }
 
-/// What one group commit writes: every entry in chain order, decisions and tombstones
-/// interleaved as they were chained, and the notices queued with them.
+/// Which chain an entry joins: `None` for a backend that keeps one chain for every site (sled),
+/// `Some(site)` for one that keeps a chain per site.
+pub type ChainKey = Option<SiteId>;
+
+/// The heads of the chains a writer has appended to.
+pub type Heads = HashMap<ChainKey, Head>;
+
+/// What one group commit writes: every entry, each chained onto its chain in the order the
+/// requests came, and the notices queued with them.
 #[derive(Default)]
 pub struct Group {
     pub decisions: Vec<ChainedDecision>,
     pub tombstones: Vec<ChainedTombstone>,
     pub notices: Vec<(EntryHash, Vec<u8>)>,
+    /// The head each chain of the group was chained onto: a backend shared by several
+    /// writers checks them before it writes.
+    pub heads_before: Vec<(ChainKey, Head)>,
 }
 
 /// What a backend supplies to the ledger writer. Called on the writer thread only.
 pub trait LedgerSink: Send + 'static {
-    /// The last entry the backend holds.
-    fn head(&self) -> Result<Head, StoreError>;
+    /// The chain a site's entries join.
+    fn chain_of(&self, _site: &SiteId) -> ChainKey {
+        None
+    }
+
+    /// The last entry of a chain the backend holds.
+    fn head(&self, chain: &ChainKey) -> Result<Head, StoreError>;
 
     /// The subject a consent id is written as.
     fn subject(&self, site: &SiteId, id: &crate::domain::ConsentId) -> Subject;
@@ -80,14 +98,16 @@ pub trait LedgerSink: Send + 'static {
 
     /// Writes the group durably: its ledger entries, each decision as the subject's current
     /// consent and in its history, the consent statistics, the notices. Returns once durable;
-    /// on an error, nothing of the group may be treated as written.
+    /// on an error, nothing of the group may be treated as written. `ChainMoved` when another
+    /// writer appended to one of its chains since `heads_before` (nothing written): the writer
+    /// reads the heads again and chains the group anew.
     fn append(&mut self, group: &Group) -> Result<(), StoreError>;
 
-    /// Called after each durable group with the new head (sled anchors it).
-    fn durable(&mut self, _head: Head) {}
+    /// Called after each durable group with the heads it moved (sled anchors its chain).
+    fn durable(&mut self, _heads: &Heads) {}
 
-    /// Called once when the writer stops, with the last head.
-    fn close(&mut self, _head: Head) {}
+    /// Called once when the writer stops, with the heads it knows.
+    fn close(&mut self, _heads: &Heads) {}
 }
 
 enum Job {
@@ -105,6 +125,7 @@ enum Job {
     },
     /// An erasure's tombstone: chained like a decision, with no state of its own.
     Tombstone {
+        site: SiteId,
         payload: Vec<u8>,
         recorded_at: Timestamp,
         reply: oneshot::Sender<Result<EntryHash, StoreError>>,
@@ -127,11 +148,10 @@ impl Writer {
         metrics: Arc<Metrics>,
         pause_key: PathBuf,
     ) -> Result<Writer, StoreError> {
-        let head = sink.head()?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || run(sink.as_mut(), &metrics, head, rx, &pause_key))
+            .spawn(move || run(sink.as_mut(), &metrics, rx, &pause_key))
             .map_err(|e| StoreError::Io(format!("cannot start the ledger writer: {e}")))?;
         Ok(Writer {
             tx: Some(tx),
@@ -184,14 +204,17 @@ impl Writer {
         }
     }
 
-    /// Appends a tombstone and waits, on this (blocking) thread, until it is durable.
+    /// Appends a tombstone to the site's chain and waits, on this (blocking) thread, until it
+    /// is durable.
     pub fn append_tombstone_blocking(
         &self,
+        site: SiteId,
         payload: Vec<u8>,
         recorded_at: Timestamp,
     ) -> Result<EntryHash, StoreError> {
         let (reply, rx) = oneshot::channel();
         if !self.send(Job::Tombstone {
+            site,
             payload,
             recorded_at,
             reply,
@@ -224,10 +247,10 @@ impl Drop for Writer {
 fn run(
     sink: &mut dyn LedgerSink,
     metrics: &Metrics,
-    mut head: Head,
     rx: Receiver<Job>,
     pause_key: &std::path::Path,
 ) {
+    let mut heads = Heads::new();
     while let Ok(first) = rx.recv() {
         crate::fault::pause_point(pause_key, "ledger_group");
         let mut jobs = vec![first];
@@ -237,43 +260,51 @@ fn run(
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        head = commit(sink, metrics, head, jobs);
+        commit(sink, metrics, &mut heads, jobs);
     }
-    sink.close(head);
+    sink.close(&heads);
 }
 
-/// The replies of one group, in the order of its entries.
-#[derive(Default)]
-struct Replies {
-    decisions: Vec<(Instant, oneshot::Sender<Result<ConsentRecord, StoreError>>)>,
-    notices: Vec<oneshot::Sender<Result<(), StoreError>>>,
-    tombstones: Vec<(oneshot::Sender<Result<EntryHash, StoreError>>, EntryHash)>,
-    barriers: Vec<oneshot::Sender<()>>,
+/// How often a group is chained again when another writer moved one of its chains.
+const MAX_RECHAINS: usize = 16;
+
+/// The head of `chain`: known, or read from the backend.
+fn head_of(sink: &dyn LedgerSink, heads: &mut Heads, chain: &ChainKey) -> Result<Head, StoreError> {
+    if let Some(head) = heads.get(chain) {
+        return Ok(*head);
+    }
+    let head = sink.head(chain)?;
+    heads.insert(chain.clone(), head);
+    Ok(head)
 }
 
-/// Chains the admissible jobs onto `head`: the group to write, its replies and the new head.
-fn chain(sink: &dyn LedgerSink, head: Head, jobs: Vec<Job>) -> (Group, Replies, Head) {
-    let mut next = head;
+/// Chains the jobs onto the heads of their chains: the group and the heads it ends on.
+fn chain(
+    sink: &dyn LedgerSink,
+    known: &mut Heads,
+    jobs: &[Job],
+) -> Result<(Group, Heads), StoreError> {
     let mut group = Group::default();
-    let mut replies = Replies::default();
+    let mut next = Heads::new();
+    let onto = |site: &SiteId, known: &mut Heads, next: &mut Heads, group: &mut Group| {
+        let key = sink.chain_of(site);
+        if let Some(head) = next.get(&key) {
+            return Ok::<_, StoreError>((key, *head));
+        }
+        let head = head_of(sink, known, &key)?;
+        group.heads_before.push((key.clone(), head));
+        Ok((key, head))
+    };
     for job in jobs {
         match job {
-            Job::Decision {
-                decision,
-                renews,
-                queued,
-                reply,
-            } => {
+            Job::Decision { decision, .. } => {
+                let (key, head) = onto(&decision.site, known, &mut next, &mut group)?;
                 let subject = sink.subject(&decision.site, &decision.consent_id);
-                if let Err(e) = sink.admissible(&decision.site, &subject, renews) {
-                    let _ = reply.send(Err(e));
-                    continue;
-                }
-                let seq = next.seq + 1;
-                let payload = decision_payload(&decision, &subject);
+                let seq = head.seq + 1;
+                let payload = decision_payload(decision, &subject);
                 let header = EntryHeader::next(
                     seq,
-                    next.hash,
+                    head.hash,
                     &payload,
                     decision.recorded_at,
                     EntryKind::Decision,
@@ -284,127 +315,224 @@ fn chain(sink: &dyn LedgerSink, head: Head, jobs: Vec<Job>) -> (Group, Replies, 
                     payload,
                     subject,
                     record: ConsentRecord {
-                        decision: *decision,
+                        decision: (**decision).clone(),
                         seq,
                         receipt: hash.hex(),
                     },
                 });
-                replies.decisions.push((queued, reply));
-                next = Head { seq, hash };
-            }
-            Job::Notice {
-                hash,
-                document,
-                reply,
-            } => {
-                group.notices.push((hash, document));
-                replies.notices.push(reply);
+                next.insert(key, Head { seq, hash });
             }
             Job::Tombstone {
+                site,
                 payload,
                 recorded_at,
-                reply,
+                ..
             } => {
-                let seq = next.seq + 1;
+                let (key, head) = onto(site, known, &mut next, &mut group)?;
+                let seq = head.seq + 1;
                 let header =
-                    EntryHeader::next(seq, next.hash, &payload, recorded_at, EntryKind::Tombstone);
+                    EntryHeader::next(seq, head.hash, payload, *recorded_at, EntryKind::Tombstone);
                 let hash = header.hash();
-                group.tombstones.push(ChainedTombstone { header, payload });
-                replies.tombstones.push((reply, hash));
-                next = Head { seq, hash };
+                group.tombstones.push(ChainedTombstone {
+                    site: site.clone(),
+                    header,
+                    payload: payload.clone(),
+                });
+                next.insert(key, Head { seq, hash });
             }
-            Job::Barrier(reply) => replies.barriers.push(reply),
+            Job::Notice { hash, document, .. } => group.notices.push((*hash, document.clone())),
+            Job::Barrier(_) => {}
         }
     }
-    (group, replies, next)
+    Ok((group, next))
 }
 
-/// Writes one group and answers it; returns the head the chain goes on from: the new one when
-/// the group is durable, else the one the backend now holds.
-fn commit(sink: &mut dyn LedgerSink, metrics: &Metrics, head: Head, jobs: Vec<Job>) -> Head {
-    let (group, replies, next) = chain(sink, head, jobs);
-    let result =
-        if group.decisions.is_empty() && group.tombstones.is_empty() && group.notices.is_empty() {
-            Ok(())
+/// The decisions that may be written; the others are answered at once.
+fn admissible(sink: &dyn LedgerSink, jobs: Vec<Job>) -> Vec<Job> {
+    let mut kept = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if let Job::Decision {
+            decision,
+            renews,
+            queued,
+            reply,
+        } = job
+        {
+            let subject = sink.subject(&decision.site, &decision.consent_id);
+            if let Err(e) = sink.admissible(&decision.site, &subject, renews) {
+                let _ = reply.send(Err(e));
+                continue;
+            }
+            kept.push(Job::Decision {
+                decision,
+                renews,
+                queued,
+                reply,
+            });
         } else {
-            sink.append(&group)
-        };
-    let head = match result {
-        Ok(()) => {
-            metrics
-                .ledger_batches
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            metrics.ledger_batch_entries.fetch_add(
-                group.decisions.len() as u64,
-                std::sync::atomic::Ordering::Relaxed,
-            );
-            for (d, (queued, reply)) in group.decisions.into_iter().zip(replies.decisions) {
-                metrics.ledger_commit.observe(queued.elapsed());
-                let _ = reply.send(Ok(d.record));
-            }
-            for reply in replies.notices {
-                let _ = reply.send(Ok(()));
-            }
-            for (reply, hash) in replies.tombstones {
-                let _ = reply.send(Ok(hash));
-            }
-            if next != head {
-                sink.durable(next);
-            }
-            next
+            kept.push(job);
         }
-        Err(e) => {
-            log::error!("a ledger group commit failed: {e}");
-            for (_, reply) in replies.decisions {
-                let _ = reply.send(Err(e.clone()));
-            }
-            for reply in replies.notices {
-                let _ = reply.send(Err(e.clone()));
-            }
-            for (reply, _) in replies.tombstones {
-                let _ = reply.send(Err(e.clone()));
-            }
-            // What the backend holds decides where the chain goes on.
-            sink.head().unwrap_or(head)
+    }
+    kept
+}
+
+/// Chains the group, has the backend write it (chaining it again while another writer moves
+/// its chains), and answers every job: with the record, or with the error.
+fn write(sink: &mut dyn LedgerSink, heads: &mut Heads, jobs: &[Job]) -> Result<Group, StoreError> {
+    for _ in 0..MAX_RECHAINS {
+        let (group, next) = chain(sink, heads, jobs)?;
+        if group.decisions.is_empty() && group.tombstones.is_empty() && group.notices.is_empty() {
+            return Ok(group);
         }
+        match sink.append(&group) {
+            Ok(()) => {
+                heads.extend(next.iter().map(|(k, h)| (k.clone(), *h)));
+                sink.durable(&next);
+                return Ok(group);
+            }
+            Err(e) => {
+                // What the backend holds decides where these chains go on.
+                for (key, _) in &group.heads_before {
+                    heads.remove(key);
+                }
+                if !matches!(e, StoreError::ChainMoved) {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Err(StoreError::ChainMoved)
+}
+
+fn commit(sink: &mut dyn LedgerSink, metrics: &Metrics, heads: &mut Heads, jobs: Vec<Job>) {
+    let jobs = admissible(sink, jobs);
+    let written = write(sink, heads, &jobs);
+    if let Some(group) = written
+        .as_ref()
+        .ok()
+        .filter(|g| !(g.decisions.is_empty() && g.tombstones.is_empty() && g.notices.is_empty()))
+    {
+        metrics
+            .ledger_batches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        metrics.ledger_batch_entries.fetch_add(
+            group.decisions.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+    if let Err(e) = &written {
+        log::error!("a ledger group commit failed: {e}");
+    }
+    let (mut decisions, mut tombstones) = match written {
+        Ok(group) => (
+            Ok(group.decisions.into_iter()),
+            Ok(group.tombstones.into_iter()),
+        ),
+        Err(e) => (Err(e.clone()), Err(e)),
     };
-    // Whatever the outcome, nothing queued before a barrier is still to be written.
-    for reply in replies.barriers {
+    // Whatever the outcome, nothing queued before a barrier is still to be written: barriers
+    // are answered after everything else.
+    let mut barriers = Vec::new();
+    for job in jobs {
+        match job {
+            Job::Decision { queued, reply, .. } => {
+                let answer = match &mut decisions {
+                    Ok(chained) => chained.next().map(|d| d.record).ok_or(StoreError::Closed),
+                    Err(e) => Err(e.clone()),
+                };
+                if answer.is_ok() {
+                    metrics.ledger_commit.observe(queued.elapsed());
+                }
+                let _ = reply.send(answer);
+            }
+            Job::Tombstone { reply, .. } => {
+                let answer = match &mut tombstones {
+                    Ok(chained) => chained
+                        .next()
+                        .map(|t| t.header.hash())
+                        .ok_or(StoreError::Closed),
+                    Err(e) => Err(e.clone()),
+                };
+                let _ = reply.send(answer);
+            }
+            Job::Notice { reply, .. } => {
+                let answer = match &decisions {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e.clone()),
+                };
+                let _ = reply.send(answer);
+            }
+            Job::Barrier(reply) => barriers.push(reply),
+        }
+    }
+    for reply in barriers {
         let _ = reply.send(());
     }
-    head
 }
 
 #[cfg(test)]
 pub(crate) mod memory {
-    //! A ledger in memory, for tests of what sits above `LedgerSink`.
+    //! A ledger in memory, for tests of what sits above `LedgerSink`; several sinks may share
+    //! one, as several nodes share one database.
 
     use std::collections::HashSet;
     use std::sync::{Arc, Mutex};
 
-    use super::{Group, Head, LedgerSink};
+    use super::{ChainKey, Group, Head, LedgerSink};
     use crate::domain::{ConsentId, EntryHeader, SiteId, Subject};
     use crate::store::StoreError;
 
-    /// A ledger in memory: what a second backend must supply, and nothing more.
+    /// The entries of every chain: (chain, seq, header, payload).
     #[derive(Default)]
     pub(crate) struct Memory {
-        pub entries: Vec<(u64, Vec<u8>, Vec<u8>)>,
+        pub entries: Vec<(ChainKey, u64, Vec<u8>, Vec<u8>)>,
         pub erasing: HashSet<Subject>,
         pub fail_next: bool,
     }
 
-    pub(crate) struct MemorySink(pub Arc<Mutex<Memory>>);
-
-    impl LedgerSink for MemorySink {
-        fn head(&self) -> Result<Head, StoreError> {
-            let m = self.0.lock().unwrap();
-            Ok(m.entries
-                .last()
-                .map_or(Head::EMPTY, |(seq, header, _)| Head {
+    impl Memory {
+        fn head(&self, chain: &ChainKey) -> Head {
+            self.entries.iter().rfind(|e| e.0 == *chain).map_or(
+                Head::EMPTY,
+                |(_, seq, header, _)| Head {
                     seq: *seq,
                     hash: EntryHeader::from_bytes(header).unwrap().hash(),
-                }))
+                },
+            )
+        }
+
+        /// One chain's entries, for `verify_chain`.
+        pub fn chain(&self, chain: &ChainKey) -> Vec<(u64, Vec<u8>, Option<Vec<u8>>)> {
+            self.entries
+                .iter()
+                .filter(|e| e.0 == *chain)
+                .map(|(_, seq, h, p)| (*seq, h.clone(), Some(p.clone())))
+                .collect()
+        }
+    }
+
+    /// `per_site`: a chain per site (as a shared database keeps them), else one for all.
+    pub(crate) struct MemorySink {
+        pub memory: Arc<Mutex<Memory>>,
+        pub per_site: bool,
+    }
+
+    impl MemorySink {
+        pub fn global(memory: &Arc<Mutex<Memory>>) -> MemorySink {
+            MemorySink {
+                memory: memory.clone(),
+                per_site: false,
+            }
+        }
+    }
+
+    impl LedgerSink for MemorySink {
+        fn chain_of(&self, site: &SiteId) -> ChainKey {
+            self.per_site.then(|| site.clone())
+        }
+
+        fn head(&self, chain: &ChainKey) -> Result<Head, StoreError> {
+            Ok(self.memory.lock().unwrap().head(chain))
         }
 
         fn subject(&self, site: &SiteId, id: &ConsentId) -> Subject {
@@ -412,36 +540,43 @@ pub(crate) mod memory {
         }
 
         fn admissible(&self, _: &SiteId, subject: &Subject, _: bool) -> Result<(), StoreError> {
-            if self.0.lock().unwrap().erasing.contains(subject) {
+            if self.memory.lock().unwrap().erasing.contains(subject) {
                 return Err(StoreError::UnknownConsent);
             }
             Ok(())
         }
 
+        /// All or nothing, under the lock, refusing a group chained onto a stale head.
         fn append(&mut self, group: &Group) -> Result<(), StoreError> {
-            let mut m = self.0.lock().unwrap();
+            let mut m = self.memory.lock().unwrap();
             if std::mem::take(&mut m.fail_next) {
                 return Err(StoreError::Io("the disk is full".into()));
             }
-            let mut all: Vec<(u64, Vec<u8>, Vec<u8>)> = group
+            if group.heads_before.iter().any(|(k, h)| m.head(k) != *h) {
+                return Err(StoreError::ChainMoved);
+            }
+            let chain_of = |site: &SiteId| self.per_site.then(|| site.clone());
+            let mut all: Vec<(ChainKey, u64, Vec<u8>, Vec<u8>)> = group
                 .decisions
                 .iter()
                 .map(|d| {
                     (
+                        chain_of(&d.record.decision.site),
                         d.header.seq,
                         d.header.to_bytes().to_vec(),
                         d.payload.clone(),
                     )
                 })
-                .chain(group.tombstones.iter().map(|t| {
-                    (
-                        t.header.seq,
-                        t.header.to_bytes().to_vec(),
-                        t.payload.clone(),
-                    )
-                }))
                 .collect();
-            all.sort_by_key(|e| e.0);
+            for t in &group.tombstones {
+                all.push((
+                    chain_of(&t.site),
+                    t.header.seq,
+                    t.header.to_bytes().to_vec(),
+                    t.payload.clone(),
+                ));
+            }
+            all.sort_by_key(|e| e.1);
             m.entries.extend(all);
             Ok(())
         }
@@ -458,29 +593,30 @@ mod tests {
     use crate::domain::ledger::verify_chain;
     use crate::store::sled::registry_test::decision;
 
-    fn id(n: u8) -> ConsentId {
-        ConsentId::from_random([n; 16])
+    fn id(n: u32) -> ConsentId {
+        let mut bytes = [0u8; 16];
+        bytes[..4].copy_from_slice(&n.to_be_bytes());
+        ConsentId::from_random(bytes)
     }
 
-    fn chain_of(memory: &Arc<Mutex<Memory>>) -> Result<u64, crate::domain::ledger::ChainFault> {
-        let m = memory.lock().unwrap();
-        verify_chain(
-            m.entries
-                .iter()
-                .map(|(seq, h, p)| (*seq, h.clone(), Some(p.clone()))),
+    fn start(sink: MemorySink) -> Writer {
+        Writer::start(
+            Box::new(sink),
+            Arc::new(Metrics::default()),
+            PathBuf::from("memory"),
         )
+        .unwrap()
+    }
+
+    fn site(name: &str) -> SiteId {
+        SiteId::parse(name).unwrap()
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn decisions_and_tombstones_are_chained_in_one_verifiable_order_and_answered_once_written()
      {
         let memory = Arc::new(Mutex::new(Memory::default()));
-        let writer = Writer::start(
-            Box::new(MemorySink(memory.clone())),
-            Arc::new(Metrics::default()),
-            PathBuf::from("memory"),
-        )
-        .unwrap();
+        let writer = start(MemorySink::global(&memory));
         let pending: Vec<_> = (1..=20)
             .map(|n| writer.submit_decision(decision(&id(n)), false))
             .collect();
@@ -490,14 +626,16 @@ mod tests {
         }
         // An erasure appends its tombstone from a blocking thread.
         let tombstone = std::thread::scope(|s| {
-            s.spawn(|| writer.append_tombstone_blocking(b"erased".to_vec(), Timestamp(5)))
-                .join()
-                .unwrap()
+            s.spawn(|| {
+                writer.append_tombstone_blocking(site("demo"), b"erased".to_vec(), Timestamp(5))
+            })
+            .join()
+            .unwrap()
         });
         assert!(tombstone.is_ok());
-        assert_eq!(chain_of(&memory), Ok(21));
         let m = memory.lock().unwrap();
-        for (record, (seq, header, _)) in receipts.iter().zip(&m.entries) {
+        assert_eq!(verify_chain(m.chain(&None)), Ok(21));
+        for (record, (_, seq, header, _)) in receipts.iter().zip(&m.entries) {
             assert_eq!(record.seq, *seq);
             assert_eq!(
                 record.receipt,
@@ -509,15 +647,10 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_refused_decision_takes_no_place_in_the_chain_and_a_failed_group_leaves_no_gap() {
         let memory = Arc::new(Mutex::new(Memory::default()));
-        let sink = MemorySink(memory.clone());
+        let sink = MemorySink::global(&memory);
         let erased = sink.subject(&decision(&id(2)).site, &id(2));
         memory.lock().unwrap().erasing.insert(erased);
-        let writer = Writer::start(
-            Box::new(sink),
-            Arc::new(Metrics::default()),
-            PathBuf::from("memory"),
-        )
-        .unwrap();
+        let writer = start(sink);
         assert!(
             writer
                 .submit_decision(decision(&id(1)), false)
@@ -538,6 +671,62 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(after.seq, 2, "the chain goes on from what was written");
-        assert_eq!(chain_of(&memory), Ok(2));
+        assert_eq!(verify_chain(memory.lock().unwrap().chain(&None)), Ok(2));
+    }
+
+    /// Two writers on one store, as two nodes on one database: each site's chain stays one
+    /// verifiable chain and every acknowledged decision is in it once.
+    #[test]
+    fn two_writers_sharing_a_store_keep_one_chain_per_site_with_every_decision_once() {
+        let memory = Arc::new(Mutex::new(Memory::default()));
+        let sink = || MemorySink {
+            memory: memory.clone(),
+            per_site: true,
+        };
+        let (a, b) = (start(sink()), start(sink()));
+        let sites = [site("demo"), site("shop")];
+        let per_node = 300u32;
+        let acknowledged: Vec<ConsentRecord> = std::thread::scope(|s| {
+            let nodes: Vec<_> = [(&a, 0u32), (&b, per_node)]
+                .into_iter()
+                .map(|(writer, offset)| {
+                    let sites = &sites;
+                    s.spawn(move || {
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .build()
+                            .unwrap();
+                        rt.block_on(async {
+                            let pending: Vec<_> = (0..per_node)
+                                .map(|n| {
+                                    let mut d = decision(&id(offset + n));
+                                    d.site = sites[(n % 2) as usize].clone();
+                                    writer.submit_decision(d, false)
+                                })
+                                .collect();
+                            let mut out = Vec::new();
+                            for p in pending {
+                                out.push(p.await.unwrap());
+                            }
+                            out
+                        })
+                    })
+                })
+                .collect();
+            nodes.into_iter().flat_map(|n| n.join().unwrap()).collect()
+        });
+        assert_eq!(acknowledged.len(), 2 * per_node as usize);
+        let m = memory.lock().unwrap();
+        for site in &sites {
+            let chain = m.chain(&Some(site.clone()));
+            assert_eq!(verify_chain(chain.clone()), Ok(per_node as u64), "{site}");
+            for record in acknowledged.iter().filter(|r| r.decision.site == *site) {
+                let (_, header, _) = &chain[record.seq as usize - 1];
+                assert_eq!(
+                    record.receipt,
+                    EntryHeader::from_bytes(header).unwrap().hash().hex(),
+                    "the receipt names the entry as written"
+                );
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@ use super::{Trees, keys, map_err};
 use crate::analytics::consent_stats;
 use crate::domain::{ConsentId, EntryHeader, SiteId, Subject};
 use crate::store::StoreError;
-use crate::store::ledger::{Group, Head, LedgerSink};
+use crate::store::ledger::{ChainKey, Group, Head, Heads, LedgerSink};
 
 /// `fsync` after sled's flush. sled 0.34 makes its log durable with `sync_file_range`, which
 /// writes the pages out but neither flushes the disk's write cache nor the file's metadata, so
@@ -133,7 +133,8 @@ impl SledLedger {
 }
 
 impl LedgerSink for SledLedger {
-    fn head(&self) -> Result<Head, StoreError> {
+    /// One chain for every site.
+    fn head(&self, _chain: &ChainKey) -> Result<Head, StoreError> {
         read_head(&self.trees)
     }
 
@@ -162,15 +163,23 @@ impl LedgerSink for SledLedger {
     }
 
     /// Only a flushed head is anchored, so the anchor never names a volatile entry.
-    fn durable(&mut self, head: Head) {
-        if head.seq != self.anchored.0 && self.anchored.1.elapsed() >= ANCHOR_EVERY {
-            self.write_anchor(head);
+    fn durable(&mut self, heads: &Heads) {
+        if let Some(head) = heads.get(&None).copied() {
+            if head.seq != self.anchored.0 && self.anchored.1.elapsed() >= ANCHOR_EVERY {
+                self.write_anchor(head);
+            }
         }
     }
 
-    fn close(&mut self, head: Head) {
+    fn close(&mut self, heads: &Heads) {
         if self.trees.db.flush().is_ok() {
-            self.write_anchor(head);
+            let head = heads
+                .get(&None)
+                .copied()
+                .or_else(|| read_head(&self.trees).ok());
+            if let Some(head) = head {
+                self.write_anchor(head);
+            }
         }
     }
 }
