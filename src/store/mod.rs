@@ -12,6 +12,7 @@
 
 pub mod erasure;
 pub mod ledger;
+pub mod postgres;
 pub mod retention;
 pub mod sled;
 

@@ -1,0 +1,53 @@
+//! The PostgreSQL backend, in progress (issue 10): the schema and its migrations, and the
+//! ledger (`PgLedger`, the `LedgerSink` for a database that several nodes share). It is not
+//! selectable yet: `store::open` still opens the data folder, until every store trait has a
+//! PostgreSQL implementation.
+//!
+//! Every table leads with the site id, so the tables can be sharded by site; the server's own
+//! rows (the subject secret, notices) use the site id `''`. Each site's ledger is a chain of its
+//! own: nodes appending for different sites never wait on each other, and nodes appending for
+//! one site take turns on that site's advisory lock, each checking the head it chained onto.
+
+pub mod ledger_sink;
+pub mod schema;
+#[cfg(test)]
+pub(crate) mod test_cluster;
+
+use tokio_postgres::{Client, NoTls};
+
+use crate::store::StoreError;
+
+pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Io(format!("PostgreSQL: {e}"))
+}
+
+/// A connection for blocking callers (the ledger writer thread): its own runtime, which drives
+/// the connection whenever a call is waited on.
+pub struct BlockingClient {
+    pub client: Client,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl BlockingClient {
+    pub fn connect(url: &str) -> Result<BlockingClient, StoreError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Io(format!("cannot start a runtime: {e}")))?;
+        let client = runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(pg_err)?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    log::error!("the PostgreSQL connection ended: {e}");
+                }
+            });
+            Ok::<_, StoreError>(client)
+        })?;
+        Ok(BlockingClient { client, runtime })
+    }
+
+    /// Waits for `f` on this connection's runtime.
+    pub fn block_on<T>(&self, f: impl Future<Output = T>) -> T {
+        self.runtime.block_on(f)
+    }
+}
