@@ -74,8 +74,7 @@ pub struct Group {
     pub decisions: Vec<ChainedDecision>,
     pub tombstones: Vec<ChainedTombstone>,
     pub notices: Vec<(EntryHash, Vec<u8>)>,
-    /// The head each chain of the group was chained onto: a backend shared by several
-    /// writers checks them before it writes.
+    /// The head each chain of the group was chained onto (as `lock_heads` gave them).
     pub heads_before: Vec<(ChainKey, Head)>,
 }
 
@@ -96,12 +95,33 @@ pub trait LedgerSink: Send + 'static {
     /// way, and a renewal not once its consent is gone (`UnknownConsent`).
     fn admissible(&self, site: &SiteId, subject: &Subject, renews: bool) -> Result<(), StoreError>;
 
-    /// Writes the group durably: its ledger entries, each decision as the subject's current
-    /// consent and in its history, the consent statistics, the notices. Returns once durable;
-    /// on an error, nothing of the group may be treated as written. `ChainMoved` when another
-    /// writer appended to one of its chains since `heads_before` (nothing written): the writer
-    /// reads the heads again and chains the group anew.
+    /// `admissible` for each of a group's decisions (site, subject, renews), in order: a
+    /// backend a round trip away answers them in one.
+    fn admit_all(&self, asks: &[(SiteId, Subject, bool)]) -> Vec<Result<(), StoreError>> {
+        asks.iter()
+            .map(|(site, subject, renews)| self.admissible(site, subject, *renews))
+            .collect()
+    }
+
+    /// The heads of `chains` (in key order), held still until `append` or `abandon`: a
+    /// backend shared by several writers takes each chain's lock here, in a transaction that
+    /// `append` commits, so no other writer appends to them in between. On an error nothing is
+    /// held.
+    fn lock_heads(&mut self, chains: &[ChainKey]) -> Result<Heads, StoreError> {
+        chains
+            .iter()
+            .map(|c| Ok((c.clone(), self.head(c)?)))
+            .collect()
+    }
+
+    /// Writes the group, chained onto the heads `lock_heads` gave, durably: its ledger
+    /// entries, each decision as the subject's current consent and in its history, the consent
+    /// statistics, the notices; then lets the heads go. Returns once durable; on an error,
+    /// nothing of the group is written and nothing is held.
     fn append(&mut self, group: &Group) -> Result<(), StoreError>;
+
+    /// Lets the heads go without writing (the group could not be chained).
+    fn abandon(&mut self) {}
 
     /// Called after each durable group with the heads it moved (sled anchors its chain).
     fn durable(&mut self, _heads: &Heads) {}
@@ -265,40 +285,40 @@ fn run(
     sink.close(&heads);
 }
 
-/// How often a group is chained again when another writer moved one of its chains.
-const MAX_RECHAINS: usize = 16;
-
-/// The head of `chain`: known, or read from the backend.
-fn head_of(sink: &dyn LedgerSink, heads: &mut Heads, chain: &ChainKey) -> Result<Head, StoreError> {
-    if let Some(head) = heads.get(chain) {
-        return Ok(*head);
-    }
-    let head = sink.head(chain)?;
-    heads.insert(chain.clone(), head);
-    Ok(head)
+/// The chains the jobs append to, in key order.
+fn chains_of(sink: &dyn LedgerSink, jobs: &[Job]) -> Vec<ChainKey> {
+    let mut chains: Vec<ChainKey> = jobs
+        .iter()
+        .filter_map(|job| match job {
+            Job::Decision { decision, .. } => Some(sink.chain_of(&decision.site)),
+            Job::Tombstone { site, .. } => Some(sink.chain_of(site)),
+            Job::Notice { .. } | Job::Barrier(_) => None,
+        })
+        .collect();
+    chains.sort();
+    chains.dedup();
+    chains
 }
 
-/// Chains the jobs onto the heads of their chains: the group and the heads it ends on.
-fn chain(
-    sink: &dyn LedgerSink,
-    known: &mut Heads,
-    jobs: &[Job],
-) -> Result<(Group, Heads), StoreError> {
+/// Chains the jobs onto `heads`: the group and the heads it ends on.
+fn chain(sink: &dyn LedgerSink, heads: &Heads, jobs: &[Job]) -> Result<(Group, Heads), StoreError> {
     let mut group = Group::default();
     let mut next = Heads::new();
-    let onto = |site: &SiteId, known: &mut Heads, next: &mut Heads, group: &mut Group| {
+    let onto = |site: &SiteId, next: &Heads, group: &mut Group| {
         let key = sink.chain_of(site);
         if let Some(head) = next.get(&key) {
             return Ok::<_, StoreError>((key, *head));
         }
-        let head = head_of(sink, known, &key)?;
+        let head = *heads
+            .get(&key)
+            .ok_or_else(|| StoreError::Io("a chain's head was not locked".into()))?;
         group.heads_before.push((key.clone(), head));
         Ok((key, head))
     };
     for job in jobs {
         match job {
             Job::Decision { decision, .. } => {
-                let (key, head) = onto(&decision.site, known, &mut next, &mut group)?;
+                let (key, head) = onto(&decision.site, &next, &mut group)?;
                 let subject = sink.subject(&decision.site, &decision.consent_id);
                 let seq = head.seq + 1;
                 let payload = decision_payload(decision, &subject);
@@ -328,7 +348,7 @@ fn chain(
                 recorded_at,
                 ..
             } => {
-                let (key, head) = onto(site, known, &mut next, &mut group)?;
+                let (key, head) = onto(site, &next, &mut group)?;
                 let seq = head.seq + 1;
                 let header =
                     EntryHeader::next(seq, head.hash, payload, *recorded_at, EntryKind::Tombstone);
@@ -349,64 +369,61 @@ fn chain(
 
 /// The decisions that may be written; the others are answered at once.
 fn admissible(sink: &dyn LedgerSink, jobs: Vec<Job>) -> Vec<Job> {
+    let asks: Vec<(SiteId, Subject, bool)> = jobs
+        .iter()
+        .filter_map(|job| match job {
+            Job::Decision {
+                decision, renews, ..
+            } => Some((
+                decision.site.clone(),
+                sink.subject(&decision.site, &decision.consent_id),
+                *renews,
+            )),
+            _ => None,
+        })
+        .collect();
+    let mut answers = sink.admit_all(&asks).into_iter();
     let mut kept = Vec::with_capacity(jobs.len());
     for job in jobs {
-        if let Job::Decision {
-            decision,
-            renews,
-            queued,
-            reply,
-        } = job
-        {
-            let subject = sink.subject(&decision.site, &decision.consent_id);
-            if let Err(e) = sink.admissible(&decision.site, &subject, renews) {
-                let _ = reply.send(Err(e));
+        if matches!(job, Job::Decision { .. }) {
+            if let Err(e) = answers.next().unwrap_or(Err(StoreError::Closed)) {
+                if let Job::Decision { reply, .. } = job {
+                    let _ = reply.send(Err(e));
+                }
                 continue;
             }
-            kept.push(Job::Decision {
-                decision,
-                renews,
-                queued,
-                reply,
-            });
-        } else {
-            kept.push(job);
         }
+        kept.push(job);
     }
     kept
 }
 
-/// Chains the group, has the backend write it (chaining it again while another writer moves
-/// its chains), and answers every job: with the record, or with the error.
-fn write(sink: &mut dyn LedgerSink, heads: &mut Heads, jobs: &[Job]) -> Result<Group, StoreError> {
-    for _ in 0..MAX_RECHAINS {
-        let (group, next) = chain(sink, heads, jobs)?;
-        if group.decisions.is_empty() && group.tombstones.is_empty() && group.notices.is_empty() {
-            return Ok(group);
-        }
-        match sink.append(&group) {
-            Ok(()) => {
-                heads.extend(next.iter().map(|(k, h)| (k.clone(), *h)));
-                sink.durable(&next);
-                return Ok(group);
-            }
-            Err(e) => {
-                // What the backend holds decides where these chains go on.
-                for (key, _) in &group.heads_before {
-                    heads.remove(key);
-                }
-                if !matches!(e, StoreError::ChainMoved) {
-                    return Err(e);
-                }
-            }
-        }
+/// Locks the heads of the group's chains, chains the group onto them and has the backend
+/// write it: the group written and the heads it ends on.
+fn write(sink: &mut dyn LedgerSink, jobs: &[Job]) -> Result<(Group, Heads), StoreError> {
+    let idle = jobs.iter().all(|j| matches!(j, Job::Barrier(_)));
+    if idle {
+        return Ok((Group::default(), Heads::new()));
     }
-    Err(StoreError::ChainMoved)
+    let heads = sink.lock_heads(&chains_of(sink, jobs))?;
+    let (group, next) = match chain(sink, &heads, jobs) {
+        Ok(chained) => chained,
+        Err(e) => {
+            sink.abandon();
+            return Err(e);
+        }
+    };
+    sink.append(&group)?;
+    sink.durable(&next);
+    Ok((group, next))
 }
 
 fn commit(sink: &mut dyn LedgerSink, metrics: &Metrics, heads: &mut Heads, jobs: Vec<Job>) {
     let jobs = admissible(sink, jobs);
-    let written = write(sink, heads, &jobs);
+    let written = write(sink, &jobs).map(|(group, next)| {
+        heads.extend(next);
+        group
+    });
     if let Some(group) = written
         .as_ref()
         .ok()
@@ -488,6 +505,8 @@ pub(crate) mod memory {
         pub entries: Vec<(ChainKey, u64, Vec<u8>, Vec<u8>)>,
         pub erasing: HashSet<Subject>,
         pub fail_next: bool,
+        /// A writer holds the heads (as a database's lock would).
+        pub held: bool,
     }
 
     impl Memory {
@@ -546,14 +565,34 @@ pub(crate) mod memory {
             Ok(())
         }
 
-        /// All or nothing, under the lock, refusing a group chained onto a stale head.
+        /// Waits until no other writer holds the heads, then holds them.
+        fn lock_heads(&mut self, chains: &[ChainKey]) -> Result<super::Heads, StoreError> {
+            loop {
+                let mut m = self.memory.lock().unwrap();
+                if !m.held {
+                    m.held = true;
+                    return Ok(chains.iter().map(|c| (c.clone(), m.head(c))).collect());
+                }
+                drop(m);
+                std::thread::yield_now();
+            }
+        }
+
+        fn abandon(&mut self) {
+            self.memory.lock().unwrap().held = false;
+        }
+
+        /// All or nothing; a group chained onto a stale head is a broken lock protocol.
         fn append(&mut self, group: &Group) -> Result<(), StoreError> {
             let mut m = self.memory.lock().unwrap();
+            m.held = false;
             if std::mem::take(&mut m.fail_next) {
                 return Err(StoreError::Io("the disk is full".into()));
             }
             if group.heads_before.iter().any(|(k, h)| m.head(k) != *h) {
-                return Err(StoreError::ChainMoved);
+                return Err(StoreError::Io(
+                    "a group was chained onto a stale head".into(),
+                ));
             }
             let chain_of = |site: &SiteId| self.per_site.then(|| site.clone());
             let mut all: Vec<(ChainKey, u64, Vec<u8>, Vec<u8>)> = group

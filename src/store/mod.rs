@@ -74,10 +74,6 @@ pub enum StoreError {
     /// Whoever asked is gone: the work stopped early.
     #[error("the request was cancelled")]
     Cancelled,
-    /// Another writer kept appending to a ledger chain while this one tried to: the group was
-    /// chained again each time and then given up, unwritten.
-    #[error("the ledger chain kept moving under concurrent writers; nothing was written")]
-    ChainMoved,
 }
 
 /// The result of walking the whole ledger.

@@ -1,10 +1,9 @@
 //! The ledger in PostgreSQL: a chain per site, written by any number of nodes.
 //!
-//! A group is one transaction: for each chain it touches (in site order, so two nodes never
-//! wait on each other in a cycle) the site's advisory lock is taken and the chain's last entry
-//! compared with the head the group was chained onto; a different one means another node
-//! appended meanwhile, and the transaction is rolled back with `ChainMoved` (the writer chains
-//! the group again). Then the entries, the consents' current state (the newest decision of a
+//! A group is one transaction: `lock_heads` begins it and takes, for each chain the group
+//! touches (in site order, so two nodes never wait on each other in a cycle), the site's
+//! advisory lock, then reads the chain's last entry; the writer chains the group onto those
+//! heads while no other node can append to them; `append` writes the entries, the consents' current state (the newest decision of a
 //! subject wins), their history, the consent statistics (added to) and the notices, each as one
 //! statement over arrays; then `COMMIT`, which with `synchronous_commit` on (the default) returns
 //! once the commit is durable on the primary and on a synchronous standby if one is configured.
@@ -15,7 +14,7 @@ use super::{BlockingClient, pg_err, schema};
 use crate::analytics::consent_stats;
 use crate::domain::{ConsentId, EntryHash, EntryHeader, SiteId, Subject};
 use crate::store::StoreError;
-use crate::store::ledger::{ChainKey, Group, Head, LedgerSink};
+use crate::store::ledger::{ChainKey, Group, Head, Heads, LedgerSink};
 
 /// The ledger writer's connection and the subject secret.
 pub struct PgLedger {
@@ -152,20 +151,23 @@ fn rows(group: &Group) -> Rows {
     r
 }
 
-async fn write(client: &mut tokio_postgres::Client, group: &Group) -> Result<(), StoreError> {
-    let tx = client.transaction().await.map_err(pg_err)?;
-    let mut chains: Vec<&(ChainKey, Head)> = group.heads_before.iter().collect();
-    chains.sort_by(|a, b| site_of(&a.0).cmp(site_of(&b.0)));
-    for (chain, expected) in chains {
+/// Begins the group's transaction and locks and reads each chain's head.
+async fn lock(client: &tokio_postgres::Client, chains: &[ChainKey]) -> Result<Heads, StoreError> {
+    client.batch_execute("BEGIN").await.map_err(pg_err)?;
+    let mut heads = Heads::new();
+    for chain in chains {
         let site = site_of(chain);
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&chain_lock(site)])
+        client
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&chain_lock(site)])
             .await
             .map_err(pg_err)?;
-        if read_head(&tx, site).await? != *expected {
-            // Dropping the transaction rolls it back.
-            return Err(StoreError::ChainMoved);
-        }
+        heads.insert(chain.clone(), read_head(client, site).await?);
     }
+    Ok(heads)
+}
+
+/// Writes the group in the transaction `lock` began, and commits it.
+async fn write(tx: &tokio_postgres::Client, group: &Group) -> Result<(), StoreError> {
     let r = rows(group);
     let l = &r.ledger;
     tx.execute(
@@ -234,7 +236,15 @@ async fn write(client: &mut tokio_postgres::Client, group: &Group) -> Result<(),
     )
     .await
     .map_err(pg_err)?;
-    tx.commit().await.map_err(pg_err)
+    tx.batch_execute("COMMIT").await.map_err(pg_err)
+}
+
+/// Ends a transaction that will not commit; a connection that cannot even do that is broken,
+/// and its next statement fails.
+async fn rollback(client: &tokio_postgres::Client) {
+    if let Err(e) = client.batch_execute("ROLLBACK").await {
+        log::error!("PostgreSQL: a ledger transaction could not be rolled back: {e}");
+    }
 }
 
 impl LedgerSink for PgLedger {
@@ -267,9 +277,62 @@ impl LedgerSink for PgLedger {
         Ok(())
     }
 
+    /// One round trip for the whole group.
+    fn admit_all(&self, asks: &[(SiteId, Subject, bool)]) -> Vec<Result<(), StoreError>> {
+        let sites: Vec<&str> = asks.iter().map(|(site, _, _)| site.as_str()).collect();
+        let subjects: Vec<&[u8]> = asks.iter().map(|(_, s, _)| &s.0[..]).collect();
+        let rows = self.conn.block_on(self.conn.client.query(
+            "SELECT EXISTS (SELECT 1 FROM erasures e WHERE e.site_id = a.site AND e.subject = a.subject),
+                    EXISTS (SELECT 1 FROM consents c WHERE c.site_id = a.site AND c.subject = a.subject)
+             FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS a(site, subject, i)
+             ORDER BY a.i",
+            &[&sites, &subjects],
+        ));
+        match rows {
+            Err(e) => {
+                let e = pg_err(e);
+                asks.iter().map(|_| Err(e.clone())).collect()
+            }
+            Ok(rows) => rows
+                .iter()
+                .zip(asks)
+                .map(|(row, (_, _, renews))| {
+                    let (erasing, held): (bool, bool) = (row.get(0), row.get(1));
+                    if erasing || (*renews && !held) {
+                        Err(StoreError::UnknownConsent)
+                    } else {
+                        Ok(())
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    fn lock_heads(&mut self, chains: &[ChainKey]) -> Result<Heads, StoreError> {
+        let client = &self.conn.client;
+        self.conn.block_on(async {
+            let locked = lock(client, chains).await;
+            if locked.is_err() {
+                rollback(client).await;
+            }
+            locked
+        })
+    }
+
     fn append(&mut self, group: &Group) -> Result<(), StoreError> {
-        let conn = &mut self.conn;
-        conn.runtime.block_on(write(&mut conn.client, group))
+        let client = &self.conn.client;
+        self.conn.block_on(async {
+            let written = write(client, group).await;
+            if written.is_err() {
+                rollback(client).await;
+            }
+            written
+        })
+    }
+
+    fn abandon(&mut self) {
+        let client = &self.conn.client;
+        self.conn.block_on(rollback(client));
     }
 }
 

@@ -6,7 +6,7 @@
 //! Every table leads with the site id, so the tables can be sharded by site; the server's own
 //! rows (the subject secret, notices) use the site id `''`. Each site's ledger is a chain of its
 //! own: nodes appending for different sites never wait on each other, and nodes appending for
-//! one site take turns on that site's advisory lock, each checking the head it chained onto.
+//! one site take turns on that site's advisory lock, held from reading the head to the commit.
 
 pub mod ledger_sink;
 pub mod schema;
