@@ -172,7 +172,11 @@ fn main() {
                     .map(|(site, r)| format!("{site} {}", r.entries))
                     .collect::<Vec<_>>()
                     .join(", "),
-                if sound { "every chain verifies" } else { "A CHAIN IS BROKEN" }
+                if sound {
+                    "every chain verifies"
+                } else {
+                    "A CHAIN IS BROKEN"
+                }
             );
             if !sound || entries != acknowledged {
                 std::process::exit(1);
