@@ -10,9 +10,12 @@
 //!   backend's `LedgerSink` (write a chained group durably, all or nothing).
 //! - A second backend is a new submodule implementing the store traits and a `LedgerSink`.
 
+#[cfg(test)]
+mod access_contract_test;
 pub mod erasure;
 pub mod ledger;
 pub mod postgres;
+pub(crate) mod records;
 pub mod retention;
 pub mod sled;
 

@@ -451,7 +451,11 @@ mod tests {
             "every node reads one subject secret"
         );
         let conn = BlockingClient::connect(&url).unwrap();
-        assert_eq!(count(&conn, "SELECT count(*) FROM consentry_schema"), 1);
+        assert_eq!(
+            count(&conn, "SELECT count(*) FROM consentry_schema"),
+            i64::from(schema::CURRENT),
+            "each migration ran once"
+        );
         assert_eq!(
             count(&conn, "SELECT max(version)::bigint FROM consentry_schema"),
             i64::from(schema::CURRENT)

@@ -1,5 +1,6 @@
-//! The PostgreSQL backend, in progress (issue 10): the schema and its migrations, and the
-//! ledger (`PgLedger`, the `LedgerSink` for a database that several nodes share). It is not
+//! The PostgreSQL backend, in progress (issue 10): the schema and its migrations, the ledger
+//! (`PgLedger`, the `LedgerSink` for a database that several nodes share) and marketer access
+//! (`PgAccess`: keys, query log, segments, operator tokens, the session secret). It is not
 //! selectable yet: `store::open` still opens the data folder, until every store trait has a
 //! PostgreSQL implementation.
 //!
@@ -8,7 +9,9 @@
 //! own: nodes appending for different sites never wait on each other, and nodes appending for
 //! one site take turns on that site's advisory lock, held from reading the head to the commit.
 
+pub mod access;
 pub mod ledger_sink;
+pub mod pool;
 pub mod schema;
 #[cfg(test)]
 pub(crate) mod test_cluster;

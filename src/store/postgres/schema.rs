@@ -8,9 +8,10 @@ use super::pg_err;
 use crate::store::StoreError;
 
 /// The migrations, by version. A new one is appended; none is ever edited.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "CREATE TABLE meta (
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE meta (
         site_id text NOT NULL,
         name text NOT NULL,
         value bytea NOT NULL,
@@ -58,10 +59,44 @@ const MIGRATIONS: &[(i32, &str)] = &[(
         granted bigint NOT NULL,
         PRIMARY KEY (site_id, key)
     );",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE api_keys (
+        site_id text NOT NULL,
+        id text NOT NULL,
+        label text NOT NULL,
+        digest bytea NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint,
+        revoked_at bigint,
+        PRIMARY KEY (site_id, id)
+    );
+    CREATE UNIQUE INDEX api_keys_by_id ON api_keys (id);
+    CREATE TABLE query_log (
+        site_id text NOT NULL,
+        at bigint NOT NULL,
+        id bigserial NOT NULL,
+        line text NOT NULL,
+        PRIMARY KEY (site_id, at, id)
+    );
+    CREATE TABLE saved_segments (
+        site_id text NOT NULL,
+        name text NOT NULL,
+        body bytea NOT NULL,
+        PRIMARY KEY (site_id, name)
+    );
+    CREATE TABLE operator_tokens (
+        site_id text NOT NULL,
+        digest bytea NOT NULL,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (site_id, digest)
+    );",
+    ),
+];
 
 /// The newest schema version this build knows.
-pub const CURRENT: i32 = 1;
+pub const CURRENT: i32 = 2;
 
 /// Brings the database to `CURRENT`; refuses one newer than this build.
 pub async fn migrate(client: &mut Client) -> Result<i32, StoreError> {

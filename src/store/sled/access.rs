@@ -4,9 +4,7 @@
 //! A key record is `site, label` as length-prefixed strings, then the 32-byte digest and three
 //! times (created, expires, revoked; 0 for none) as i64 BE. The key itself is never stored.
 //!
-//! A segment is keyed `site 0x00 name`; its value is a format byte (1), the description, the
-//! number of filters (u16 BE), then each filter's operator, dimension, number of values (u16 BE)
-//! and values, every string length-prefixed.
+//! A segment is keyed `site 0x00 name`; its value is the stored form of `store::records`.
 //!
 //! Operator tokens are kept in `meta` as `operator_token/<digest hex>` → the creation time
 //! (i64 BE); the token itself is never stored.
@@ -14,22 +12,9 @@
 use std::sync::Mutex;
 
 use super::{Trees, map_err};
-use crate::domain::{
-    ApiKey, ApiKeyId, Segment, SegmentFilter, SegmentName, SiteId, Timestamp, TokenDigest,
-};
+use crate::domain::{ApiKey, ApiKeyId, Segment, SegmentName, SiteId, Timestamp, TokenDigest};
+use crate::store::records::{decode_segment, encode_segment, put_str, take_str};
 use crate::store::{SegmentSaved, StoreError};
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&u16::try_from(s.len()).unwrap_or(u16::MAX).to_be_bytes());
-    out.extend_from_slice(&s.as_bytes()[..s.len().min(usize::from(u16::MAX))]);
-}
-
-fn take_str<'a>(b: &mut &'a [u8]) -> Option<&'a str> {
-    let len = usize::from(u16::from_be_bytes(b.get(..2)?.try_into().ok()?));
-    let s = std::str::from_utf8(b.get(2..2 + len)?).ok()?;
-    *b = b.get(2 + len..)?;
-    Some(s)
-}
 
 fn time_or_zero(t: Option<Timestamp>) -> [u8; 8] {
     t.map_or(0, |t| t.0).to_be_bytes()
@@ -116,20 +101,8 @@ pub fn query_log(t: &Trees) -> Result<Vec<String>, StoreError> {
         .collect()
 }
 
-const SEGMENT_FORMAT: u8 = 1;
-
 /// Segment writes one at a time, so two creations cannot both pass the per-site limit.
 static SEGMENT_WRITES: Mutex<()> = Mutex::new(());
-
-fn put_count(out: &mut Vec<u8>, n: usize) {
-    out.extend_from_slice(&u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes());
-}
-
-fn take_count(b: &mut &[u8]) -> Option<usize> {
-    let n = u16::from_be_bytes(b.get(..2)?.try_into().ok()?);
-    *b = b.get(2..)?;
-    Some(usize::from(n))
-}
 
 fn segment_prefix(site: &SiteId) -> Vec<u8> {
     let mut k = Vec::with_capacity(site.as_str().len() + 1 + SegmentName::MAX_LEN);
@@ -142,50 +115,6 @@ fn segment_key(site: &SiteId, name: &SegmentName) -> Vec<u8> {
     let mut k = segment_prefix(site);
     k.extend_from_slice(name.as_str().as_bytes());
     k
-}
-
-pub fn encode_segment(s: &Segment) -> Vec<u8> {
-    let mut out = vec![SEGMENT_FORMAT];
-    put_str(&mut out, &s.description);
-    let filters = &s.filters[..s.filters.len().min(usize::from(u16::MAX))];
-    put_count(&mut out, filters.len());
-    for f in filters {
-        put_str(&mut out, &f.op);
-        put_str(&mut out, &f.dimension);
-        let values = &f.values[..f.values.len().min(usize::from(u16::MAX))];
-        put_count(&mut out, values.len());
-        for v in values {
-            put_str(&mut out, v);
-        }
-    }
-    out
-}
-
-pub fn decode_segment(name: &[u8], value: &[u8]) -> Option<Segment> {
-    let name = SegmentName::parse(std::str::from_utf8(name).ok()?).ok()?;
-    let (&format, mut b) = value.split_first()?;
-    if format != SEGMENT_FORMAT {
-        return None;
-    }
-    let description = take_str(&mut b)?.to_owned();
-    let mut filters = Vec::new();
-    for _ in 0..take_count(&mut b)? {
-        let op = take_str(&mut b)?.to_owned();
-        let dimension = take_str(&mut b)?.to_owned();
-        let values = (0..take_count(&mut b)?)
-            .map(|_| take_str(&mut b).map(str::to_owned))
-            .collect::<Option<Vec<_>>>()?;
-        filters.push(SegmentFilter {
-            op,
-            dimension,
-            values,
-        });
-    }
-    b.is_empty().then_some(Segment {
-        name,
-        description,
-        filters,
-    })
 }
 
 fn corrupt_segment() -> StoreError {
@@ -295,6 +224,7 @@ pub fn remove_operator_token(t: &Trees, digest: &TokenDigest) -> Result<bool, St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::SegmentFilter;
 
     #[test]
     fn key_records_round_trip_with_and_without_times() {
