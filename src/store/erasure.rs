@@ -35,8 +35,8 @@ pub trait ConsentErasure {
     /// Whether any consent state, ledger entry or visitor record is held under the subject.
     fn holds_anything(&self, site: &SiteId, subject: &Subject) -> Result<bool, StoreError>;
 
-    /// The sequence number the next ledger entry will have.
-    fn next_seq(&self) -> Result<u64, StoreError>;
+    /// The sequence number the next entry of the site's chain will have.
+    fn next_seq(&self, site: &SiteId) -> Result<u64, StoreError>;
 
     /// Writes the job record durably; from then on the ledger writer refuses the subject.
     fn put_job(&self, job: &ErasureJob) -> Result<(), StoreError>;
@@ -51,9 +51,11 @@ pub trait ConsentErasure {
     /// history, durably. Returns how many entries it held.
     fn redact_entries(&self, site: &SiteId, subject: &Subject) -> Result<u64, StoreError>;
 
-    /// The tombstone of the subject appended at or after `from_seq`, if one was.
+    /// The tombstone of the subject appended to the site's chain at or after `from_seq`, if
+    /// one was.
     fn find_tombstone(
         &self,
+        site: &SiteId,
         subject: &Subject,
         from_seq: u64,
     ) -> Result<Option<EntryHash>, StoreError>;
@@ -114,7 +116,7 @@ impl Eraser<'_> {
             site: site.clone(),
             subject: *subject,
             requested_at: now,
-            from_seq: self.consents.next_seq()?,
+            from_seq: self.consents.next_seq(site)?,
             channel: channel.to_owned(),
         };
         self.consents.put_job(&job)?;
@@ -143,7 +145,7 @@ impl Eraser<'_> {
         // (5) Ledger entries keep their header only.
         let entries_redacted = self.consents.redact_entries(site, subject)?;
         // (6) One tombstone, even when a crash makes this run twice.
-        let tombstone = match self.consents.find_tombstone(subject, job.from_seq)? {
+        let tombstone = match self.consents.find_tombstone(site, subject, job.from_seq)? {
             Some(hash) => hash,
             None => self.writer.append_tombstone_blocking(
                 site.clone(),
@@ -204,7 +206,7 @@ mod tests {
         fn holds_anything(&self, _: &SiteId, _: &Subject) -> Result<bool, StoreError> {
             Ok(true)
         }
-        fn next_seq(&self) -> Result<u64, StoreError> {
+        fn next_seq(&self, _: &SiteId) -> Result<u64, StoreError> {
             let entries = self
                 .ledger
                 .as_ref()
@@ -227,7 +229,12 @@ mod tests {
             self.call("redact_entries");
             Ok(3)
         }
-        fn find_tombstone(&self, _: &Subject, _: u64) -> Result<Option<EntryHash>, StoreError> {
+        fn find_tombstone(
+            &self,
+            _: &SiteId,
+            _: &Subject,
+            _: u64,
+        ) -> Result<Option<EntryHash>, StoreError> {
             Ok(*self.tombstone.borrow())
         }
         fn finish_job(&self, job: &ErasureJob, line: &str, _: Timestamp) -> Result<(), StoreError> {

@@ -398,29 +398,46 @@ fn admissible(sink: &dyn LedgerSink, jobs: Vec<Job>) -> Vec<Job> {
     kept
 }
 
-/// Locks the heads of the group's chains, chains the group onto them and has the backend
-/// write it: the group written and the heads it ends on.
-fn write(sink: &mut dyn LedgerSink, jobs: &[Job]) -> Result<(Group, Heads), StoreError> {
-    let idle = jobs.iter().all(|j| matches!(j, Job::Barrier(_)));
-    if idle {
-        return Ok((Group::default(), Heads::new()));
-    }
-    let heads = sink.lock_heads(&chains_of(sink, jobs))?;
-    let (group, next) = match chain(sink, &heads, jobs) {
+/// Chains the group onto the locked heads and has the backend write it: the group written and
+/// the heads it ends on. A group with nothing to write lets the heads go.
+fn write(
+    sink: &mut dyn LedgerSink,
+    heads: &Heads,
+    jobs: &[Job],
+) -> Result<(Group, Heads), StoreError> {
+    let (group, next) = match chain(sink, heads, jobs) {
         Ok(chained) => chained,
         Err(e) => {
             sink.abandon();
             return Err(e);
         }
     };
+    if group.decisions.is_empty() && group.tombstones.is_empty() && group.notices.is_empty() {
+        sink.abandon();
+        return Ok((group, next));
+    }
     sink.append(&group)?;
     sink.durable(&next);
     Ok((group, next))
 }
 
 fn commit(sink: &mut dyn LedgerSink, metrics: &Metrics, heads: &mut Heads, jobs: Vec<Job>) {
-    let jobs = admissible(sink, jobs);
-    let written = write(sink, &jobs).map(|(group, next)| {
+    let idle = jobs.iter().all(|j| matches!(j, Job::Barrier(_)));
+    let (jobs, written) = if idle {
+        (jobs, Ok((Group::default(), Heads::new())))
+    } else {
+        match sink.lock_heads(&chains_of(sink, &jobs)) {
+            // Admitted under the lock: an erasure on any node that takes the site's lock to
+            // remove a state has either finished (its job is seen) or not begun.
+            Ok(locked) => {
+                let jobs = admissible(sink, jobs);
+                let written = write(sink, &locked, &jobs);
+                (jobs, written)
+            }
+            Err(e) => (jobs, Err(e)),
+        }
+    };
+    let written = written.map(|(group, next)| {
         heads.extend(next);
         group
     });

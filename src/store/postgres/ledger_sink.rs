@@ -34,7 +34,7 @@ impl PgLedger {
 }
 
 /// The lock a site's chain is appended under.
-fn chain_lock(site: &str) -> i64 {
+pub(crate) fn chain_lock(site: &str) -> i64 {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("consentry ledger {site}").as_bytes());
     let mut first = [0u8; 8];

@@ -10,6 +10,7 @@
 //! one site take turns on that site's advisory lock, held from reading the head to the commit.
 
 pub mod access;
+pub mod consents;
 pub mod ledger_sink;
 pub mod pool;
 pub mod schema;

@@ -93,10 +93,20 @@ const MIGRATIONS: &[(i32, &str)] = &[
         PRIMARY KEY (site_id, digest)
     );",
     ),
+    (
+        3,
+        "CREATE TABLE rights_log (
+        site_id text NOT NULL,
+        at bigint NOT NULL,
+        id bigserial NOT NULL,
+        line text NOT NULL,
+        PRIMARY KEY (site_id, at, id)
+    );",
+    ),
 ];
 
 /// The newest schema version this build knows.
-pub const CURRENT: i32 = 2;
+pub const CURRENT: i32 = 3;
 
 /// Brings the database to `CURRENT`; refuses one newer than this build.
 pub async fn migrate(client: &mut Client) -> Result<i32, StoreError> {

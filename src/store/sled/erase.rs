@@ -77,7 +77,8 @@ impl ConsentErasure for SledConsents<'_> {
         holds_anything(self.trees, site, subject)
     }
 
-    fn next_seq(&self) -> Result<u64, StoreError> {
+    /// One chain for every site.
+    fn next_seq(&self, _site: &SiteId) -> Result<u64, StoreError> {
         Ok(last_seq(self.trees)? + 1)
     }
 
@@ -143,6 +144,7 @@ impl ConsentErasure for SledConsents<'_> {
 
     fn find_tombstone(
         &self,
+        _site: &SiteId,
         subject: &Subject,
         from: u64,
     ) -> Result<Option<EntryHash>, StoreError> {
