@@ -1,6 +1,7 @@
-//! The consent side of an erasure in PostgreSQL (`store::erasure::ConsentErasure`): the job
-//! record, the state, the payloads of the subject's ledger entries, the tombstone search and the
-//! rights log. Blocking, on a connection of its own.
+//! The consent side of an erasure (`store::erasure::ConsentErasure`: the job record, the state,
+//! the payloads of the subject's ledger entries, the tombstone search, the rights log) and of
+//! retention (`store::retention::ConsentRetention`: the current states, the log trims) in
+//! PostgreSQL. Blocking, on a connection of its own.
 //!
 //! Removing the state takes the site's ledger lock (the one a node's ledger writer holds from
 //! reading the heads, through admitting the group's decisions, to the commit): after it, no node
@@ -8,10 +9,11 @@
 
 use super::ledger_sink::chain_lock;
 use super::{BlockingClient, pg_err, schema};
-use crate::domain::ledger::is_tombstone_of;
+use crate::domain::ledger::{is_tombstone_of, payload_recorded_at, payload_refused};
 use crate::domain::{ConsentId, EntryHash, EntryHeader, SiteId, Subject, Timestamp};
 use crate::store::StoreError;
 use crate::store::erasure::{ConsentErasure, ErasureJob};
+use crate::store::retention::{ConsentRetention, StateSummary};
 
 pub struct PgConsents {
     conn: BlockingClient,
@@ -207,6 +209,72 @@ impl ConsentErasure for PgConsents {
     }
 }
 
+impl ConsentRetention for PgConsents {
+    /// In pages of 1,000 by subject, so a site of millions is never held at once.
+    fn each_state(
+        &self,
+        site: &SiteId,
+        visit: &mut dyn FnMut(Subject, StateSummary) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut after: Vec<u8> = Vec::new();
+        loop {
+            let rows = self
+                .conn
+                .block_on(self.conn.client.query(
+                    "SELECT subject, payload FROM consents WHERE site_id = $1 AND subject > $2
+                     ORDER BY subject LIMIT 1000",
+                    &[&site.as_str(), &after],
+                ))
+                .map_err(pg_err)?;
+            let Some(last) = rows.last() else {
+                return Ok(());
+            };
+            after = last.get(0);
+            for row in &rows {
+                let (subject, payload): (Vec<u8>, Vec<u8>) = (row.get(0), row.get(1));
+                let Ok(subject) = <[u8; 16]>::try_from(subject) else {
+                    continue;
+                };
+                let summary = StateSummary {
+                    decided_at: payload_recorded_at(&payload),
+                    refused: payload_refused(&payload).unwrap_or_default(),
+                };
+                visit(Subject(subject), summary)?;
+            }
+        }
+    }
+
+    fn log_rights(&self, at: Timestamp, line: &str) -> Result<(), StoreError> {
+        self.conn
+            .block_on(self.conn.client.execute(
+                "INSERT INTO rights_log (site_id, at, line) VALUES ('', $1, $2)",
+                &[&at.0, &line],
+            ))
+            .map_err(pg_err)?;
+        Ok(())
+    }
+
+    fn trim_rights_log(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.conn
+            .block_on(
+                self.conn
+                    .client
+                    .execute("DELETE FROM rights_log WHERE at < $1", &[&before.0]),
+            )
+            .map_err(pg_err)
+    }
+
+    fn trim_query_log(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.conn
+            .block_on(
+                self.conn
+                    .client
+                    .execute("DELETE FROM query_log WHERE at < $1", &[&before.0]),
+            )
+            .map_err(pg_err)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -318,5 +386,47 @@ mod tests {
             4,
             "no second tombstone"
         );
+    }
+
+    #[test]
+    fn retention_reads_every_state_in_pages_and_trims_the_logs_by_time() {
+        let url = test_cluster::database();
+        let writer = Writer::start(
+            Box::new(PgLedger::open(&url).unwrap()),
+            Arc::new(Metrics::default()),
+            std::path::PathBuf::from(&url),
+        )
+        .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let pending: Vec<_> = (0..2_500u32)
+            .map(|n| {
+                let mut bytes = [0u8; 16];
+                bytes[..4].copy_from_slice(&n.to_be_bytes());
+                writer.submit_decision(decision(&ConsentId::from_random(bytes)), false)
+            })
+            .collect();
+        for p in pending {
+            rt.block_on(p).unwrap();
+        }
+        let consents = PgConsents::open(&url).unwrap();
+        let site = decision(&ConsentId::from_random([0; 16])).site;
+        let mut seen = std::collections::HashSet::new();
+        consents
+            .each_state(&site, &mut |subject, state| {
+                assert_eq!(state.decided_at, Some(Timestamp(1_790_000_000_000)));
+                assert!(seen.insert(subject), "each state once");
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen.len(), 2_500);
+
+        consents.log_rights(Timestamp(10), "old").unwrap();
+        consents.log_rights(Timestamp(30), "new").unwrap();
+        assert_eq!(consents.trim_rights_log(Timestamp(20)).unwrap(), 1);
+        let conn = BlockingClient::connect(&url).unwrap();
+        assert_eq!(count(&conn, "SELECT count(*) FROM rights_log"), 1);
+        assert_eq!(consents.trim_query_log(Timestamp(20)).unwrap(), 0);
     }
 }
