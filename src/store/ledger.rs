@@ -74,8 +74,12 @@ pub struct Group {
     pub decisions: Vec<ChainedDecision>,
     pub tombstones: Vec<ChainedTombstone>,
     pub notices: Vec<(EntryHash, Vec<u8>)>,
-    /// The head each chain of the group was chained onto (as `lock_heads` gave them).
-    pub heads_before: Vec<(ChainKey, Head)>,
+}
+
+impl Group {
+    fn is_empty(&self) -> bool {
+        self.decisions.is_empty() && self.tombstones.is_empty() && self.notices.is_empty()
+    }
 }
 
 /// What a backend supplies to the ledger writer. Called on the writer thread only.
@@ -91,17 +95,10 @@ pub trait LedgerSink: Send + 'static {
     /// The subject a consent id is written as.
     fn subject(&self, site: &SiteId, id: &crate::domain::ConsentId) -> Subject;
 
-    /// Whether a decision may still be written for `subject`: not while its erasure is under
-    /// way, and a renewal not once its consent is gone (`UnknownConsent`).
-    fn admissible(&self, site: &SiteId, subject: &Subject, renews: bool) -> Result<(), StoreError>;
-
-    /// `admissible` for each of a group's decisions (site, subject, renews), in order: a
-    /// backend a round trip away answers them in one.
-    fn admit_all(&self, asks: &[(SiteId, Subject, bool)]) -> Vec<Result<(), StoreError>> {
-        asks.iter()
-            .map(|(site, subject, renews)| self.admissible(site, subject, *renews))
-            .collect()
-    }
+    /// For each of a group's decisions (site, subject, renews), in order, whether it may still
+    /// be written: not while its subject's erasure is under way, and a renewal not once its
+    /// consent is gone (`UnknownConsent`). Asked once per group, under the lock.
+    fn admit_all(&self, asks: &[(SiteId, Subject, bool)]) -> Vec<Result<(), StoreError>>;
 
     /// The heads of `chains` (in key order), held still until `append` or `abandon`: a
     /// backend shared by several writers takes each chain's lock here, in a transaction that
@@ -123,11 +120,11 @@ pub trait LedgerSink: Send + 'static {
     /// Lets the heads go without writing (the group could not be chained).
     fn abandon(&mut self) {}
 
-    /// Called after each durable group with the heads it moved (sled anchors its chain).
+    /// Called after each durable group with the heads it moved (sled keeps and anchors its).
     fn durable(&mut self, _heads: &Heads) {}
 
-    /// Called once when the writer stops, with the heads it knows.
-    fn close(&mut self, _heads: &Heads) {}
+    /// Called once when the writer stops.
+    fn close(&mut self) {}
 }
 
 enum Job {
@@ -270,7 +267,6 @@ fn run(
     rx: Receiver<Job>,
     pause_key: &std::path::Path,
 ) {
-    let mut heads = Heads::new();
     while let Ok(first) = rx.recv() {
         crate::fault::pause_point(pause_key, "ledger_group");
         let mut jobs = vec![first];
@@ -280,9 +276,9 @@ fn run(
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        commit(sink, metrics, &mut heads, jobs);
+        commit(sink, metrics, jobs);
     }
-    sink.close(&heads);
+    sink.close();
 }
 
 /// The chains the jobs append to, in key order.
@@ -300,26 +296,29 @@ fn chains_of(sink: &dyn LedgerSink, jobs: &[Job]) -> Vec<ChainKey> {
     chains
 }
 
-/// Chains the jobs onto `heads`: the group and the heads it ends on.
-fn chain(sink: &dyn LedgerSink, heads: &Heads, jobs: &[Job]) -> Result<(Group, Heads), StoreError> {
+/// Chains the jobs onto `heads`, each admitted decision with its subject (in order): the group
+/// and the heads it ends on.
+fn chain(
+    sink: &dyn LedgerSink,
+    heads: &Heads,
+    jobs: &[Job],
+    subjects: Vec<Subject>,
+) -> Result<(Group, Heads), StoreError> {
     let mut group = Group::default();
-    let mut next = Heads::new();
-    let onto = |site: &SiteId, next: &Heads, group: &mut Group| {
+    let mut next = heads.clone();
+    let mut subjects = subjects.into_iter();
+    let onto = |site: &SiteId, next: &Heads| {
         let key = sink.chain_of(site);
-        if let Some(head) = next.get(&key) {
-            return Ok::<_, StoreError>((key, *head));
-        }
-        let head = *heads
+        let head = *next
             .get(&key)
             .ok_or_else(|| StoreError::Io("a chain's head was not locked".into()))?;
-        group.heads_before.push((key.clone(), head));
-        Ok((key, head))
+        Ok::<_, StoreError>((key, head))
     };
     for job in jobs {
         match job {
             Job::Decision { decision, .. } => {
-                let (key, head) = onto(&decision.site, &next, &mut group)?;
-                let subject = sink.subject(&decision.site, &decision.consent_id);
+                let (key, head) = onto(&decision.site, &next)?;
+                let subject = subjects.next().ok_or(StoreError::Closed)?;
                 let seq = head.seq + 1;
                 let payload = decision_payload(decision, &subject);
                 let header = EntryHeader::next(
@@ -348,7 +347,7 @@ fn chain(sink: &dyn LedgerSink, heads: &Heads, jobs: &[Job]) -> Result<(Group, H
                 recorded_at,
                 ..
             } => {
-                let (key, head) = onto(site, &next, &mut group)?;
+                let (key, head) = onto(site, &next)?;
                 let seq = head.seq + 1;
                 let header =
                     EntryHeader::next(seq, head.hash, payload, *recorded_at, EntryKind::Tombstone);
@@ -367,8 +366,9 @@ fn chain(sink: &dyn LedgerSink, heads: &Heads, jobs: &[Job]) -> Result<(Group, H
     Ok((group, next))
 }
 
-/// The decisions that may be written; the others are answered at once.
-fn admissible(sink: &dyn LedgerSink, jobs: Vec<Job>) -> Vec<Job> {
+/// The jobs that may be written, with the subjects of their decisions in order; the refused
+/// decisions are answered at once.
+fn admissible(sink: &dyn LedgerSink, jobs: Vec<Job>) -> (Vec<Job>, Vec<Subject>) {
     let asks: Vec<(SiteId, Subject, bool)> = jobs
         .iter()
         .filter_map(|job| match job {
@@ -383,19 +383,25 @@ fn admissible(sink: &dyn LedgerSink, jobs: Vec<Job>) -> Vec<Job> {
         })
         .collect();
     let mut answers = sink.admit_all(&asks).into_iter();
+    let mut asked = asks.into_iter();
     let mut kept = Vec::with_capacity(jobs.len());
+    let mut subjects = Vec::with_capacity(jobs.len());
     for job in jobs {
         if matches!(job, Job::Decision { .. }) {
-            if let Err(e) = answers.next().unwrap_or(Err(StoreError::Closed)) {
-                if let Job::Decision { reply, .. } = job {
-                    let _ = reply.send(Err(e));
+            let subject = asked.next().map(|(_, subject, _)| subject);
+            match (answers.next().unwrap_or(Err(StoreError::Closed)), subject) {
+                (Ok(()), Some(subject)) => subjects.push(subject),
+                (answer, _) => {
+                    if let Job::Decision { reply, .. } = job {
+                        let _ = reply.send(answer.and(Err(StoreError::Closed)));
+                    }
+                    continue;
                 }
-                continue;
             }
         }
         kept.push(job);
     }
-    kept
+    (kept, subjects)
 }
 
 /// Chains the group onto the locked heads and has the backend write it: the group written and
@@ -404,48 +410,41 @@ fn write(
     sink: &mut dyn LedgerSink,
     heads: &Heads,
     jobs: &[Job],
-) -> Result<(Group, Heads), StoreError> {
-    let (group, next) = match chain(sink, heads, jobs) {
+    subjects: Vec<Subject>,
+) -> Result<Group, StoreError> {
+    let (group, next) = match chain(sink, heads, jobs, subjects) {
         Ok(chained) => chained,
         Err(e) => {
             sink.abandon();
             return Err(e);
         }
     };
-    if group.decisions.is_empty() && group.tombstones.is_empty() && group.notices.is_empty() {
+    if group.is_empty() {
         sink.abandon();
-        return Ok((group, next));
+        return Ok(group);
     }
     sink.append(&group)?;
     sink.durable(&next);
-    Ok((group, next))
+    Ok(group)
 }
 
-fn commit(sink: &mut dyn LedgerSink, metrics: &Metrics, heads: &mut Heads, jobs: Vec<Job>) {
+fn commit(sink: &mut dyn LedgerSink, metrics: &Metrics, jobs: Vec<Job>) {
     let idle = jobs.iter().all(|j| matches!(j, Job::Barrier(_)));
     let (jobs, written) = if idle {
-        (jobs, Ok((Group::default(), Heads::new())))
+        (jobs, Ok(Group::default()))
     } else {
         match sink.lock_heads(&chains_of(sink, &jobs)) {
             // Admitted under the lock: an erasure on any node that takes the site's lock to
             // remove a state has either finished (its job is seen) or not begun.
             Ok(locked) => {
-                let jobs = admissible(sink, jobs);
-                let written = write(sink, &locked, &jobs);
+                let (jobs, subjects) = admissible(sink, jobs);
+                let written = write(sink, &locked, &jobs, subjects);
                 (jobs, written)
             }
             Err(e) => (jobs, Err(e)),
         }
     };
-    let written = written.map(|(group, next)| {
-        heads.extend(next);
-        group
-    });
-    if let Some(group) = written
-        .as_ref()
-        .ok()
-        .filter(|g| !(g.decisions.is_empty() && g.tombstones.is_empty() && g.notices.is_empty()))
-    {
+    if let Some(group) = written.as_ref().ok().filter(|g| !g.is_empty()) {
         metrics
             .ledger_batches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -575,11 +574,14 @@ pub(crate) mod memory {
             Subject::derive(&[7; 32], site, id)
         }
 
-        fn admissible(&self, _: &SiteId, subject: &Subject, _: bool) -> Result<(), StoreError> {
-            if self.memory.lock().unwrap().erasing.contains(subject) {
-                return Err(StoreError::UnknownConsent);
-            }
-            Ok(())
+        fn admit_all(&self, asks: &[(SiteId, Subject, bool)]) -> Vec<Result<(), StoreError>> {
+            let m = self.memory.lock().unwrap();
+            asks.iter()
+                .map(|(_, subject, _)| match m.erasing.contains(subject) {
+                    true => Err(StoreError::UnknownConsent),
+                    false => Ok(()),
+                })
+                .collect()
         }
 
         /// Waits until no other writer holds the heads, then holds them.
@@ -606,11 +608,6 @@ pub(crate) mod memory {
             if std::mem::take(&mut m.fail_next) {
                 return Err(StoreError::Io("the disk is full".into()));
             }
-            if group.heads_before.iter().any(|(k, h)| m.head(k) != *h) {
-                return Err(StoreError::Io(
-                    "a group was chained onto a stale head".into(),
-                ));
-            }
             let chain_of = |site: &SiteId| self.per_site.then(|| site.clone());
             let mut all: Vec<(ChainKey, u64, Vec<u8>, Vec<u8>)> = group
                 .decisions
@@ -633,6 +630,25 @@ pub(crate) mod memory {
                 ));
             }
             all.sort_by_key(|e| e.1);
+            // Each chain goes on from the head it holds now: anything else means the group was
+            // chained onto a head another writer moved, a broken lock protocol.
+            let mut heads = super::Heads::new();
+            for (chain, seq, header, _) in &all {
+                let expected = *heads.entry(chain.clone()).or_insert_with(|| m.head(chain));
+                let header = EntryHeader::from_bytes(header).unwrap();
+                if header.prev != expected.hash || *seq != expected.seq + 1 {
+                    return Err(StoreError::Io(
+                        "a group was chained onto a stale head".into(),
+                    ));
+                }
+                heads.insert(
+                    chain.clone(),
+                    Head {
+                        seq: *seq,
+                        hash: header.hash(),
+                    },
+                );
+            }
             m.entries.extend(all);
             Ok(())
         }
@@ -645,15 +661,8 @@ mod tests {
 
     use super::memory::{Memory, MemorySink};
     use super::*;
-    use crate::domain::ConsentId;
     use crate::domain::ledger::verify_chain;
-    use crate::store::sled::registry_test::decision;
-
-    fn id(n: u32) -> ConsentId {
-        let mut bytes = [0u8; 16];
-        bytes[..4].copy_from_slice(&n.to_be_bytes());
-        ConsentId::from_random(bytes)
-    }
+    use crate::store::sled::registry_test::{decision, numbered_id as id, submit_all};
 
     fn start(sink: MemorySink) -> Writer {
         Writer::start(
@@ -748,23 +757,14 @@ mod tests {
                 .map(|(writer, offset)| {
                     let sites = &sites;
                     s.spawn(move || {
-                        let rt = tokio::runtime::Builder::new_current_thread()
-                            .build()
-                            .unwrap();
-                        rt.block_on(async {
-                            let pending: Vec<_> = (0..per_node)
-                                .map(|n| {
-                                    let mut d = decision(&id(offset + n));
-                                    d.site = sites[(n % 2) as usize].clone();
-                                    writer.submit_decision(d, false)
-                                })
-                                .collect();
-                            let mut out = Vec::new();
-                            for p in pending {
-                                out.push(p.await.unwrap());
-                            }
-                            out
-                        })
+                        let decisions = (0..per_node)
+                            .map(|n| {
+                                let mut d = decision(&id(offset + n));
+                                d.site = sites[(n % 2) as usize].clone();
+                                d
+                            })
+                            .collect();
+                        submit_all(writer, decisions)
                     })
                 })
                 .collect();

@@ -10,9 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{BlockingClient, pg_err, schema};
+use super::{BlockingClient, lock, open_blocking, pg_err};
 use crate::analytics::consent_stats;
-use crate::domain::{ConsentId, EntryHash, EntryHeader, SiteId, Subject};
+use crate::domain::{ConsentId, EntryHeader, SiteId, Subject};
 use crate::store::StoreError;
 use crate::store::ledger::{ChainKey, Group, Head, Heads, LedgerSink};
 
@@ -25,21 +25,14 @@ pub struct PgLedger {
 impl PgLedger {
     /// Connects, migrates the schema and reads (or makes) the subject secret.
     pub fn open(url: &str) -> Result<PgLedger, StoreError> {
-        let mut conn = BlockingClient::connect(url)?;
-        let runtime = &conn.runtime;
-        runtime.block_on(schema::migrate(&mut conn.client))?;
-        let secret = conn.block_on(schema::secret(&conn.client, "subject_secret"))?;
+        let (conn, secret) = open_blocking(url)?;
         Ok(PgLedger { conn, secret })
     }
 }
 
-/// The lock a site's chain is appended under.
-pub(crate) fn chain_lock(site: &str) -> i64 {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("consentry ledger {site}").as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(first)
+/// The name of the lock a site's chain is appended under.
+pub(crate) fn chain_lock(site: &str) -> String {
+    format!("ledger {site}")
 }
 
 fn site_of(chain: &ChainKey) -> &str {
@@ -152,21 +145,21 @@ fn rows(group: &Group) -> Rows {
 }
 
 /// Begins the group's transaction and locks and reads each chain's head.
-async fn lock(client: &tokio_postgres::Client, chains: &[ChainKey]) -> Result<Heads, StoreError> {
+async fn lock_chains(
+    client: &tokio_postgres::Client,
+    chains: &[ChainKey],
+) -> Result<Heads, StoreError> {
     client.batch_execute("BEGIN").await.map_err(pg_err)?;
     let mut heads = Heads::new();
     for chain in chains {
         let site = site_of(chain);
-        client
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&chain_lock(site)])
-            .await
-            .map_err(pg_err)?;
+        lock(client, &chain_lock(site)).await?;
         heads.insert(chain.clone(), read_head(client, site).await?);
     }
     Ok(heads)
 }
 
-/// Writes the group in the transaction `lock` began, and commits it.
+/// Writes the group in the transaction `lock_chains` began, and commits it.
 async fn write(tx: &tokio_postgres::Client, group: &Group) -> Result<(), StoreError> {
     let r = rows(group);
     let l = &r.ledger;
@@ -261,22 +254,6 @@ impl LedgerSink for PgLedger {
         Subject::derive(&self.secret, site, id)
     }
 
-    fn admissible(&self, site: &SiteId, subject: &Subject, renews: bool) -> Result<(), StoreError> {
-        let row = self
-            .conn
-            .block_on(self.conn.client.query_one(
-                "SELECT EXISTS (SELECT 1 FROM erasures WHERE site_id = $1 AND subject = $2),
-                        EXISTS (SELECT 1 FROM consents WHERE site_id = $1 AND subject = $2)",
-                &[&site.as_str(), &&subject.0[..]],
-            ))
-            .map_err(pg_err)?;
-        let (erasing, held): (bool, bool) = (row.get(0), row.get(1));
-        if erasing || (renews && !held) {
-            return Err(StoreError::UnknownConsent);
-        }
-        Ok(())
-    }
-
     /// One round trip for the whole group.
     fn admit_all(&self, asks: &[(SiteId, Subject, bool)]) -> Vec<Result<(), StoreError>> {
         let sites: Vec<&str> = asks.iter().map(|(site, _, _)| site.as_str()).collect();
@@ -311,7 +288,7 @@ impl LedgerSink for PgLedger {
     fn lock_heads(&mut self, chains: &[ChainKey]) -> Result<Heads, StoreError> {
         let client = &self.conn.client;
         self.conn.block_on(async {
-            let locked = lock(client, chains).await;
+            let locked = lock_chains(client, chains).await;
             if locked.is_err() {
                 rollback(client).await;
             }
@@ -382,31 +359,26 @@ pub fn verify(
     })
 }
 
-/// A notice document by its hash.
-pub fn notice(conn: &BlockingClient, hash: &EntryHash) -> Result<Option<Vec<u8>>, StoreError> {
-    conn.block_on(conn.client.query_opt(
-        "SELECT document FROM notices WHERE site_id = '' AND hash = $1",
-        &[&&hash.0[..]],
-    ))
-    .map_err(pg_err)
-    .map(|row| row.map(|r| r.get(0)))
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::domain::EntryHash;
     use crate::domain::{ConsentRecord, Timestamp};
     use crate::store::ledger::Writer;
-    use crate::store::postgres::test_cluster;
-    use crate::store::sled::registry_test::decision;
+    use crate::store::postgres::{schema, test_cluster};
+    use crate::store::sled::registry_test::{decision, numbered_id as id, submit_all};
     use crate::telemetry::Metrics;
 
-    fn id(n: u32) -> ConsentId {
-        let mut bytes = [0u8; 16];
-        bytes[..4].copy_from_slice(&n.to_be_bytes());
-        ConsentId::from_random(bytes)
+    /// A notice document by its hash.
+    fn notice(conn: &BlockingClient, hash: &EntryHash) -> Result<Option<Vec<u8>>, StoreError> {
+        conn.block_on(conn.client.query_opt(
+            "SELECT document FROM notices WHERE site_id = '' AND hash = $1",
+            &[&&hash.0[..]],
+        ))
+        .map_err(pg_err)
+        .map(|row| row.map(|r| r.get(0)))
     }
 
     fn writer(url: &str) -> Writer {
@@ -422,23 +394,6 @@ mod tests {
         conn.block_on(conn.client.query_one(sql, &[]))
             .unwrap()
             .get(0)
-    }
-
-    fn submit(writer: &Writer, decisions: Vec<crate::domain::Decision>) -> Vec<ConsentRecord> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let pending: Vec<_> = decisions
-                .into_iter()
-                .map(|d| writer.submit_decision(d, false))
-                .collect();
-            let mut out = Vec::new();
-            for p in pending {
-                out.push(p.await.unwrap());
-            }
-            out
-        })
     }
 
     #[test]
@@ -475,7 +430,7 @@ mod tests {
         let mut again = decision(&id(0));
         again.recorded_at = Timestamp(again.recorded_at.0 + 1);
         decisions.push(again);
-        let records = submit(&writer, decisions);
+        let records = submit_all(&writer, decisions);
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -548,7 +503,7 @@ mod tests {
             rt.block_on(writer.submit_decision(d, false)),
             Err(StoreError::UnknownConsent)
         ));
-        let ok = submit(&writer, vec![decision(&id(2))]);
+        let ok = submit_all(&writer, vec![decision(&id(2))]);
         assert_eq!(ok[0].seq, 1);
     }
 
@@ -574,7 +529,7 @@ mod tests {
                                 d
                             })
                             .collect();
-                        submit(w, decisions)
+                        submit_all(w, decisions)
                     })
                 })
                 .collect();

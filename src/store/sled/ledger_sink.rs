@@ -44,6 +44,9 @@ pub(crate) struct SledLedger {
     pub data_dir: PathBuf,
     /// The last anchored head and when it was written.
     anchored: (u64, Instant),
+    /// The chain's head as last written; read from the tree when unknown (at start, after a
+    /// failed group).
+    head: Option<Head>,
 }
 
 impl SledLedger {
@@ -59,6 +62,7 @@ impl SledLedger {
             syncer,
             data_dir,
             anchored: (0, Instant::now()),
+            head: None,
         }
     }
 
@@ -132,10 +136,30 @@ impl SledLedger {
     }
 }
 
+/// Whether a decision may still be written for `subject`: not while its erasure is under way,
+/// and a renewal not once its consent is gone.
+fn admissible(
+    trees: &Trees,
+    site: &SiteId,
+    subject: &Subject,
+    renews: bool,
+) -> Result<(), StoreError> {
+    let key = keys::consent(site, subject);
+    let erasing = trees.erasures.contains_key(&key).map_err(map_err)?;
+    let gone = renews && !trees.consents.contains_key(&key).map_err(map_err)?;
+    if erasing || gone {
+        return Err(StoreError::UnknownConsent);
+    }
+    Ok(())
+}
+
 impl LedgerSink for SledLedger {
     /// One chain for every site.
     fn head(&self, _chain: &ChainKey) -> Result<Head, StoreError> {
-        read_head(&self.trees)
+        match self.head {
+            Some(head) => Ok(head),
+            None => read_head(&self.trees),
+        }
     }
 
     fn subject(&self, site: &SiteId, id: &ConsentId) -> Subject {
@@ -144,18 +168,18 @@ impl LedgerSink for SledLedger {
 
     /// The job record of an erasure is written before the erasure waits on the writer, so
     /// every decision committed after that wait sees it.
-    fn admissible(&self, site: &SiteId, subject: &Subject, renews: bool) -> Result<(), StoreError> {
-        let key = keys::consent(site, subject);
-        let erasing = self.trees.erasures.contains_key(&key).map_err(map_err)?;
-        let gone = renews && !self.trees.consents.contains_key(&key).map_err(map_err)?;
-        if erasing || gone {
-            return Err(StoreError::UnknownConsent);
-        }
-        Ok(())
+    fn admit_all(&self, asks: &[(SiteId, Subject, bool)]) -> Vec<Result<(), StoreError>> {
+        asks.iter()
+            .map(|(site, subject, renews)| admissible(&self.trees, site, subject, *renews))
+            .collect()
     }
 
     fn append(&mut self, group: &Group) -> Result<(), StoreError> {
-        self.write(group).map_err(map_err)?;
+        if let Err(e) = self.write(group) {
+            // What the tree holds decides where the chain goes on.
+            self.head = None;
+            return Err(map_err(e));
+        }
         for d in &group.decisions {
             self.cache.put(&d.record);
         }
@@ -165,19 +189,16 @@ impl LedgerSink for SledLedger {
     /// Only a flushed head is anchored, so the anchor never names a volatile entry.
     fn durable(&mut self, heads: &Heads) {
         if let Some(head) = heads.get(&None).copied() {
+            self.head = Some(head);
             if head.seq != self.anchored.0 && self.anchored.1.elapsed() >= ANCHOR_EVERY {
                 self.write_anchor(head);
             }
         }
     }
 
-    fn close(&mut self, heads: &Heads) {
+    fn close(&mut self) {
         if self.trees.db.flush().is_ok() {
-            let head = heads
-                .get(&None)
-                .copied()
-                .or_else(|| read_head(&self.trees).ok());
-            if let Some(head) = head {
+            if let Ok(head) = self.head(&None) {
                 self.write_anchor(head);
             }
         }
