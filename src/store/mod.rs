@@ -3,8 +3,9 @@
 //! Invariants:
 //! - Nothing outside `store` names sled: `store::open` is the one place that picks the
 //!   backend, and its errors become `StoreError` here.
-//! - No store call runs on an async worker thread: reads go to the blocking pool, writes to the
-//!   ledger writer thread.
+//! - No store call blocks an async worker thread: sled reads go to the blocking pool, ledger
+//!   writes to the ledger writer thread, and PostgreSQL's access store awaits its connections
+//!   (driven by a thread of their own).
 //! - A consent write resolves only after its ledger entry is durable (flushed).
 //! - No backend chains ledger entries: `ledger::Writer` does, for every backend, over the
 //!   backend's `LedgerSink` (write a chained group durably, all or nothing).

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio_postgres::Row;
 
 use super::pool::Pool;
-use super::{pg_err, schema};
+use super::{lock, pg_err, schema};
 use crate::domain::{ApiKey, ApiKeyId, Segment, SegmentName, SiteId, Timestamp, TokenDigest};
 use crate::store::records::{decode_segment, encode_segment};
 use crate::store::{AccessStore, SegmentSaved, StoreError, StoreFuture};
@@ -52,15 +52,6 @@ fn key_of(row: &Row) -> Result<ApiKey, StoreError> {
         expires_at: optional("expires_at"),
         revoked_at: optional("revoked_at"),
     })
-}
-
-/// The lock a site's segment writes take, so the per-site limit holds across nodes.
-fn segment_lock(site: &SiteId) -> i64 {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("consentry segments {site}").as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(first)
 }
 
 impl AccessStore for PgAccess {
@@ -145,9 +136,8 @@ impl AccessStore for PgAccess {
         Box::pin(async move {
             let mut client = pool.transactions.lock().await;
             let tx = client.transaction().await.map_err(pg_err)?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&segment_lock(&site)])
-                .await
-                .map_err(pg_err)?;
+            // Segment writes of a site take turns, so the per-site limit holds across nodes.
+            lock(&tx, &format!("segments {site}")).await?;
             let row = tx
                 .query_one(
                     "SELECT EXISTS (SELECT 1 FROM saved_segments WHERE site_id = $1 AND name = $2),

@@ -8,7 +8,7 @@
 //! can commit a decision for the subject, since every writer then sees the job record.
 
 use super::ledger_sink::chain_lock;
-use super::{BlockingClient, pg_err, schema};
+use super::{BlockingClient, lock, open_blocking, pg_err};
 use crate::domain::ledger::{is_tombstone_of, payload_recorded_at, payload_refused};
 use crate::domain::{ConsentId, EntryHash, EntryHeader, SiteId, Subject, Timestamp};
 use crate::store::StoreError;
@@ -22,10 +22,7 @@ pub struct PgConsents {
 
 impl PgConsents {
     pub fn open(url: &str) -> Result<PgConsents, StoreError> {
-        let mut conn = BlockingClient::connect(url)?;
-        let runtime = &conn.runtime;
-        runtime.block_on(schema::migrate(&mut conn.client))?;
-        let secret = conn.block_on(schema::secret(&conn.client, "subject_secret"))?;
+        let (conn, secret) = open_blocking(url)?;
         Ok(PgConsents { conn, secret })
     }
 
@@ -128,10 +125,7 @@ impl ConsentErasure for PgConsents {
     fn remove_state(&self, site: &SiteId, subject: &Subject) -> Result<(), StoreError> {
         let (site, subject) = (site.as_str(), &subject.0[..]);
         self.transaction(async |client| {
-            client
-                .execute("SELECT pg_advisory_xact_lock($1)", &[&chain_lock(site)])
-                .await
-                .map_err(pg_err)?;
+            lock(client, &chain_lock(site)).await?;
             client
                 .execute(
                     "DELETE FROM consents WHERE site_id = $1 AND subject = $2",
@@ -284,7 +278,7 @@ mod tests {
     use crate::store::ledger::Writer;
     use crate::store::postgres::ledger_sink::{PgLedger, verify};
     use crate::store::postgres::test_cluster;
-    use crate::store::sled::registry_test::decision;
+    use crate::store::sled::registry_test::{decision, numbered_id, submit_all};
     use crate::telemetry::Metrics;
 
     /// An analytics side holding nothing.
@@ -397,19 +391,10 @@ mod tests {
             std::path::PathBuf::from(&url),
         )
         .unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let pending: Vec<_> = (0..2_500u32)
-            .map(|n| {
-                let mut bytes = [0u8; 16];
-                bytes[..4].copy_from_slice(&n.to_be_bytes());
-                writer.submit_decision(decision(&ConsentId::from_random(bytes)), false)
-            })
-            .collect();
-        for p in pending {
-            rt.block_on(p).unwrap();
-        }
+        submit_all(
+            &writer,
+            (0..2_500).map(|n| decision(&numbered_id(n))).collect(),
+        );
         let consents = PgConsents::open(&url).unwrap();
         let site = decision(&ConsentId::from_random([0; 16])).site;
         let mut seen = std::collections::HashSet::new();

@@ -17,12 +17,39 @@ pub mod schema;
 #[cfg(test)]
 pub(crate) mod test_cluster;
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, GenericClient, NoTls};
 
 use crate::store::StoreError;
 
 pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
     StoreError::Io(format!("PostgreSQL: {e}"))
+}
+
+/// Takes the advisory lock named `name` (its SHA-256 folded to the lock's 64-bit key) until the
+/// end of the current transaction: the ledger's `ledger <site>`, the segments' `segments
+/// <site>`, the schema's `migrations`.
+pub(crate) async fn lock(client: &impl GenericClient, name: &str) -> Result<(), StoreError> {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("consentry {name}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    client
+        .execute(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[&i64::from_be_bytes(first)],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(())
+}
+
+/// A blocking connection to a migrated database, and its subject secret.
+pub fn open_blocking(url: &str) -> Result<(BlockingClient, [u8; 32]), StoreError> {
+    let mut conn = BlockingClient::connect(url)?;
+    let runtime = &conn.runtime;
+    runtime.block_on(schema::migrate(&mut conn.client))?;
+    let secret = conn.block_on(schema::secret(&conn.client, "subject_secret"))?;
+    Ok((conn, secret))
 }
 
 /// A connection for blocking callers (the ledger writer thread): its own runtime, which drives

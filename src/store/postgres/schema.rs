@@ -121,9 +121,7 @@ pub async fn migrate(client: &mut Client) -> Result<i32, StoreError> {
         .map_err(pg_err)?;
     let tx = client.transaction().await.map_err(pg_err)?;
     // One node migrates at a time; the others wait here, then find nothing left to do.
-    tx.execute("SELECT pg_advisory_xact_lock(7261530001)", &[])
-        .await
-        .map_err(pg_err)?;
+    super::lock(&tx, "migrations").await?;
     let row = tx
         .query_one(
             "SELECT coalesce(max(version), 0) FROM consentry_schema",

@@ -10,6 +10,35 @@ use crate::domain::{
 use crate::store::{AnalyticsStore, ConsentStore};
 use crate::telemetry::Metrics;
 
+/// The consent id numbered `n`: a test's ids, told apart by number.
+pub(crate) fn numbered_id(n: u32) -> ConsentId {
+    let mut bytes = [0u8; 16];
+    bytes[..4].copy_from_slice(&n.to_be_bytes());
+    ConsentId::from_random(bytes)
+}
+
+/// Submits the decisions to the ledger writer and waits for every record, on a runtime of its
+/// own (the caller is a plain thread).
+pub(crate) fn submit_all(
+    writer: &crate::store::ledger::Writer,
+    decisions: Vec<Decision>,
+) -> Vec<crate::domain::ConsentRecord> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pending: Vec<_> = decisions
+            .into_iter()
+            .map(|d| writer.submit_decision(d, false))
+            .collect();
+        let mut out = Vec::new();
+        for p in pending {
+            out.push(p.await.unwrap());
+        }
+        out
+    })
+}
+
 pub(crate) fn decision(id: &ConsentId) -> Decision {
     Decision {
         site: SiteId::parse("demo").unwrap(),
