@@ -1,13 +1,15 @@
-//! The ledger writer, for every backend: one thread that owns the chain's head, chains what is
-//! queued and commits it in groups through a backend's `LedgerSink`.
+//! The ledger writer, for every backend: one thread per store that chains what is queued and
+//! commits it in groups through a backend's `LedgerSink`.
 //!
-//! Requests queue here; the thread takes everything queued (at most `MAX_GROUP`), checks each
-//! decision with the sink (`admissible`: no decision during its subject's erasure, no renewal of
-//! an erased id), chains the entries onto the head, hands the group to the sink to write
-//! durably in one go, then answers every request of the group. Concurrent writers so share one
-//! durable write. Only this thread appends to the ledger, so the chain cannot fork; a backend
-//! supplies only "write this group durably, all or nothing" and the checks it needs its data
-//! for.
+//! Requests queue here; the thread takes everything queued (at most `MAX_GROUP`), has the sink
+//! hold the heads of the group's chains (`lock_heads`), asks it once which decisions may still
+//! be written (`admit_all`: none during its subject's erasure, no renewal of an erased id),
+//! chains the entries onto the heads, hands the group to the sink to write durably in one go
+//! (`append`), then answers every request of the group. Concurrent requests so share one
+//! durable write. In one process only this thread appends; writers of several processes sharing
+//! one database take turns on the heads the sink holds for them, so no chain forks. A backend
+//! supplies only the heads, the checks its data answers, and "write this group durably, all or
+//! nothing".
 
 use std::collections::HashMap;
 use std::path::PathBuf;
