@@ -46,6 +46,15 @@ pub struct Common {
     /// The SHA-256 (64 hex digits) of an operator token for the administration API.
     #[arg(long, env = "CONSENTRY_ADMIN_TOKEN_SHA256", global = true)]
     pub admin_token_sha256: Option<String>,
+    /// A PostgreSQL database shared by every node, e.g. postgres://consentry@db:5432/consentry
+    /// (prefer the variable: a flag's password is visible to other users of the machine).
+    #[arg(
+        long,
+        env = "CONSENTRY_POSTGRES_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub postgres_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,6 +169,7 @@ impl Common {
                 geoip: self.geoip.clone(),
                 trusted_proxies: self.trusted_proxies.clone(),
                 admin_token_sha256: self.admin_token_sha256.clone(),
+                postgres_url: self.postgres_url.clone(),
             },
         })
     }
@@ -221,26 +231,46 @@ fn verify(settings: Settings) -> i32 {
         }
     };
     match store.verify_ledger() {
-        Ok(report) => match report.fault {
-            None => {
-                let head = report
-                    .head
-                    .map(|h| h.hex())
-                    .unwrap_or_else(|| "(empty)".into());
-                println!(
-                    "ledger ok: {} entries verified; head {head}",
-                    report.entries
-                );
-                0
+        Ok(chains) if chains.is_empty() => {
+            println!("ledger ok: 0 entries verified; head (empty)");
+            0
+        }
+        Ok(chains) => {
+            let mut sound = true;
+            for (chain, report) in chains {
+                sound &= print_chain(chain.as_ref(), &report);
             }
-            Some(fault) => {
-                println!("ledger BROKEN: {fault}");
-                1
-            }
-        },
+            if sound { 0 } else { 1 }
+        }
         Err(e) => {
             eprintln!("consentry: {e}");
             1
+        }
+    }
+}
+
+/// One chain's line: the embedded store's one chain, or a site's in PostgreSQL. Whether it is
+/// sound.
+fn print_chain(site: Option<&crate::domain::SiteId>, report: &crate::store::LedgerReport) -> bool {
+    let name = match site {
+        None => "ledger".to_owned(),
+        Some(site) => format!("ledger of site `{site}`"),
+    };
+    match &report.fault {
+        None => {
+            let head = report
+                .head
+                .map(|h| h.hex())
+                .unwrap_or_else(|| "(empty)".into());
+            println!(
+                "{name} ok: {} entries verified; head {head}",
+                report.entries
+            );
+            true
+        }
+        Some(fault) => {
+            println!("{name} BROKEN: {fault}");
+            false
         }
     }
 }

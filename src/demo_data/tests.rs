@@ -206,7 +206,7 @@ fn a_real_store_is_filled_through_its_own_paths() {
         .block_on(super::load::fill(&*store, &site, &cat, &notices, shown, p))
         .expect("the fill succeeds");
     assert_eq!(report.stats.released, 2_000);
-    let ledger = store.verify_ledger().expect("the ledger reads");
+    let (_, ledger) = store.verify_ledger().expect("the ledger reads").remove(0);
     assert_eq!(ledger.fault, None);
     assert!(ledger.entries >= report.stats.decisions);
     // The same plan without a store gives the same events: each is stored under its id.

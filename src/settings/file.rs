@@ -53,6 +53,8 @@ pub struct FileSettings {
     pub min_group_size: Option<u32>,
     /// The SHA-256 (64 hex digits) of an operator token for the administration API.
     pub admin_token_sha256: Option<String>,
+    /// The PostgreSQL database every node shares (everything is kept there when set).
+    pub postgres_url: Option<String>,
     /// Ignored: it bounded the raw-event scans that the analytics engine replaced. Still
     /// accepted so that existing configuration files keep working.
     #[allow(dead_code)]
@@ -265,6 +267,10 @@ impl FileSettings {
                 )
             })?),
         };
+        let postgres_url = match self.postgres_url.as_deref() {
+            None | Some("") => None,
+            Some(raw) => Some(super::PostgresUrl::parse(raw).map_err(|e| err("postgres_url", e))?),
+        };
         let mut sites = Vec::with_capacity(self.sites.len());
         for raw in self.sites {
             let site = raw.into_site()?;
@@ -295,6 +301,7 @@ impl FileSettings {
             public_origin,
             min_group_size,
             admin_token,
+            postgres_url,
             sites,
             source: SettingsSource::default(),
         })

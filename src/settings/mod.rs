@@ -58,6 +58,8 @@ pub struct Settings {
     pub min_group_size: u32,
     /// A configured operator token (its SHA-256), besides those made with `admin-token create`.
     pub admin_token: Option<TokenDigest>,
+    /// The PostgreSQL database every node shares; `None`: the data folder holds everything.
+    pub postgres_url: Option<PostgresUrl>,
     pub sites: Vec<Site>,
     /// Where these settings came from, so that a reload reads the same places again.
     pub source: SettingsSource,
@@ -80,6 +82,69 @@ pub struct Overrides {
     pub trusted_proxies: Option<String>,
     /// 64 hex digits.
     pub admin_token_sha256: Option<String>,
+    pub postgres_url: Option<String>,
+}
+
+/// A PostgreSQL connection string (`postgres://user:password@host:port/db` or
+/// `host=… user=… dbname=…`), checked when the settings are read. It may hold a password, so it
+/// is never printed: its `Debug` and `summary` name the hosts and the database only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresUrl {
+    raw: String,
+    summary: String,
+}
+
+impl PostgresUrl {
+    pub fn parse(raw: &str) -> Result<PostgresUrl, String> {
+        let config: tokio_postgres::Config = raw.parse().map_err(|e| {
+            format!(
+                "not a PostgreSQL connection string (postgres://user:password@host:5432/db): {e}"
+            )
+        })?;
+        let hosts: Vec<String> = config
+            .get_hosts()
+            .iter()
+            .map(|h| match h {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .collect();
+        let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+        let summary = format!(
+            "host {} port {} database {}",
+            if hosts.is_empty() {
+                "localhost".into()
+            } else {
+                hosts.join(",")
+            },
+            if ports.is_empty() {
+                "5432".into()
+            } else {
+                ports.join(",")
+            },
+            config.get_dbname().unwrap_or("(the user's)"),
+        );
+        Ok(PostgresUrl {
+            raw: raw.to_owned(),
+            summary,
+        })
+    }
+
+    /// The connection string itself, for the one place that connects.
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+
+    /// Where it points, without the user or password: for logs.
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+}
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PostgresUrl({})", self.summary)
+    }
 }
 
 impl Settings {
@@ -103,6 +168,9 @@ impl Settings {
         }
         if let Some(digest) = &overrides.admin_token_sha256 {
             file.admin_token_sha256 = Some(digest.clone());
+        }
+        if let Some(url) = &overrides.postgres_url {
+            file.postgres_url = Some(url.clone());
         }
         if let Some(list) = &overrides.trusted_proxies {
             file.trusted_proxies = Some(
@@ -187,6 +255,7 @@ impl Settings {
         differs("public_url", self.public_origin != new.public_origin);
         differs("min_group_size", self.min_group_size != new.min_group_size);
         differs("admin_token_sha256", self.admin_token != new.admin_token);
+        differs("postgres_url", self.postgres_url != new.postgres_url);
         out
     }
 

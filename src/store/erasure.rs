@@ -3,8 +3,8 @@
 //!
 //! The steps, each safe to run again: (1) a job record is written durably; (2) the ledger
 //! writer commits what was queued before it and refuses any later decision for the subject
-//! while the job exists, then the current state goes, so the gate drops new events as
-//! `no_consent`; (3) queued events are written out; (4) the visitor's events go, then what
+//! while the job exists, the events accepted so far are written, then the current state goes,
+//! so the gate drops new events as `no_consent`; (3) queued events are written out; (4) the visitor's events go, then what
 //! finds them (their day index and number); (5) every ledger entry of the id keeps its header
 //! and loses its payload, so the chain still verifies; (6) a tombstone is appended, once even
 //! when a crash makes this run twice; (7) the request is logged without the id and the job
@@ -135,11 +135,14 @@ impl Eraser<'_> {
     fn run(&self, job: &ErasureJob, now: Timestamp) -> Result<ErasureReceipt, StoreError> {
         let (site, subject) = (&job.site, &job.subject);
         // (2) The ledger writer commits what was queued before the job record; from here on it
-        // refuses decisions for the subject. Then the state goes, and the gate stops accepting
-        // events for the id.
+        // refuses decisions for the subject. Events accepted so far are written while the
+        // state still allows them (a backend that checks the consent when it writes, such as
+        // PostgreSQL, would otherwise drop them uncounted). Then the state goes, and the gate
+        // stops accepting events for the id.
         self.writer.barrier_blocking()?;
+        self.analytics.settle();
         self.consents.remove_state(site, subject)?;
-        // (3) Events accepted before that are written out, so (4) finds them.
+        // (3) Events accepted in between are written out (or dropped), so (4) finds them all.
         self.analytics.settle();
         let events_deleted = self.analytics.delete_visitor(site, subject)?;
         // (5) Ledger entries keep their header only.
@@ -287,6 +290,7 @@ mod tests {
             *fake.calls.borrow(),
             [
                 "put_job",
+                "settle",
                 "remove_state",
                 "settle",
                 "delete_visitor",

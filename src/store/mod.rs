@@ -1,15 +1,16 @@
 //! Storage behind a trait: the ledger, current consent state and the notice archive.
 //!
 //! Invariants:
-//! - Nothing outside `store` names sled: `store::open` is the one place that picks the
-//!   backend, and its errors become `StoreError` here.
+//! - Nothing outside `store` names a backend: `store::open` is the one place that picks sled
+//!   or PostgreSQL, and their errors become `StoreError` here.
 //! - No store call blocks an async worker thread: sled reads go to the blocking pool, ledger
 //!   writes to the ledger writer thread, and PostgreSQL's access store awaits its connections
 //!   (driven by a thread of their own).
 //! - A consent write resolves only after its ledger entry is durable (flushed).
 //! - No backend chains ledger entries: `ledger::Writer` does, for every backend, over the
 //!   backend's `LedgerSink` (write a chained group durably, all or nothing).
-//! - A second backend is a new submodule implementing the store traits and a `LedgerSink`.
+//! - A backend is a submodule implementing the store traits and a `LedgerSink`: `sled` (the
+//!   data folder) and `postgres` (one database for any number of nodes).
 
 #[cfg(test)]
 mod access_contract_test;
@@ -202,8 +203,9 @@ pub trait ConsentStore: Send + Sync + 'static {
     /// Succeeds when a write reaches the store.
     fn check_writable(&self) -> StoreFuture<()>;
 
-    /// Walks the ledger and checks its chain. Blocking: for the command line and tests.
-    fn verify_ledger(&self) -> Result<LedgerReport, StoreError>;
+    /// Walks the ledger and checks each of its chains: the embedded store keeps one for every
+    /// site (`None`), PostgreSQL one per site. Blocking: for the command line and tests.
+    fn verify_ledger(&self) -> Result<Vec<(ledger::ChainKey, LedgerReport)>, StoreError>;
 
     /// Checks what the ledger alone cannot: no visitor number is held by two visitors, every
     /// event belongs to a visitor and was allowed by one of that visitor's decisions (granting
@@ -273,17 +275,29 @@ impl<T: ConsentStore + AnalyticsStore + AccessStore> Store for T {
     }
 }
 
-/// Opens the stores the settings name: the one place that picks a backend. Today that is the
-/// data folder (sled and the embedded analytics engine).
+/// Opens the stores the settings name: the one place that picks a backend. `postgres_url`
+/// set: PostgreSQL for everything (`postgres::PgStore`); else the data folder (sled and the
+/// embedded analytics engine). Blocking work runs on a thread of its own, so an async caller
+/// may call it.
 pub fn open(
     settings: &crate::settings::Settings,
     metrics: std::sync::Arc<crate::telemetry::Metrics>,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
-    Ok(std::sync::Arc::new(sled::SledStore::open(
-        &settings.data_dir,
-        settings.store_options(),
-        metrics,
-    )?))
+    match &settings.postgres_url {
+        Some(url) => std::thread::scope(|s| {
+            s.spawn(|| {
+                postgres::PgStore::open(url.expose(), settings.data_dir.clone(), metrics)
+                    .map(|store| std::sync::Arc::new(store) as std::sync::Arc<dyn Store>)
+            })
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Io("opening PostgreSQL failed".into())))
+        }),
+        None => Ok(std::sync::Arc::new(sled::SledStore::open(
+            &settings.data_dir,
+            settings.store_options(),
+            metrics,
+        )?)),
+    }
 }
 
 /// Query-log entries are kept this long.

@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 use crate::binary;
 use crate::helpers::{POLICY_VERSION, TestApp, assert_error, input_value, spawn_app_with};
 
-const TOKEN: &str = "operator-token-used-by-the-tests";
+pub(crate) const TOKEN: &str = "operator-token-used-by-the-tests";
 
 /// The SHA-256 of `TOKEN`, as an operator configures it (`admin_token_sha256`).
-fn digest() -> TokenDigest {
+pub(crate) fn digest() -> TokenDigest {
     TokenDigest::parse_hex(&sha256_hex(TOKEN)).unwrap()
 }
 
@@ -29,7 +29,7 @@ async fn admin_app() -> TestApp {
 
 impl TestApp {
     /// An administration call with `token` (none: no `Authorization`).
-    async fn admin(
+    pub(crate) async fn admin(
         &self,
         method: &str,
         path: &str,
@@ -62,7 +62,7 @@ impl TestApp {
         )
     }
 
-    async fn visitors_with(&self, key: &str) -> u16 {
+    pub(crate) async fn visitors_with(&self, key: &str) -> u16 {
         let (status, _) = self
             .post_json_with(
                 "/api/v1/sites/demo/query",

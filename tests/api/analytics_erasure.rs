@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{POLICY_VERSION, TestApp, all_bytes};
+use crate::helpers::{POLICY_VERSION, TestApp};
 use crate::marketer::{A, ALL_METRICS, DAY_A, DE, GB, HOUR_MS, marketer_app};
 
 async fn sweep(app: &TestApp) -> consentry::store::SweepReport {
@@ -62,9 +62,8 @@ async fn an_erased_visitor_leaves_no_count_and_no_byte_in_the_sealed_days() {
     app.event(DE, json!({"consent_id": gone, "name": "signup", "url": "https://parcelwise.example/", "props": {"ref": marker}})).await;
     the_rest(&app).await;
     app.analytics.settle_events().await.unwrap();
-    let segments = app.data_dir.join("events");
     assert!(
-        holds(&all_bytes(&segments), &marker),
+        holds(&app.event_bytes().await, &marker),
         "the scan sees a sealed event's strings"
     );
 
@@ -77,12 +76,12 @@ async fn an_erased_visitor_leaves_no_count_and_no_byte_in_the_sealed_days() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
     assert!(
-        !holds(&all_bytes(&segments), &marker),
-        "no byte of the erased visitor's events is left in the segments"
+        !holds(&app.event_bytes().await, &marker),
+        "no byte of the erased visitor's events is left in the stored events"
     );
     assert!(
-        !holds(&all_bytes(&app.data_dir), &gone),
-        "no raw consent id anywhere in the data folder"
+        !holds(&app.stored_bytes().await, &gone),
+        "no raw consent id anywhere in the store"
     );
 
     let never = marketer_app(1).await;
@@ -107,8 +106,7 @@ async fn a_withdrawn_categorys_sealed_events_are_purged_and_the_rest_stay() {
     app.event(DE, json!({"consent_id": id, "name": "ad_click", "url": "https://parcelwise.example/", "category": "marketing", "props": {"ref": marker}})).await;
     the_rest(&app).await;
     app.analytics.settle_events().await.unwrap();
-    let segments = app.data_dir.join("events");
-    assert!(holds(&all_bytes(&segments), &marker));
+    assert!(holds(&app.event_bytes().await, &marker));
 
     app.at(DAY_A + 12 * HOUR_MS).await;
     let (status, _) = app
@@ -123,8 +121,8 @@ async fn a_withdrawn_categorys_sealed_events_are_purged_and_the_rest_stay() {
     let report = sweep(&app).await;
     assert_eq!(report.withdrawn_events_deleted, 1);
     assert!(
-        !holds(&all_bytes(&segments), &marker),
-        "the purged event left the segment"
+        !holds(&app.event_bytes().await, &marker),
+        "the purged event left the stored events"
     );
 
     let (_, key) = app.api_key("demo").await;

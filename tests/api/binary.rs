@@ -106,6 +106,16 @@ pub fn start(data_dir: &Path) -> Server {
     }
 }
 
+/// Starts the server (rate limits out of the way) with environment variables set.
+pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+    let config = test_config(data_dir);
+    let (child, port) = try_start_with_env(data_dir, &["--config", &config], env);
+    Server {
+        child,
+        port: port.expect("the server reports its port"),
+    }
+}
+
 /// Starts the server (rate limits out of the way) with a fault-injection point armed:
 /// `CONSENTRY_FAULT=point` makes it abort there (see `consentry::fault`).
 #[cfg(feature = "fault-injection")]

@@ -1,4 +1,6 @@
-//! `spawn_app()`: the real application on port 0 with a temporary data folder.
+//! `spawn_app()`: the real application on port 0 with a temporary data folder, or, when
+//! `CONSENTRY_TEST_BACKEND=postgres`, with a fresh database of its own on the test PostgreSQL
+//! server (`consentry::store::postgres::test_cluster`): the same assertions, either backend.
 
 use std::sync::{Arc, Once};
 
@@ -6,7 +8,7 @@ use awc::Client;
 use consentry::domain::Timestamp;
 use consentry::domain::clock::ManualClock;
 use consentry::geo::TrustedProxies;
-use consentry::settings::{RateLimit, Settings};
+use consentry::settings::{PostgresUrl, RateLimit, Settings};
 use consentry::startup::Application;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -22,6 +24,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// The data folder, for tests that scan what was written.
     pub data_dir: std::path::PathBuf,
+    /// The database, when the app keeps everything in PostgreSQL.
+    pub postgres_url: Option<PostgresUrl>,
     /// The store below HTTP, for retention sweeps.
     pub store: Arc<dyn consentry::store::ConsentStore>,
     /// The analytics store: to wait for queued events, or query below HTTP.
@@ -35,6 +39,39 @@ pub struct TestApp {
 }
 
 static LOGS: Once = Once::new();
+
+/// Whether this run is against PostgreSQL (`CONSENTRY_TEST_BACKEND=postgres`) rather than the
+/// data folder.
+pub fn on_postgres() -> bool {
+    std::env::var("CONSENTRY_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// A new, empty database on the test server (made on a thread of its own: it waits).
+pub fn fresh_database() -> PostgresUrl {
+    let url = std::thread::spawn(make_database)
+        .join()
+        .expect("a test database is made");
+    PostgresUrl::parse(&url).expect("the test database's URL parses")
+}
+
+#[cfg(feature = "test-support")]
+fn make_database() -> String {
+    consentry::store::postgres::test_cluster::database()
+}
+
+#[cfg(not(feature = "test-support"))]
+fn make_database() -> String {
+    panic!(
+        "the PostgreSQL tests need the test suite's features: run scripts/test, or cargo test --features fault-injection"
+    )
+}
+
+/// Points the settings at a fresh database when the run is against PostgreSQL.
+fn on_the_tested_backend(settings: &mut Settings) {
+    if on_postgres() {
+        settings.postgres_url = Some(fresh_database());
+    }
+}
 
 /// Test addresses, one per row of the jurisdiction table, all in documentation or
 /// otherwise unused ranges so no real visitor is implied.
@@ -86,6 +123,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     });
     let dir = TempDir::new().unwrap();
     let mut settings = Settings::demo(dir.path().join("data"));
+    on_the_tested_backend(&mut settings);
     out_of_the_way(&mut settings);
     configure(&mut settings);
     start(settings, Arc::new(dir)).await
@@ -102,6 +140,7 @@ pub async fn spawn_app_behind_proxy() -> TestApp {
     // Places without a law get a notice, so the table shows the site's setting at work.
     settings.sites[0].regime_without_law = consentry::domain::Regime::Notice;
     settings.trusted_proxies = TrustedProxies::parse(&["127.0.0.1/32".to_owned()]).unwrap();
+    on_the_tested_backend(&mut settings);
     out_of_the_way(&mut settings);
     start(settings, Arc::new(dir)).await
 }
@@ -109,6 +148,7 @@ pub async fn spawn_app_behind_proxy() -> TestApp {
 async fn start(settings: Settings, dir: Arc<TempDir>) -> TestApp {
     let clock = ManualClock::starting_at(Timestamp(1_790_000_000_000));
     let data_dir = settings.data_dir.clone();
+    let postgres_url = settings.postgres_url.clone();
     let retention = consentry::startup::retention_plan(&settings);
     let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
         .await
@@ -122,6 +162,7 @@ async fn start(settings: Settings, dir: Arc<TempDir>) -> TestApp {
         address: format!("http://127.0.0.1:{port}"),
         clock,
         data_dir,
+        postgres_url,
         store,
         analytics,
         access,
@@ -274,6 +315,74 @@ impl TestApp {
         assert_eq!(status, 200, "{body}");
         body
     }
+}
+
+impl TestApp {
+    /// Every byte the app has stored: each file of the data folder, or each row of each table
+    /// of its database (as text, with every `bytea` value also decoded).
+    pub async fn stored_bytes(&self) -> Vec<u8> {
+        match &self.postgres_url {
+            None => {
+                self.store.flush().unwrap();
+                all_bytes(&self.data_dir)
+            }
+            Some(url) => table_bytes(url, None).await,
+        }
+    }
+
+    /// The bytes of the stored events only: the sealed day files, or the `events` table.
+    pub async fn event_bytes(&self) -> Vec<u8> {
+        match &self.postgres_url {
+            None => all_bytes(&self.data_dir.join("events")),
+            Some(url) => table_bytes(url, Some("events")).await,
+        }
+    }
+}
+
+/// A connection to a test database, for tests that read or change it behind the app's back.
+pub async fn connect(url: &PostgresUrl) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url.expose(), tokio_postgres::NoTls)
+        .await
+        .expect("the test database answers");
+    actix_web::rt::spawn(connection);
+    client
+}
+
+/// Each row of `only` (or of every table) as text, and each `\x…` (bytea) run in it decoded.
+async fn table_bytes(url: &PostgresUrl, only: Option<&str>) -> Vec<u8> {
+    let client = connect(url).await;
+    let tables: Vec<String> = match only {
+        Some(t) => vec![t.to_owned()],
+        None => client
+            .query(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect(),
+    };
+    let mut out = Vec::new();
+    for table in tables {
+        for row in client
+            .query(&format!("SELECT t::text FROM {table} t"), &[])
+            .await
+            .unwrap()
+        {
+            let text: String = row.get(0);
+            out.extend_from_slice(text.as_bytes());
+            for run in text.split("\\\\x").skip(1) {
+                let hex: String = run.chars().take_while(char::is_ascii_hexdigit).collect();
+                out.extend(
+                    (0..hex.len() / 2)
+                        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// Every byte of every file under `dir`.

@@ -1,7 +1,7 @@
 use serde_json::{Value, json};
 
 use crate::binary::{self, verify_ledger};
-use crate::helpers::POLICY_VERSION;
+use crate::helpers::{POLICY_VERSION, connect, fresh_database};
 
 async fn record(server: &binary::Server, client: &awc::Client, action: &str) -> Value {
     let mut res = client
@@ -25,6 +25,47 @@ async fn ledger_of_five(dir: &std::path::Path) -> Vec<Value> {
     let status = server.terminate();
     assert!(status.success(), "SIGTERM is a clean exit: {status:?}");
     out
+}
+
+#[actix_web::test]
+async fn ledger_verify_checks_each_sites_chain_in_postgresql_and_names_a_changed_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database();
+    let env = [("CONSENTRY_POSTGRES_URL", url.expose())];
+    let server = binary::start_with_env(dir.path(), &env);
+    let client = awc::Client::default();
+    let mut last = Value::Null;
+    for action in ["accept_all", "reject_all", "save", "withdraw", "accept_all"] {
+        last = record(&server, &client, action).await;
+    }
+    assert!(server.terminate().success());
+
+    let (ok, out, err) = binary::run_cli_with_env(dir.path(), &["ledger", "verify"], &env);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("ledger of site `demo` ok: 5 entries verified"),
+        "{out}"
+    );
+    assert!(out.contains(last["receipt"].as_str().unwrap()), "{out}");
+    assert!(
+        !dir.path().join("sled").exists(),
+        "nothing went to the data folder"
+    );
+
+    connect(&url)
+        .await
+        .execute(
+            "UPDATE ledger SET payload = overlay(payload PLACING 'X' FROM 20 FOR 1) WHERE seq = 3",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (ok, out, _) = binary::run_cli_with_env(dir.path(), &["ledger", "verify"], &env);
+    assert!(!ok, "a changed payload fails verification: {out}");
+    assert!(
+        out.contains("ledger of site `demo` BROKEN") && out.contains("entry 3"),
+        "{out}"
+    );
 }
 
 fn with_tree(dir: &std::path::Path, tree: &str, f: impl FnOnce(&sled::Tree)) {

@@ -21,6 +21,7 @@ mod jurisdiction;
 mod ledger;
 mod marketer;
 mod marketer_model;
+mod nodes;
 mod ops;
 mod pages;
 mod policy_versions;

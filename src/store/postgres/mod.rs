@@ -1,8 +1,10 @@
-//! The PostgreSQL backend, in progress (issue 10): the schema and its migrations, the ledger
-//! (`PgLedger`, the `LedgerSink` for a database that several nodes share) and marketer access
-//! (`PgAccess`: keys, query log, segments, operator tokens, the session secret). It is not
-//! selectable yet: `store::open` still opens the data folder, until every store trait has a
-//! PostgreSQL implementation.
+//! The PostgreSQL backend, selected by `postgres_url`: `PgStore` (`store`) implements every
+//! store trait over one database that any number of nodes share. Its rooms: the schema and its
+//! migrations (`schema`), the ledger (`PgLedger`, the `LedgerSink`), the consent side of
+//! erasure and retention (`consents`), marketer access (`PgAccess`: keys, query log, segments,
+//! operator tokens, the session secret), analytics events (`events`: the writer; `analytics`:
+//! questions answered from the stored rows, and the analytics side of erasure and retention),
+//! the integrity check (`integrity`).
 //!
 //! Every table leads with the site id, so the tables can be sharded by site; the server's own
 //! rows (the subject secret, notices) use the site id `''`. Each site's ledger is a chain of its
@@ -10,12 +12,18 @@
 //! one site take turns on that site's advisory lock, held from reading the head to the commit.
 
 pub mod access;
+pub mod analytics;
 pub mod consents;
+mod events;
+mod integrity;
 pub mod ledger_sink;
 pub mod pool;
 pub mod schema;
-#[cfg(test)]
-pub(crate) mod test_cluster;
+mod store;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_cluster;
+
+pub use store::PgStore;
 
 use tokio_postgres::{Client, GenericClient, NoTls};
 
@@ -46,8 +54,12 @@ pub(crate) async fn lock(client: &impl GenericClient, name: &str) -> Result<(), 
 /// A blocking connection to a migrated database, and its subject secret.
 pub fn open_blocking(url: &str) -> Result<(BlockingClient, [u8; 32]), StoreError> {
     let mut conn = BlockingClient::connect(url)?;
-    let runtime = &conn.runtime;
-    runtime.block_on(schema::migrate(&mut conn.client))?;
+    let runtime = conn.runtime.take();
+    let migrated = runtime
+        .as_ref()
+        .map(|rt| rt.block_on(schema::migrate(&mut conn.client)));
+    conn.runtime = runtime;
+    migrated.unwrap_or(Err(StoreError::Closed))?;
     let secret = conn.block_on(schema::secret(&conn.client, "subject_secret"))?;
     Ok((conn, secret))
 }
@@ -56,7 +68,7 @@ pub fn open_blocking(url: &str) -> Result<(BlockingClient, [u8; 32]), StoreError
 /// the connection whenever a call is waited on.
 pub struct BlockingClient {
     pub client: Client,
-    pub runtime: tokio::runtime::Runtime,
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl BlockingClient {
@@ -74,11 +86,26 @@ impl BlockingClient {
             });
             Ok::<_, StoreError>(client)
         })?;
-        Ok(BlockingClient { client, runtime })
+        Ok(BlockingClient {
+            client,
+            runtime: Some(runtime),
+        })
     }
 
     /// Waits for `f` on this connection's runtime.
     pub fn block_on<T>(&self, f: impl Future<Output = T>) -> T {
-        self.runtime.block_on(f)
+        match &self.runtime {
+            Some(runtime) => runtime.block_on(f),
+            None => unreachable!("the runtime is only taken when the client is dropped"),
+        }
+    }
+}
+
+impl Drop for BlockingClient {
+    /// Without waiting: the last owner may be dropped on an async runtime's thread.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }

@@ -103,10 +103,38 @@ const MIGRATIONS: &[(i32, &str)] = &[
         PRIMARY KEY (site_id, at, id)
     );",
     ),
+    (
+        4,
+        "CREATE SEQUENCE visitor_seq;
+    CREATE TABLE visitor_numbers (
+        site_id text NOT NULL,
+        subject bytea NOT NULL,
+        number bigint NOT NULL,
+        PRIMARY KEY (site_id, subject)
+    );
+    CREATE UNIQUE INDEX visitor_numbers_by_number ON visitor_numbers (site_id, number);
+    CREATE TABLE events (
+        site_id text NOT NULL,
+        day integer NOT NULL,
+        id bigserial NOT NULL,
+        visitor bigint NOT NULL,
+        at bigint NOT NULL,
+        category text NOT NULL,
+        body bytea NOT NULL,
+        PRIMARY KEY (site_id, day, id)
+    );
+    CREATE INDEX events_by_visitor ON events (site_id, visitor);
+    CREATE TABLE purged (
+        site_id text NOT NULL,
+        subject bytea NOT NULL,
+        decided_at bigint NOT NULL,
+        PRIMARY KEY (site_id, subject)
+    );",
+    ),
 ];
 
 /// The newest schema version this build knows.
-pub const CURRENT: i32 = 3;
+pub const CURRENT: i32 = 4;
 
 /// Brings the database to `CURRENT`; refuses one newer than this build.
 pub async fn migrate(client: &mut Client) -> Result<i32, StoreError> {

@@ -540,8 +540,10 @@ impl ConsentStore for SledStore {
         })
     }
 
-    fn verify_ledger(&self) -> Result<LedgerReport, StoreError> {
-        verify(&self.trees)
+    fn verify_ledger(
+        &self,
+    ) -> Result<Vec<(crate::store::ledger::ChainKey, LedgerReport)>, StoreError> {
+        Ok(vec![(None, verify(&self.trees)?)])
     }
 
     fn check_integrity(&self) -> Result<crate::store::IntegrityReport, StoreError> {

@@ -1,0 +1,120 @@
+//! Two nodes on one PostgreSQL database: whatever one records, the other reads, exports and
+//! erases at once, and keys made or revoked through either hold on both from the next request.
+//! These tests use PostgreSQL whichever backend the run tests.
+
+use serde_json::json;
+
+use crate::admin::{TOKEN, digest};
+use crate::helpers::{TestApp, fresh_database, spawn_app_with};
+
+/// Two nodes sharing one fresh database, each with the operator token configured.
+async fn two_nodes() -> (TestApp, TestApp) {
+    let url = fresh_database();
+    let node = |url: consentry::settings::PostgresUrl| {
+        spawn_app_with(move |s| {
+            s.postgres_url = Some(url);
+            s.admin_token = Some(digest());
+        })
+    };
+    let a = node(url.clone()).await;
+    let b = node(url).await;
+    (a, b)
+}
+
+#[actix_web::test]
+async fn a_consent_recorded_on_one_node_is_read_exported_and_erased_on_the_other() {
+    let (a, b) = two_nodes().await;
+    let id = a.consent_id("save", json!({"analytics": true})).await;
+    a.send_events(&TestApp::pageview(&id, "/from-a"), &[]).await;
+
+    let (status, current) = b
+        .get_json(&format!("/api/v1/sites/demo/consents/{id}"), &[])
+        .await;
+    assert_eq!(status, 200, "{current}");
+    assert_eq!(current["choices"]["analytics"], true);
+    a.analytics.sync_events().await.unwrap();
+    let export = b.export(&id).await;
+    assert_eq!(export["history"].as_array().unwrap().len(), 1);
+    assert_eq!(export["events"][0]["path"], "/from-a", "{export}");
+
+    let mut res = b
+        .client
+        .delete(b.url(&format!("/api/v1/sites/demo/consents/{id}")))
+        .insert_header(b.origin())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let erased: serde_json::Value = serde_json::from_slice(&res.body().await.unwrap()).unwrap();
+    assert_eq!(erased["events_deleted"], 1, "{erased}");
+    for node in [&a, &b] {
+        let (status, _) = node
+            .get_json(&format!("/api/v1/sites/demo/consents/{id}"), &[])
+            .await;
+        assert_eq!(status, 404, "erased on both nodes");
+    }
+    let (_, chains) = a.store.verify_ledger().unwrap().remove(0);
+    assert_eq!(
+        (chains.entries, chains.fault),
+        (2, None),
+        "decision and tombstone"
+    );
+}
+
+#[actix_web::test]
+async fn a_key_made_on_one_node_works_on_the_other_at_once_and_its_revocation_holds_on_both() {
+    let (a, b) = two_nodes().await;
+    let (status, made) = a
+        .admin(
+            "POST",
+            "/sites/demo/keys",
+            Some(TOKEN),
+            Some(json!({"label": "agency"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let key = made["key"].as_str().unwrap();
+    assert_eq!(b.visitors_with(key).await, 200, "made on A, used on B");
+    assert_eq!(a.visitors_with(key).await, 200);
+
+    let id = made["id"].as_str().unwrap();
+    let (status, _) = b
+        .admin(
+            "DELETE",
+            &format!("/sites/demo/keys/{id}"),
+            Some(TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        a.visitors_with(key).await,
+        401,
+        "revoked on B, refused on A"
+    );
+    assert_eq!(b.visitors_with(key).await, 401);
+}
+
+#[actix_web::test]
+async fn both_nodes_count_the_same_visitors_whichever_node_took_their_events() {
+    let (a, b) = two_nodes().await;
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let node = if n % 2 == 0 { &a } else { &b };
+        let id = node.consent_id("accept_all", json!({})).await;
+        // Each visitor's two pageviews land on different nodes.
+        a.send_events(&TestApp::pageview(&id, "/a"), &[]).await;
+        b.send_events(&TestApp::pageview(&id, "/b"), &[]).await;
+        ids.push(id);
+    }
+    a.analytics.sync_events().await.unwrap();
+    b.analytics.sync_events().await.unwrap();
+    let (_, key) = a.api_key("demo").await;
+    let ask = json!({"metrics": ["visitors", "visits", "pageviews"], "date_range": "7d"});
+    let (status, on_a) = a.query(&key, &ask).await;
+    assert_eq!(status, 200, "{on_a}");
+    let (_, on_b) = b.query(&key, &ask).await;
+    assert_eq!(on_a["results"], on_b["results"]);
+    let totals = &on_a["results"][0]["metrics"];
+    assert_eq!(totals, &json!([6, 6, 12]), "{on_a}");
+}
