@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::admin::{TOKEN, digest};
-use crate::helpers::{TestApp, fresh_database, spawn_app_with};
+use crate::helpers::{POLICY_VERSION, TestApp, connect, fresh_database, spawn_app_with};
 
 /// Two nodes sharing one fresh database, each with the operator token configured.
 async fn two_nodes() -> (TestApp, TestApp) {
@@ -117,4 +117,63 @@ async fn both_nodes_count_the_same_visitors_whichever_node_took_their_events() {
     assert_eq!(on_a["results"], on_b["results"]);
     let totals = &on_a["results"][0]["metrics"];
     assert_eq!(totals, &json!([6, 6, 12]), "{on_a}");
+}
+
+/// Sends `request` until it answers `want` (at most ten times, 100 ms apart); every other
+/// answer on the way must be the storage error.
+async fn until<F, Fut>(want: u16, mut request: F) -> serde_json::Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = (u16, serde_json::Value)>,
+{
+    for _ in 0..10 {
+        let (status, body) = request().await;
+        if status == want {
+            return body;
+        }
+        assert_eq!(status, 503, "only the storage error on the way: {body}");
+        assert_eq!(body["error"]["code"], "storage_unavailable", "{body}");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no {want} within ten requests");
+}
+
+#[actix_web::test]
+async fn a_node_whose_database_connections_were_cut_works_again_within_a_few_requests() {
+    let url = fresh_database();
+    let app = spawn_app_with({
+        let url = url.clone();
+        move |s| s.postgres_url = Some(url)
+    })
+    .await;
+    let before = app.consent_id("accept_all", json!({})).await;
+    let cut = connect(&url)
+        .await
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(
+        cut.len() >= 5,
+        "the node's connections were cut: {}",
+        cut.len()
+    );
+
+    let body =
+        json!({"action": "save", "choices": {"analytics": true}, "policy_version": POLICY_VERSION});
+    let recorded = until(201, || app.post_json("/api/v1/sites/demo/consents", &body)).await;
+    let id = recorded["consent_id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/sites/demo/consents/{before}");
+    let read = until(200, || app.get_json(&path, &[])).await;
+    assert_eq!(read["choices"]["marketing"], true, "{read}");
+    let event = TestApp::pageview(&id, "/after");
+    until(202, || app.send_events(&event, &[])).await;
+    app.analytics.sync_events().await.unwrap();
+    let export = app.export(&id).await;
+    assert_eq!(export["events"][0]["path"], "/after", "{export}");
+    let (_, chain) = app.store.verify_ledger().unwrap().remove(0);
+    assert_eq!((chain.entries, chain.fault), (2, None));
 }

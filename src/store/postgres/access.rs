@@ -25,8 +25,8 @@ impl PgAccess {
     /// Migrates the schema over the pool's transaction connection.
     pub async fn open(pool: Arc<Pool>) -> Result<PgAccess, StoreError> {
         {
-            let mut client = pool.transactions.lock().await;
-            schema::migrate(&mut client).await?;
+            let client = pool.transaction_client().await?;
+            schema::migrate(&client).await?;
         }
         Ok(PgAccess { pool })
     }
@@ -134,7 +134,7 @@ impl AccessStore for PgAccess {
     fn put_segment(&self, site: SiteId, segment: Segment) -> StoreFuture<SegmentSaved> {
         let pool = self.pool.clone();
         Box::pin(async move {
-            let mut client = pool.transactions.lock().await;
+            let mut client = pool.transaction_client().await?;
             let tx = client.transaction().await.map_err(pg_err)?;
             // Segment writes of a site take turns, so the per-site limit holds across nodes.
             lock(&tx, &format!("segments {site}")).await?;

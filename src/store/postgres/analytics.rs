@@ -136,7 +136,7 @@ impl PgVisitors {
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<u64, StoreError> {
         self.conn
-            .block_on(self.conn.client.execute(sql, params))
+            .block_on(self.conn.client().execute(sql, params))
             .map_err(pg_err)
     }
 }
@@ -178,7 +178,7 @@ impl AnalyticsRetention for PgVisitors {
     fn last_event_day(&self, site: &SiteId, subject: &Subject) -> Result<Option<i64>, StoreError> {
         let row = self
             .conn
-            .block_on(self.conn.client.query_one(
+            .block_on(self.conn.client().query_one(
                 &format!(
                     "SELECT max(day) FROM events WHERE site_id = $1 AND visitor = {NUMBER_OF}"
                 ),
@@ -191,7 +191,7 @@ impl AnalyticsRetention for PgVisitors {
     fn purged_at(&self, site: &SiteId, subject: &Subject) -> Result<Option<Timestamp>, StoreError> {
         let row = self
             .conn
-            .block_on(self.conn.client.query_opt(
+            .block_on(self.conn.client().query_opt(
                 "SELECT decided_at FROM purged WHERE site_id = $1 AND subject = $2",
                 &[&site.as_str(), &&subject.0[..]],
             ))

@@ -31,7 +31,7 @@ impl PgConsents {
         &self,
         statements: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let client = &self.conn.client;
+        let client = &self.conn.client();
         self.conn.block_on(async {
             client.batch_execute("BEGIN").await.map_err(pg_err)?;
             match statements(client).await {
@@ -69,7 +69,7 @@ impl ConsentErasure for PgConsents {
     fn holds_anything(&self, site: &SiteId, subject: &Subject) -> Result<bool, StoreError> {
         let row = self
             .conn
-            .block_on(self.conn.client.query_one(
+            .block_on(self.conn.client().query_one(
                 "SELECT EXISTS (SELECT 1 FROM consents WHERE site_id = $1 AND subject = $2)
                      OR EXISTS (SELECT 1 FROM consent_history WHERE site_id = $1 AND subject = $2)",
                 &[&site.as_str(), &&subject.0[..]],
@@ -81,7 +81,7 @@ impl ConsentErasure for PgConsents {
     fn next_seq(&self, site: &SiteId) -> Result<u64, StoreError> {
         let row = self
             .conn
-            .block_on(self.conn.client.query_one(
+            .block_on(self.conn.client().query_one(
                 "SELECT coalesce(max(seq), 0) + 1 FROM ledger WHERE site_id = $1",
                 &[&site.as_str()],
             ))
@@ -92,7 +92,7 @@ impl ConsentErasure for PgConsents {
     fn put_job(&self, job: &ErasureJob) -> Result<(), StoreError> {
         let from = i64::try_from(job.from_seq).unwrap_or(i64::MAX);
         self.conn
-            .block_on(self.conn.client.execute(
+            .block_on(self.conn.client().execute(
                 "INSERT INTO erasures (site_id, subject, requested_at, from_seq, channel)
                  VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (site_id, subject) DO UPDATE
@@ -113,7 +113,7 @@ impl ConsentErasure for PgConsents {
     fn jobs(&self) -> Result<Vec<ErasureJob>, StoreError> {
         let rows = self
             .conn
-            .block_on(self.conn.client.query("SELECT * FROM erasures", &[]))
+            .block_on(self.conn.client().query("SELECT * FROM erasures", &[]))
             .map_err(pg_err)?;
         rows.iter()
             .map(|r| {
@@ -168,7 +168,7 @@ impl ConsentErasure for PgConsents {
         let from = i64::try_from(from).unwrap_or(i64::MAX);
         let rows = self
             .conn
-            .block_on(self.conn.client.query(
+            .block_on(self.conn.client().query(
                 "SELECT header, payload FROM ledger WHERE site_id = $1 AND seq >= $2 ORDER BY seq",
                 &[&site.as_str(), &from],
             ))
@@ -214,7 +214,7 @@ impl ConsentRetention for PgConsents {
         loop {
             let rows = self
                 .conn
-                .block_on(self.conn.client.query(
+                .block_on(self.conn.client().query(
                     "SELECT subject, payload FROM consents WHERE site_id = $1 AND subject > $2
                      ORDER BY subject LIMIT 1000",
                     &[&site.as_str(), &after],
@@ -240,7 +240,7 @@ impl ConsentRetention for PgConsents {
 
     fn log_rights(&self, at: Timestamp, line: &str) -> Result<(), StoreError> {
         self.conn
-            .block_on(self.conn.client.execute(
+            .block_on(self.conn.client().execute(
                 "INSERT INTO rights_log (site_id, at, line) VALUES ('', $1, $2)",
                 &[&at.0, &line],
             ))
@@ -252,7 +252,7 @@ impl ConsentRetention for PgConsents {
         self.conn
             .block_on(
                 self.conn
-                    .client
+                    .client()
                     .execute("DELETE FROM rights_log WHERE at < $1", &[&before.0]),
             )
             .map_err(pg_err)
@@ -262,7 +262,7 @@ impl ConsentRetention for PgConsents {
         self.conn
             .block_on(
                 self.conn
-                    .client
+                    .client()
                     .execute("DELETE FROM query_log WHERE at < $1", &[&before.0]),
             )
             .map_err(pg_err)
@@ -292,7 +292,7 @@ mod tests {
     }
 
     fn count(conn: &BlockingClient, sql: &str) -> i64 {
-        conn.block_on(conn.client.query_one(sql, &[]))
+        conn.block_on(conn.client().query_one(sql, &[]))
             .unwrap()
             .get(0)
     }

@@ -132,7 +132,7 @@ fn write(conn: &BlockingClient, secret: &[u8; 32], pending: &mut Vec<AcceptedEve
     }
     let group = Group::of(secret, pending);
     for attempt in 1..=ATTEMPTS {
-        match conn.block_on(group.write(&conn.client)) {
+        match conn.block_on(group.write(&conn.client())) {
             Ok(()) => break,
             Err(e) if attempt < ATTEMPTS => {
                 log::warn!("an event group write failed, trying again: {e}");

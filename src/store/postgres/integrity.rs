@@ -20,8 +20,9 @@ fn who(site: &SiteId, subject: &Subject) -> Who {
 }
 
 pub(crate) fn check(conn: &BlockingClient) -> Result<IntegrityReport, StoreError> {
+    let client = conn.client();
     conn.block_on(async {
-        let c = &conn.client;
+        let c = &client;
         let mut report = IntegrityReport::default();
         // The id is not stored; decisions are read back under a placeholder.
         let placeholder = ConsentId::from_random([0; 16]);

@@ -9,6 +9,7 @@
 //! once the commit is durable on the primary and on a synchronous standby if one is configured.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::{BlockingClient, lock, open_blocking, pg_err};
 use crate::analytics::consent_stats;
@@ -20,13 +21,21 @@ use crate::store::ledger::{ChainKey, Group, Head, Heads, LedgerSink};
 pub struct PgLedger {
     conn: BlockingClient,
     secret: [u8; 32],
+    /// The connection a group's transaction runs on, from `lock_heads` to its commit or
+    /// rollback: every statement of a group goes to it, never to a connection opened anew
+    /// meanwhile (which would write outside the transaction and its locks).
+    group: Option<Arc<tokio_postgres::Client>>,
 }
 
 impl PgLedger {
     /// Connects, migrates the schema and reads (or makes) the subject secret.
     pub fn open(url: &str) -> Result<PgLedger, StoreError> {
         let (conn, secret) = open_blocking(url)?;
-        Ok(PgLedger { conn, secret })
+        Ok(PgLedger {
+            conn,
+            secret,
+            group: None,
+        })
     }
 }
 
@@ -247,7 +256,7 @@ impl LedgerSink for PgLedger {
 
     fn head(&self, chain: &ChainKey) -> Result<Head, StoreError> {
         self.conn
-            .block_on(read_head(&self.conn.client, site_of(chain)))
+            .block_on(read_head(&*self.conn.client(), site_of(chain)))
     }
 
     fn subject(&self, site: &SiteId, id: &ConsentId) -> Subject {
@@ -258,7 +267,8 @@ impl LedgerSink for PgLedger {
     fn admit_all(&self, asks: &[(SiteId, Subject, bool)]) -> Vec<Result<(), StoreError>> {
         let sites: Vec<&str> = asks.iter().map(|(site, _, _)| site.as_str()).collect();
         let subjects: Vec<&[u8]> = asks.iter().map(|(_, s, _)| &s.0[..]).collect();
-        let rows = self.conn.block_on(self.conn.client.query(
+        let client = self.group.clone().unwrap_or_else(|| self.conn.client());
+        let rows = self.conn.block_on(client.query(
             "SELECT EXISTS (SELECT 1 FROM erasures e WHERE e.site_id = a.site AND e.subject = a.subject),
                     EXISTS (SELECT 1 FROM consents c WHERE c.site_id = a.site AND c.subject = a.subject)
              FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS a(site, subject, i)
@@ -286,30 +296,39 @@ impl LedgerSink for PgLedger {
     }
 
     fn lock_heads(&mut self, chains: &[ChainKey]) -> Result<Heads, StoreError> {
-        let client = &self.conn.client;
-        self.conn.block_on(async {
-            let locked = lock_chains(client, chains).await;
+        let client = self.conn.client();
+        let locked = self.conn.block_on(async {
+            let locked = lock_chains(&client, chains).await;
             if locked.is_err() {
-                rollback(client).await;
+                rollback(&client).await;
             }
             locked
-        })
+        });
+        if locked.is_ok() {
+            self.group = Some(client);
+        }
+        locked
     }
 
     fn append(&mut self, group: &Group) -> Result<(), StoreError> {
-        let client = &self.conn.client;
+        let Some(client) = self.group.take() else {
+            return Err(StoreError::Io(
+                "a ledger group was appended without its heads locked".into(),
+            ));
+        };
         self.conn.block_on(async {
-            let written = write(client, group).await;
+            let written = write(&client, group).await;
             if written.is_err() {
-                rollback(client).await;
+                rollback(&client).await;
             }
             written
         })
     }
 
     fn abandon(&mut self) {
-        let client = &self.conn.client;
-        self.conn.block_on(rollback(client));
+        if let Some(client) = self.group.take() {
+            self.conn.block_on(rollback(&client));
+        }
     }
 }
 
@@ -317,17 +336,16 @@ impl LedgerSink for PgLedger {
 pub fn verify(
     conn: &BlockingClient,
 ) -> Result<Vec<(String, crate::store::LedgerReport)>, StoreError> {
+    let client = conn.client();
     conn.block_on(async {
-        let sites = conn
-            .client
+        let sites = client
             .query("SELECT DISTINCT site_id FROM ledger ORDER BY site_id", &[])
             .await
             .map_err(pg_err)?;
         let mut out = Vec::new();
         for row in sites {
             let site: String = row.get(0);
-            let entries = conn
-                .client
+            let entries = client
                 .query(
                     "SELECT seq, header, payload FROM ledger WHERE site_id = $1 ORDER BY seq",
                     &[&site],
@@ -373,7 +391,7 @@ mod tests {
 
     /// A notice document by its hash.
     fn notice(conn: &BlockingClient, hash: &EntryHash) -> Result<Option<Vec<u8>>, StoreError> {
-        conn.block_on(conn.client.query_opt(
+        conn.block_on(conn.client().query_opt(
             "SELECT document FROM notices WHERE site_id = '' AND hash = $1",
             &[&&hash.0[..]],
         ))
@@ -391,7 +409,7 @@ mod tests {
     }
 
     fn count(conn: &BlockingClient, sql: &str) -> i64 {
-        conn.block_on(conn.client.query_one(sql, &[]))
+        conn.block_on(conn.client().query_one(sql, &[]))
             .unwrap()
             .get(0)
     }
@@ -489,7 +507,7 @@ mod tests {
         let d = decision(&id(1));
         let subject = sink.subject(&d.site, &d.consent_id);
         let conn = BlockingClient::connect(&url).unwrap();
-        conn.block_on(conn.client.execute(
+        conn.block_on(conn.client().execute(
             "INSERT INTO erasures VALUES ($1, $2, 0, 1, 'api')",
             &[&d.site.as_str(), &&subject.0[..]],
         ))

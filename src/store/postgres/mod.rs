@@ -25,6 +25,8 @@ pub mod test_cluster;
 
 pub use store::PgStore;
 
+use std::sync::Arc;
+
 use tokio_postgres::{Client, GenericClient, NoTls};
 
 use crate::store::StoreError;
@@ -53,21 +55,20 @@ pub(crate) async fn lock(client: &impl GenericClient, name: &str) -> Result<(), 
 
 /// A blocking connection to a migrated database, and its subject secret.
 pub fn open_blocking(url: &str) -> Result<(BlockingClient, [u8; 32]), StoreError> {
-    let mut conn = BlockingClient::connect(url)?;
-    let runtime = conn.runtime.take();
-    let migrated = runtime
-        .as_ref()
-        .map(|rt| rt.block_on(schema::migrate(&mut conn.client)));
-    conn.runtime = runtime;
-    migrated.unwrap_or(Err(StoreError::Closed))?;
-    let secret = conn.block_on(schema::secret(&conn.client, "subject_secret"))?;
+    let conn = BlockingClient::connect(url)?;
+    let client = conn.client();
+    conn.block_on(schema::migrate(&client))?;
+    let secret = conn.block_on(schema::secret(&client, "subject_secret"))?;
     Ok((conn, secret))
 }
 
-/// A connection for blocking callers (the ledger writer thread): its own runtime, which drives
-/// the connection whenever a call is waited on.
+/// A connection for blocking callers (the writer threads, erasures, checks): its own runtime,
+/// which drives the connection whenever a call is waited on. When the connection breaks (the
+/// database restarted, or failed over to a standby behind the same address), the next
+/// `client()` opens a new one: the calls in between fail, the ones after work.
 pub struct BlockingClient {
-    pub client: Client,
+    url: String,
+    client: std::sync::Mutex<Arc<Client>>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -77,19 +78,33 @@ impl BlockingClient {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Io(format!("cannot start a runtime: {e}")))?;
-        let client = runtime.block_on(async {
-            let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(pg_err)?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    log::error!("the PostgreSQL connection ended: {e}");
-                }
-            });
-            Ok::<_, StoreError>(client)
-        })?;
+        let client = runtime.block_on(open_client(url))?;
         Ok(BlockingClient {
-            client,
+            url: url.to_owned(),
+            client: std::sync::Mutex::new(Arc::new(client)),
             runtime: Some(runtime),
         })
+    }
+
+    /// The connection, opened anew first if the last one broke. Not to be called inside
+    /// `block_on` (it may wait itself).
+    pub fn client(&self) -> Arc<Client> {
+        let mut current = self
+            .client
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if current.is_closed() {
+            match self.block_on(open_client(&self.url)) {
+                Ok(fresh) => {
+                    log::warn!("PostgreSQL: a broken connection was opened again");
+                    *current = Arc::new(fresh);
+                }
+                Err(e) => {
+                    log::error!("PostgreSQL: a broken connection cannot be opened again: {e}")
+                }
+            }
+        }
+        current.clone()
     }
 
     /// Waits for `f` on this connection's runtime.
@@ -99,6 +114,17 @@ impl BlockingClient {
             None => unreachable!("the runtime is only taken when the client is dropped"),
         }
     }
+}
+
+/// Connects and drives the connection on the current runtime.
+pub(crate) async fn open_client(url: &str) -> Result<Client, StoreError> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(pg_err)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            log::error!("a PostgreSQL connection ended: {e}");
+        }
+    });
+    Ok(client)
 }
 
 impl Drop for BlockingClient {

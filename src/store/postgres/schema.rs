@@ -137,7 +137,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
 pub const CURRENT: i32 = 4;
 
 /// Brings the database to `CURRENT`; refuses one newer than this build.
-pub async fn migrate(client: &mut Client) -> Result<i32, StoreError> {
+pub async fn migrate(client: &Client) -> Result<i32, StoreError> {
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS consentry_schema (
@@ -147,9 +147,20 @@ pub async fn migrate(client: &mut Client) -> Result<i32, StoreError> {
         )
         .await
         .map_err(pg_err)?;
-    let tx = client.transaction().await.map_err(pg_err)?;
+    client.batch_execute("BEGIN").await.map_err(pg_err)?;
+    let migrated = migrate_in_transaction(client).await;
+    let end = if migrated.is_ok() {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    };
+    let ended = client.batch_execute(end).await.map_err(pg_err);
+    migrated.and_then(|v| ended.map(|()| v))
+}
+
+async fn migrate_in_transaction(tx: &Client) -> Result<i32, StoreError> {
     // One node migrates at a time; the others wait here, then find nothing left to do.
-    super::lock(&tx, "migrations").await?;
+    super::lock(tx, "migrations").await?;
     let row = tx
         .query_one(
             "SELECT coalesce(max(version), 0) FROM consentry_schema",
@@ -173,7 +184,6 @@ pub async fn migrate(client: &mut Client) -> Result<i32, StoreError> {
         .map_err(pg_err)?;
         log::info!("PostgreSQL schema migrated to version {version}");
     }
-    tx.commit().await.map_err(pg_err)?;
     Ok(CURRENT)
 }
 
