@@ -140,7 +140,9 @@ pub const CURRENT: i32 = 4;
 pub async fn migrate(client: &Client) -> Result<i32, StoreError> {
     client
         .batch_execute(
-            "CREATE TABLE IF NOT EXISTS consentry_schema (
+            // Without the notice that the table exists, at every start of every node.
+            "SET client_min_messages = warning;
+             CREATE TABLE IF NOT EXISTS consentry_schema (
                 version integer PRIMARY KEY,
                 applied_at timestamptz NOT NULL DEFAULT now()
             )",
