@@ -200,6 +200,13 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Whether this decision allowed an event of `category` at `at`: recorded at or before it,
+    /// not expired then, granting the category. (A later withdrawal does not make an earlier
+    /// event unlawful.)
+    pub fn allowed(&self, category: &CategoryId, at: Timestamp) -> bool {
+        self.recorded_at <= at && at < self.expires_at && self.choices.granted(category)
+    }
+
     /// How long a decision lasts: a refusal is asked again sooner than a consent.
     pub fn lifetime_days(site: &Site, choices: &Choices) -> u32 {
         let any_optional_granted = site

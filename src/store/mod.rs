@@ -17,6 +17,7 @@ mod access_contract_test;
 pub mod erasure;
 pub mod ledger;
 pub mod postgres;
+pub(crate) mod queue;
 pub(crate) mod records;
 pub mod retention;
 pub mod sled;

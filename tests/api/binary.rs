@@ -107,6 +107,7 @@ pub fn start(data_dir: &Path) -> Server {
 }
 
 /// Starts the server (rate limits out of the way) with environment variables set.
+#[cfg(feature = "test-support")]
 pub fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Server {
     let config = test_config(data_dir);
     let (child, port) = try_start_with_env(data_dir, &["--config", &config], env);

@@ -1,7 +1,7 @@
 use serde_json::{Value, json};
 
 use crate::binary::{self, verify_ledger};
-use crate::helpers::{POLICY_VERSION, connect, fresh_database};
+use crate::helpers::POLICY_VERSION;
 
 async fn record(server: &binary::Server, client: &awc::Client, action: &str) -> Value {
     let mut res = client
@@ -27,8 +27,10 @@ async fn ledger_of_five(dir: &std::path::Path) -> Vec<Value> {
     out
 }
 
+#[cfg(feature = "test-support")]
 #[actix_web::test]
 async fn ledger_verify_checks_each_sites_chain_in_postgresql_and_names_a_changed_entry() {
+    use crate::helpers::{connect, fresh_database};
     let dir = tempfile::tempdir().unwrap();
     let url = fresh_database();
     let env = [("CONSENTRY_POSTGRES_URL", url.expose())];

@@ -21,6 +21,8 @@ mod jurisdiction;
 mod ledger;
 mod marketer;
 mod marketer_model;
+// Two nodes on one PostgreSQL: the tests start their own server (`test-support`).
+#[cfg(feature = "test-support")]
 mod nodes;
 mod ops;
 mod pages;

@@ -12,9 +12,7 @@
 //! visitor's events can arrive at several nodes, and no node sees them all).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::RecvTimeoutError;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -25,10 +23,8 @@ use crate::analytics::codec::{self, EncodeInput};
 use crate::analytics::event::AcceptedEvent;
 use crate::domain::Subject;
 use crate::store::StoreError;
+use crate::store::queue::{EventQueue, Taken};
 
-/// Events the queue holds before `append` answers `Overloaded`.
-const QUEUED_EVENTS: usize = 50_000;
-const QUEUE: usize = 65_536;
 const WRITE_EVERY: Duration = Duration::from_millis(200);
 /// A group that fails (a lost connection, a deadlock victim) is tried this many times.
 const ATTEMPTS: usize = 3;
@@ -40,71 +36,55 @@ enum Job {
 }
 
 pub(crate) struct PgEventWriter {
-    tx: Option<SyncSender<Job>>,
+    queue: EventQueue<Job>,
     thread: Option<JoinHandle<()>>,
-    queued: Arc<AtomicUsize>,
 }
 
 impl PgEventWriter {
     pub fn start(conn: BlockingClient, secret: [u8; 32]) -> Result<PgEventWriter, StoreError> {
-        let (tx, rx) = sync_channel(QUEUE);
-        let queued = Arc::new(AtomicUsize::new(0));
-        let taken = queued.clone();
+        let (queue, taken) = EventQueue::new();
         let thread = std::thread::Builder::new()
             .name("pg-event-writer".into())
-            .spawn(move || run(&conn, &secret, &rx, &taken))
+            .spawn(move || run(&conn, &secret, &taken))
             .map_err(|e| StoreError::Io(format!("cannot start the event writer: {e}")))?;
         Ok(PgEventWriter {
-            tx: Some(tx),
+            queue,
             thread: Some(thread),
-            queued,
         })
     }
 
     pub fn append(&self, events: Vec<AcceptedEvent>) -> Result<(), StoreError> {
-        let Some(tx) = &self.tx else {
-            return Err(StoreError::Closed);
-        };
         let n = events.len();
-        if self.queued.fetch_add(n, Ordering::Relaxed) + n > QUEUED_EVENTS {
-            self.queued.fetch_sub(n, Ordering::Relaxed);
-            return Err(StoreError::Overloaded);
-        }
-        tx.try_send(Job::Events(events)).map_err(|e| {
-            self.queued.fetch_sub(n, Ordering::Relaxed);
-            match e {
-                TrySendError::Full(_) => StoreError::Overloaded,
-                TrySendError::Disconnected(_) => StoreError::Closed,
-            }
-        })
+        self.queue.send_events(Job::Events(events), n)
     }
 
     /// Resolves once everything queued before it is committed.
     pub fn barrier(&self) -> oneshot::Receiver<()> {
         let (reply, rx) = oneshot::channel();
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(Job::Barrier(reply));
-        }
+        self.queue.send(Job::Barrier(reply));
         rx
     }
 }
 
 impl Drop for PgEventWriter {
     fn drop(&mut self) {
-        self.tx.take();
+        self.queue.close();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-fn run(conn: &BlockingClient, secret: &[u8; 32], rx: &Receiver<Job>, queued: &AtomicUsize) {
+fn run(conn: &BlockingClient, secret: &[u8; 32], taken: &Taken<Job>) {
     let mut pending: Vec<AcceptedEvent> = Vec::new();
     let mut last_write = Instant::now();
     loop {
-        match rx.recv_timeout(WRITE_EVERY.saturating_sub(last_write.elapsed())) {
+        match taken
+            .jobs
+            .recv_timeout(WRITE_EVERY.saturating_sub(last_write.elapsed()))
+        {
             Ok(Job::Events(batch)) => {
-                queued.fetch_sub(batch.len(), Ordering::Relaxed);
+                taken.took(batch.len());
                 pending.extend(batch);
             }
             Ok(Job::Barrier(reply)) => {

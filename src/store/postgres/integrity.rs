@@ -10,7 +10,9 @@ use std::collections::{HashMap, HashSet};
 
 use super::{BlockingClient, pg_err};
 use crate::domain::ledger::{parse_decision_payload, payload_subject, tombstone_subject};
-use crate::domain::{CategoryId, ConsentId, Decision, EntryHeader, EntryKind, SiteId, Subject};
+use crate::domain::{
+    CategoryId, ConsentId, Decision, EntryHeader, EntryKind, SiteId, Subject, Timestamp,
+};
 use crate::store::{IntegrityReport, StoreError};
 
 type Who = (String, Vec<u8>);
@@ -75,12 +77,10 @@ pub(crate) fn check(conn: &BlockingClient) -> Result<IntegrityReport, StoreError
                 continue;
             };
             let category = CategoryId::parse(&category).ok();
-            let allowed = decisions.get(w).is_some_and(|ds| {
-                ds.iter().any(|d| {
-                    d.recorded_at.0 <= at
-                        && at < d.expires_at.0
-                        && category.as_ref().is_some_and(|c| d.choices.granted(c))
-                })
+            let allowed = category.as_ref().is_some_and(|c| {
+                decisions
+                    .get(w)
+                    .is_some_and(|ds| ds.iter().any(|d| d.allowed(c, Timestamp(at))))
             });
             if !allowed {
                 report.fault(format!(

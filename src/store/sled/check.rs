@@ -67,12 +67,10 @@ impl Known<'_> {
             ));
         }
         let category = CategoryId::parse(&event.category).ok();
-        let allowed = self.decisions.get(w).is_some_and(|ds| {
-            ds.iter().any(|d| {
-                d.recorded_at.0 <= at
-                    && at < d.expires_at.0
-                    && category.as_ref().is_some_and(|c| d.choices.granted(c))
-            })
+        let allowed = category.as_ref().is_some_and(|c| {
+            self.decisions
+                .get(w)
+                .is_some_and(|ds| ds.iter().any(|d| d.allowed(c, event.at)))
         });
         if !allowed {
             report.fault(format!(

@@ -9,9 +9,7 @@
 //! without a full scan.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::RecvTimeoutError;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -24,13 +22,8 @@ use crate::analytics::event::{AcceptedEvent, StoredEvent};
 use crate::analytics::visits::Visits;
 use crate::domain::{ConsentId, SiteId, Subject, Timestamp};
 use crate::store::StoreError;
+use crate::store::queue::{EventQueue, Taken};
 
-/// Events the queue holds before `append_events` answers `Overloaded`: about half a second
-/// of what the writer can write, so the pause of a group write never sheds a request, while
-/// an overload is still refused before memory grows.
-const QUEUED_EVENTS: usize = 50_000;
-/// Jobs the channel holds (single events, batches, barriers); `QUEUED_EVENTS` binds first.
-const QUEUE: usize = 65_536;
 const WRITE_EVERY: Duration = Duration::from_millis(200);
 const DAY_MS: i64 = 86_400_000;
 /// Visitor numbers are leased in blocks: `meta/visitor_seq` holds the end of the lease, made
@@ -47,66 +40,44 @@ pub(crate) enum Job {
 }
 
 pub(crate) struct EventWriter {
-    tx: Option<SyncSender<Job>>,
+    queue: EventQueue<Job>,
     thread: Option<JoinHandle<()>>,
-    /// Events sent and not yet taken by the writer.
-    queued: Arc<AtomicUsize>,
 }
 
 impl EventWriter {
     pub fn start(trees: Trees) -> Result<EventWriter, StoreError> {
-        let (tx, rx) = sync_channel(QUEUE);
-        let queued = Arc::new(AtomicUsize::new(0));
-        let taken = queued.clone();
+        let (queue, taken) = EventQueue::new();
         let thread = std::thread::Builder::new()
             .name("event-writer".into())
-            .spawn(move || run(trees, rx, &taken))
+            .spawn(move || run(trees, &taken))
             .map_err(|e| StoreError::Io(format!("cannot start the event writer: {e}")))?;
         Ok(EventWriter {
-            tx: Some(tx),
+            queue,
             thread: Some(thread),
-            queued,
         })
     }
 
     pub fn append(&self, events: Vec<AcceptedEvent>) -> Result<(), StoreError> {
-        let Some(tx) = &self.tx else {
-            return Err(StoreError::Closed);
-        };
         let n = events.len();
-        if self.queued.fetch_add(n, Ordering::Relaxed) + n > QUEUED_EVENTS {
-            self.queued.fetch_sub(n, Ordering::Relaxed);
-            return Err(StoreError::Overloaded);
-        }
-        tx.try_send(Job::Events(events)).map_err(|e| {
-            self.queued.fetch_sub(n, Ordering::Relaxed);
-            match e {
-                TrySendError::Full(_) => StoreError::Overloaded,
-                TrySendError::Disconnected(_) => StoreError::Closed,
-            }
-        })
+        self.queue.send_events(Job::Events(events), n)
     }
 
     pub fn barrier(&self) -> oneshot::Receiver<()> {
         let (reply, rx) = oneshot::channel();
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(Job::Barrier(reply));
-        }
+        self.queue.send(Job::Barrier(reply));
         rx
     }
 
     pub fn settle(&self) -> oneshot::Receiver<()> {
         let (reply, rx) = oneshot::channel();
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(Job::Settle(reply));
-        }
+        self.queue.send(Job::Settle(reply));
         rx
     }
 }
 
 impl Drop for EventWriter {
     fn drop(&mut self) {
-        self.tx.take();
+        self.queue.close();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -254,7 +225,7 @@ struct State {
     touched: HashSet<(String, i64)>,
 }
 
-fn run(trees: Trees, rx: Receiver<Job>, queued: &AtomicUsize) {
+fn run(trees: Trees, taken: &Taken<Job>) {
     let next_visitor = trees
         .meta
         .get("visitor_seq")
@@ -286,9 +257,9 @@ fn run(trees: Trees, rx: Receiver<Job>, queued: &AtomicUsize) {
     let mut last_write = Instant::now();
     loop {
         let wait = WRITE_EVERY.saturating_sub(last_write.elapsed());
-        match rx.recv_timeout(wait) {
+        match taken.jobs.recv_timeout(wait) {
             Ok(Job::Events(batch)) => {
-                queued.fetch_sub(batch.len(), Ordering::Relaxed);
+                taken.took(batch.len());
                 for e in &batch {
                     st.add(e);
                 }
