@@ -177,3 +177,40 @@ async fn a_node_whose_database_connections_were_cut_works_again_within_a_few_req
     let (_, chain) = app.store.verify_ledger().unwrap().remove(0);
     assert_eq!((chain.entries, chain.fault), (2, None));
 }
+
+#[actix_web::test]
+async fn while_one_node_sweeps_the_others_leave_the_sweep_to_it() {
+    let url = fresh_database();
+    let app = spawn_app_with({
+        let url = url.clone();
+        move |s| s.postgres_url = Some(url)
+    })
+    .await;
+    let id = app.consent_id("accept_all", json!({})).await;
+    app.send_events(&TestApp::pageview(&id, "/old"), &[]).await;
+    app.analytics.sync_events().await.unwrap();
+    // The demo site keeps events 90 days.
+    app.clock.advance_days(92);
+    let sweep = || {
+        let now = consentry::domain::Clock::now(&app.clock);
+        app.store
+            .sweep(app.retention.clone(), now, Default::default())
+    };
+    // Another node's sweep holds the lock: here, a session of the test's own.
+    let other = connect(&url).await;
+    let key = "('x' || substr(encode(sha256('consentry sweep'), 'hex'), 1, 16))::bit(64)::bigint";
+    other
+        .execute(&format!("SELECT pg_advisory_lock({key})"), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        sweep().await.unwrap().events_deleted,
+        0,
+        "left to the other node"
+    );
+    other
+        .execute(&format!("SELECT pg_advisory_unlock({key})"), &[])
+        .await
+        .unwrap();
+    assert_eq!(sweep().await.unwrap().events_deleted, 1, "this node's turn");
+}

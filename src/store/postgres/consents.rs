@@ -8,7 +8,7 @@
 //! can commit a decision for the subject, since every writer then sees the job record.
 
 use super::ledger_sink::chain_lock;
-use super::{BlockingClient, lock, open_blocking, pg_err};
+use super::{BlockingClient, lock, open_blocking, pg_err, try_lock_session, unlock_session};
 use crate::domain::ledger::{is_tombstone_of, payload_recorded_at, payload_refused};
 use crate::domain::{ConsentId, EntryHash, EntryHeader, SiteId, Subject, Timestamp};
 use crate::store::StoreError;
@@ -24,6 +24,25 @@ impl PgConsents {
     pub fn open(url: &str) -> Result<PgConsents, StoreError> {
         let (conn, secret) = open_blocking(url)?;
         Ok(PgConsents { conn, secret })
+    }
+
+    /// Runs `job` unless another node runs one of this `name` (a session advisory lock on this
+    /// connection, let go after `job`, or by PostgreSQL when the connection ends); `None` when
+    /// another node holds it.
+    pub fn exclusively<T>(
+        &self,
+        name: &str,
+        job: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let client = self.conn.client();
+        if !self.conn.block_on(try_lock_session(&client, name))? {
+            return Ok(None);
+        }
+        let done = job();
+        if let Err(e) = self.conn.block_on(unlock_session(&client, name)) {
+            log::warn!("PostgreSQL: the `{name}` lock stays until its connection ends: {e}");
+        }
+        done.map(Some)
     }
 
     /// Runs `statements` in one transaction.

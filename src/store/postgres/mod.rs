@@ -35,19 +35,38 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
     StoreError::Io(format!("PostgreSQL: {e}"))
 }
 
-/// Takes the advisory lock named `name` (its SHA-256 folded to the lock's 64-bit key) until the
-/// end of the current transaction: the ledger's `ledger <site>`, the segments' `segments
-/// <site>`, the schema's `migrations`.
-pub(crate) async fn lock(client: &impl GenericClient, name: &str) -> Result<(), StoreError> {
+/// The 64-bit key of the advisory lock named `name`: its SHA-256, folded.
+fn lock_key(name: &str) -> i64 {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("consentry {name}").as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// Takes the advisory lock named `name` until the end of the current transaction: the ledger's
+/// `ledger <site>`, the segments' `segments <site>`, the schema's `migrations`.
+pub(crate) async fn lock(client: &impl GenericClient, name: &str) -> Result<(), StoreError> {
     client
-        .execute(
-            "SELECT pg_advisory_xact_lock($1)",
-            &[&i64::from_be_bytes(first)],
-        )
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(name)])
+        .await
+        .map_err(pg_err)?;
+    Ok(())
+}
+
+/// Takes the session-level advisory lock named `name` if no other session holds it (the
+/// retention sweep's `sweep`); held until `unlock_session`, or until the connection ends.
+pub(crate) async fn try_lock_session(client: &Client, name: &str) -> Result<bool, StoreError> {
+    let row = client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&lock_key(name)])
+        .await
+        .map_err(pg_err)?;
+    Ok(row.get(0))
+}
+
+pub(crate) async fn unlock_session(client: &Client, name: &str) -> Result<(), StoreError> {
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&lock_key(name)])
         .await
         .map_err(pg_err)?;
     Ok(())

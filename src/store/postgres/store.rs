@@ -45,6 +45,18 @@ struct Jobs {
     visitors: PgVisitors,
 }
 
+impl Jobs {
+    fn open(url: &str, events: &Arc<PgEventWriter>) -> Result<Jobs, StoreError> {
+        Ok(Jobs {
+            consents: PgConsents::open(url)?,
+            visitors: PgVisitors {
+                conn: BlockingClient::connect(url)?,
+                writer: events.clone(),
+            },
+        })
+    }
+}
+
 pub struct PgStore {
     url: String,
     pause_key: PathBuf,
@@ -52,7 +64,10 @@ pub struct PgStore {
     access: PgAccess,
     writer: Arc<Writer>,
     events: Arc<PgEventWriter>,
-    jobs: Arc<Mutex<Jobs>>,
+    /// Erasures and the sweep have connections of their own: an erasure never waits for a
+    /// sweep of this node.
+    erasures: Arc<Mutex<Jobs>>,
+    sweeps: Arc<Mutex<Jobs>>,
     secret: [u8; 32],
 }
 
@@ -68,20 +83,15 @@ impl PgStore {
         let (conn, secret) = open_blocking(url)?;
         let pool = Arc::new(Pool::connect(url, POOL_SIZE)?);
         let access = conn.block_on(PgAccess::open(pool.clone()))?;
+        drop(conn);
         let writer = Arc::new(Writer::start(
             Box::new(PgLedger::open(url)?),
             metrics,
             pause_key.clone(),
         )?);
         let events = Arc::new(PgEventWriter::start(BlockingClient::connect(url)?, secret)?);
-        let jobs = Jobs {
-            consents: PgConsents::open(url)?,
-            visitors: PgVisitors {
-                conn,
-                writer: events.clone(),
-            },
-        };
-        let resumed = eraser(&jobs, &writer, |e| {
+        let erasures = Jobs::open(url, &events)?;
+        let resumed = eraser(&erasures, &writer, |e| {
             e.resume(crate::domain::Clock::now(&crate::domain::SystemClock))
         })?;
         if resumed > 0 {
@@ -93,8 +103,9 @@ impl PgStore {
             pool,
             access,
             writer,
+            sweeps: Arc::new(Mutex::new(Jobs::open(url, &events)?)),
             events,
-            jobs: Arc::new(Mutex::new(jobs)),
+            erasures: Arc::new(Mutex::new(erasures)),
             secret,
         })
     }
@@ -103,13 +114,13 @@ impl PgStore {
         Subject::derive(&self.secret, site, id)
     }
 
-    /// Runs `job` on a blocking thread with this node's job connections.
-    fn job<T, F>(&self, job: F) -> StoreFuture<T>
+    /// Runs `job` on a blocking thread with one of this node's sets of job connections.
+    fn job<T, F>(&self, jobs: &Arc<Mutex<Jobs>>, job: F) -> StoreFuture<T>
     where
         T: Send + 'static,
         F: FnOnce(&Jobs, &Writer) -> Result<T, StoreError> + Send + 'static,
     {
-        let (jobs, writer) = (self.jobs.clone(), self.writer.clone());
+        let (jobs, writer) = (jobs.clone(), self.writer.clone());
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 let jobs = jobs.lock().map_err(|_| StoreError::Closed)?;
@@ -211,15 +222,23 @@ impl ConsentStore for PgStore {
         now: Timestamp,
         cancel: Cancel,
     ) -> StoreFuture<SweepReport> {
-        self.job(move |jobs, writer| {
-            eraser(jobs, writer, |eraser| {
-                Sweep {
-                    consents: &jobs.consents,
-                    analytics: &jobs.visitors,
-                    eraser,
-                }
-                .run(&plan, now, &cancel)
-            })
+        // One node sweeps at a time: the others find the lock taken and leave it to that one
+        // (two sweeps erasing the same inactive visitor could each append its tombstone).
+        self.job(&self.sweeps, move |jobs, writer| {
+            let swept = jobs.consents.exclusively("sweep", || {
+                eraser(jobs, writer, |eraser| {
+                    Sweep {
+                        consents: &jobs.consents,
+                        analytics: &jobs.visitors,
+                        eraser,
+                    }
+                    .run(&plan, now, &cancel)
+                })
+            })?;
+            Ok(swept.unwrap_or_else(|| {
+                log::info!("another node is sweeping; this node's sweep is left to it");
+                SweepReport::default()
+            }))
         })
     }
 
@@ -230,7 +249,9 @@ impl ConsentStore for PgStore {
         now: Timestamp,
         channel: &'static str,
     ) -> StoreFuture<Option<ErasureReceipt>> {
-        self.job(move |jobs, writer| eraser(jobs, writer, |e| e.erase(&site, &id, now, channel)))
+        self.job(&self.erasures, move |jobs, writer| {
+            eraser(jobs, writer, |e| e.erase(&site, &id, now, channel))
+        })
     }
 
     fn record(&self, decision: Decision, renews: bool) -> StoreFuture<ConsentRecord> {
