@@ -214,3 +214,32 @@ async fn while_one_node_sweeps_the_others_leave_the_sweep_to_it() {
         .unwrap();
     assert_eq!(sweep().await.unwrap().events_deleted, 1, "this node's turn");
 }
+
+#[actix_web::test]
+async fn two_nodes_erasing_one_id_at_once_leave_one_tombstone() {
+    let (a, b) = two_nodes().await;
+    let id = a.consent_id("accept_all", json!({})).await;
+    let erase = |node: &TestApp| {
+        node.client
+            .delete(node.url(&format!("/api/v1/sites/demo/consents/{id}")))
+            .insert_header(node.origin())
+            .send()
+    };
+    let (on_a, on_b) = futures_util::future::join(erase(&a), erase(&b)).await;
+    let mut statuses = [
+        on_a.unwrap().status().as_u16(),
+        on_b.unwrap().status().as_u16(),
+    ];
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [200, 404],
+        "one erases, the other finds nothing left"
+    );
+    let (_, chain) = a.store.verify_ledger().unwrap().remove(0);
+    assert_eq!(
+        (chain.entries, chain.fault),
+        (2, None),
+        "one decision, one tombstone"
+    );
+}

@@ -8,7 +8,9 @@
 //! can commit a decision for the subject, since every writer then sees the job record.
 
 use super::ledger_sink::chain_lock;
-use super::{BlockingClient, lock, open_blocking, pg_err, try_lock_session, unlock_session};
+use super::{
+    BlockingClient, lock, lock_session, open_blocking, pg_err, try_lock_session, unlock_session,
+};
 use crate::domain::ledger::{is_tombstone_of, payload_recorded_at, payload_refused};
 use crate::domain::{ConsentId, EntryHash, EntryHeader, SiteId, Subject, Timestamp};
 use crate::store::StoreError;
@@ -38,11 +40,30 @@ impl PgConsents {
         if !self.conn.block_on(try_lock_session(&client, name))? {
             return Ok(None);
         }
-        let done = job();
-        if let Err(e) = self.conn.block_on(unlock_session(&client, name)) {
+        Ok(Some(self.then_unlock(&client, name, job())?))
+    }
+
+    /// Runs `job` once no other node runs one of this `name`, waiting for it (the same lock).
+    pub fn in_turn<T>(
+        &self,
+        name: &str,
+        job: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let client = self.conn.client();
+        self.conn.block_on(lock_session(&client, name))?;
+        self.then_unlock(&client, name, job())
+    }
+
+    fn then_unlock<T>(
+        &self,
+        client: &tokio_postgres::Client,
+        name: &str,
+        done: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if let Err(e) = self.conn.block_on(unlock_session(client, name)) {
             log::warn!("PostgreSQL: the `{name}` lock stays until its connection ends: {e}");
         }
-        done.map(Some)
+        done
     }
 
     /// Runs `statements` in one transaction.

@@ -64,6 +64,16 @@ pub(crate) async fn try_lock_session(client: &Client, name: &str) -> Result<bool
     Ok(row.get(0))
 }
 
+/// Takes the session-level advisory lock named `name`, waiting for another session to let it go
+/// (an erasure's `erasure <site> <subject>`).
+pub(crate) async fn lock_session(client: &Client, name: &str) -> Result<(), StoreError> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&lock_key(name)])
+        .await
+        .map_err(pg_err)?;
+    Ok(())
+}
+
 pub(crate) async fn unlock_session(client: &Client, name: &str) -> Result<(), StoreError> {
     client
         .execute("SELECT pg_advisory_unlock($1)", &[&lock_key(name)])

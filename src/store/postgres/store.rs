@@ -249,8 +249,13 @@ impl ConsentStore for PgStore {
         now: Timestamp,
         channel: &'static str,
     ) -> StoreFuture<Option<ErasureReceipt>> {
+        // Erasures of one id take turns across nodes: the second finds nothing left to erase,
+        // rather than appending a second tombstone.
+        let turn = format!("erasure {site} {}", self.subject(&site, &id).hex());
         self.job(&self.erasures, move |jobs, writer| {
-            eraser(jobs, writer, |e| e.erase(&site, &id, now, channel))
+            jobs.consents.in_turn(&turn, || {
+                eraser(jobs, writer, |e| e.erase(&site, &id, now, channel))
+            })
         })
     }
 
