@@ -287,8 +287,13 @@ pub fn open(
     match &settings.postgres_url {
         Some(url) => std::thread::scope(|s| {
             s.spawn(|| {
-                postgres::PgStore::open(url.expose(), settings.data_dir.clone(), metrics)
-                    .map(|store| std::sync::Arc::new(store) as std::sync::Arc<dyn Store>)
+                postgres::PgStore::open(
+                    url.expose(),
+                    settings.data_dir.clone(),
+                    settings.analytics_cache_mb,
+                    metrics,
+                )
+                .map(|store| std::sync::Arc::new(store) as std::sync::Arc<dyn Store>)
             })
             .join()
             .unwrap_or_else(|_| Err(StoreError::Io("opening PostgreSQL failed".into())))

@@ -118,6 +118,29 @@ fn prop_value(text: &str, kind: u8) -> PropValue {
 }
 
 impl Day {
+    /// The bytes the day holds in memory (for the caches of decoded days).
+    pub fn footprint(&self) -> usize {
+        let d = self;
+        let words: usize = d.dict.iter().map(|w| w.len() + 24).sum();
+        let wide = d.visit_visitor.len()
+            + d.visit_number.len()
+            + d.visit_start.len()
+            + d.visit_end.len()
+            + d.ev_at.len();
+        let attrs: usize = d.visit_attrs.iter().map(Vec::len).sum();
+        let narrow = d.visit_events.len()
+            + d.visit_pageviews.len()
+            + attrs
+            + d.ev_visit.len()
+            + d.ev_name.len()
+            + d.ev_path.len()
+            + d.ev_category.len()
+            + d.ev_props.len()
+            + d.prop_key.len()
+            + d.prop_value.len();
+        words + wide * 8 + narrow * 4 + d.prop_kind.len()
+    }
+
     /// The day of a time (ms).
     pub fn of(at_ms: i64) -> i64 {
         at_ms.div_euclid(86_400_000)

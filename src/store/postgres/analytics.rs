@@ -3,8 +3,9 @@
 //!
 //! A question reads its span a day at a time (`events` leads with site and day), derives the
 //! day's visits from the stored times (`analytics::visits::assign`), builds the engine's `Day`
-//! and hands it to the same evaluation as the embedded store. Nothing is kept between
-//! questions: every answer is computed from the rows stored when it is asked.
+//! and hands it to the same evaluation as the embedded store. A built day is kept between
+//! questions only under the fingerprint of its rows, checked at every question (`days`), so
+//! every answer is computed from the rows stored when it is asked.
 //!
 //! The erasure and retention primitives (`PgVisitors`) delete rows by visitor number (found
 //! through `visitor_numbers`), by day, or by category.
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use tokio_postgres::Client;
 
+use super::days::{Fingerprint, KeptDays};
 use super::events::PgEventWriter;
 use super::{BlockingClient, pg_err};
 use crate::analytics::codec;
@@ -41,23 +43,66 @@ fn rows_of(found: &[tokio_postgres::Row]) -> Result<Vec<Row>, StoreError> {
     Ok(rows)
 }
 
-/// A site's day of events, with their visits.
-async fn day(client: &Client, site: &str, day: i64) -> Result<Day, StoreError> {
+const DAY_MS: i64 = 86_400_000;
+/// A day is kept between questions once it ended this long ago.
+const SETTLED_AFTER_MS: i64 = 10 * 60 * 1000;
+
+/// The fingerprint of a site's day as stored now.
+async fn fingerprint(client: &Client, site: &str, day: i32) -> Result<Fingerprint, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT count(*), coalesce(max(id), 0) FROM events WHERE site_id = $1 AND day = $2",
+            &[&site, &day],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// A site's day of events, with their visits: the kept one when the day's rows are those it
+/// was built from, else built from the rows (and kept).
+async fn day(
+    client: &Client,
+    kept: &KeptDays,
+    site: &str,
+    day: i64,
+) -> Result<Arc<Day>, StoreError> {
     let day32 = i32::try_from(day).unwrap_or(i32::MAX);
+    let settled = settled(day);
+    if settled {
+        if let Some(d) = kept.get(site, day, fingerprint(client, site, day32).await?) {
+            return Ok(d);
+        }
+    }
     let found = client
         .query(
-            "SELECT visitor, at, body FROM events WHERE site_id = $1 AND day = $2 ORDER BY id",
+            "SELECT visitor, at, body, id FROM events WHERE site_id = $1 AND day = $2 ORDER BY id",
             &[&site, &day32],
         )
         .await
         .map_err(pg_err)?;
-    Ok(Day::build(day, rows_of(&found)?))
+    // The fingerprint of the rows read, not of the table a moment before.
+    let newest = found.last().map_or(0, |r| r.get::<_, i64>(3));
+    let built = Arc::new(Day::build(day, rows_of(&found)?));
+    if settled {
+        kept.put(site, built.clone(), (found.len() as i64, newest));
+    }
+    Ok(built)
+}
+
+/// Whether a day ended long enough ago that no node stamps an event with it any more (events
+/// carry their node's time; `SETTLED_AFTER_MS` covers clocks apart and a group's retries), so
+/// its rows can only be deleted from now on, which its fingerprint's count shows.
+fn settled(day: i64) -> bool {
+    let now = crate::domain::Clock::now(&crate::domain::SystemClock).0;
+    (day + 1) * DAY_MS + SETTLED_AFTER_MS < now
 }
 
 /// Hands `add` each day of the span, read on this blocking thread; `Cancelled` once `cancel`
 /// is set.
 fn each_day(
     client: &Client,
+    kept: &KeptDays,
     site: &SiteId,
     span: Span,
     cancel: &Cancel,
@@ -68,7 +113,7 @@ fn each_day(
         if cancel.is_cancelled() {
             return Err(StoreError::Cancelled);
         }
-        let read = runtime.block_on(day(client, site.as_str(), d))?;
+        let read = runtime.block_on(day(client, kept, site.as_str(), d))?;
         add(&read);
     }
     Ok(())
@@ -77,25 +122,29 @@ fn each_day(
 /// A query's groups. Blocking (the evaluation is CPU work): call on a blocking thread.
 pub(crate) fn groups(
     client: &Client,
+    kept: &KeptDays,
     site: &SiteId,
     query: &Query,
     span: Span,
     cancel: &Cancel,
 ) -> Result<Groups, StoreError> {
     let mut evaluation = Evaluation::new(query, span);
-    each_day(client, site, span, cancel, |d| evaluation.add(d))?;
+    each_day(client, kept, site, span, cancel, |d| evaluation.add(d))?;
     Ok(evaluation.finish())
 }
 
 /// A funnel's counts. Blocking, like `groups`.
 pub(crate) fn funnel(
     client: &Client,
+    kept: &KeptDays,
     site: &SiteId,
     query: &FunnelQuery,
     cancel: &Cancel,
 ) -> Result<FunnelCounts, StoreError> {
     let mut evaluation = FunnelEvaluation::new(query);
-    each_day(client, site, query.span, cancel, |d| evaluation.add(d))?;
+    each_day(client, kept, site, query.span, cancel, |d| {
+        evaluation.add(d)
+    })?;
     Ok(evaluation.finish())
 }
 

@@ -14,6 +14,7 @@
 pub mod access;
 pub mod analytics;
 pub mod consents;
+mod days;
 mod events;
 mod integrity;
 pub mod ledger_sink;

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use super::access::PgAccess;
 use super::analytics::{self, PgVisitors};
 use super::consents::PgConsents;
+use super::days::KeptDays;
 use super::events::PgEventWriter;
 use super::ledger_sink::{self, PgLedger};
 use super::pool::Pool;
@@ -64,6 +65,8 @@ pub struct PgStore {
     access: PgAccess,
     writer: Arc<Writer>,
     events: Arc<PgEventWriter>,
+    /// Built days, kept under their rows' fingerprints.
+    kept: Arc<KeptDays>,
     /// Erasures and the sweep have connections of their own: an erasure never waits for a
     /// sweep of this node.
     erasures: Arc<Mutex<Jobs>>,
@@ -78,6 +81,7 @@ impl PgStore {
     pub fn open(
         url: &str,
         pause_key: PathBuf,
+        analytics_cache_mb: u64,
         metrics: Arc<Metrics>,
     ) -> Result<PgStore, StoreError> {
         let (conn, secret) = open_blocking(url)?;
@@ -105,6 +109,7 @@ impl PgStore {
             writer,
             sweeps: Arc::new(Mutex::new(Jobs::open(url, &events)?)),
             events,
+            kept: Arc::new(KeptDays::new(analytics_cache_mb)),
             erasures: Arc::new(Mutex::new(erasures)),
             secret,
         })
@@ -394,11 +399,12 @@ impl AnalyticsStore for PgStore {
         span: Span,
         cancel: Cancel,
     ) -> StoreFuture<Groups> {
-        let (client, pause_key) = (self.pool.client(), self.pause_key.clone());
+        let (client, kept) = (self.pool.client(), self.kept.clone());
+        let pause_key = self.pause_key.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 crate::fault::pause_point(&pause_key, "event_scan");
-                analytics::groups(&client, &site, &query, span, &cancel)
+                analytics::groups(&client, &kept, &site, &query, span, &cancel)
             })
             .await
             .map_err(|_| StoreError::Closed)?
@@ -411,11 +417,13 @@ impl AnalyticsStore for PgStore {
         query: FunnelQuery,
         cancel: Cancel,
     ) -> StoreFuture<FunnelCounts> {
-        let client = self.pool.client();
+        let (client, kept) = (self.pool.client(), self.kept.clone());
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || analytics::funnel(&client, &site, &query, &cancel))
-                .await
-                .map_err(|_| StoreError::Closed)?
+            tokio::task::spawn_blocking(move || {
+                analytics::funnel(&client, &kept, &site, &query, &cancel)
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?
         })
     }
 

@@ -86,28 +86,6 @@ struct Kept {
 /// A kept day: the day, the columns it holds, its bytes, when it was last used.
 type KeptDay = (Arc<Day>, Need, usize, u64);
 
-/// The bytes a decoded day holds.
-fn footprint(d: &Day) -> usize {
-    let words: usize = d.dict.iter().map(|w| w.len() + 24).sum();
-    let wide = d.visit_visitor.len()
-        + d.visit_number.len()
-        + d.visit_start.len()
-        + d.visit_end.len()
-        + d.ev_at.len();
-    let attrs: usize = d.visit_attrs.iter().map(Vec::len).sum();
-    let narrow = d.visit_events.len()
-        + d.visit_pageviews.len()
-        + attrs
-        + d.ev_visit.len()
-        + d.ev_name.len()
-        + d.ev_path.len()
-        + d.ev_category.len()
-        + d.ev_props.len()
-        + d.prop_key.len()
-        + d.prop_value.len();
-    words + wide * 8 + narrow * 4 + d.prop_kind.len()
-}
-
 pub(crate) struct Sealed {
     dir: PathBuf,
     kept: Mutex<Kept>,
@@ -241,7 +219,7 @@ impl Sealed {
         let decoded = format::decode_some(&bytes, want)
             .map_err(|e| StoreError::Corrupt(format!("segment {site}/{day}: {e}")))?;
         let decoded = Arc::new(decoded);
-        let size = footprint(&decoded);
+        let size = decoded.footprint();
         if let Ok(mut kept) = self.kept.lock() {
             if size <= self.keep_bytes {
                 let tick = kept.tick;
