@@ -148,15 +148,14 @@ async fn the_sled_access_store_holds_what_the_server_relies_on() {
 #[test]
 fn the_postgres_access_store_holds_what_the_server_relies_on() {
     let url = crate::store::postgres::test_cluster::database();
+    crate::store::postgres::open_blocking(&url).unwrap();
     let pool = Arc::new(crate::store::postgres::pool::Pool::connect(&url, 2).unwrap());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let store = crate::store::postgres::access::PgAccess::open(pool)
-            .await
-            .unwrap();
+        let store = crate::store::postgres::access::PgAccess::new(pool);
         holds_what_the_server_relies_on(&store).await;
     });
 }

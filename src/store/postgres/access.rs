@@ -22,13 +22,9 @@ pub struct PgAccess {
 }
 
 impl PgAccess {
-    /// Migrates the schema over the pool's transaction connection.
-    pub async fn open(pool: Arc<Pool>) -> Result<PgAccess, StoreError> {
-        {
-            let client = pool.transaction_client().await?;
-            schema::migrate(&client).await?;
-        }
-        Ok(PgAccess { pool })
+    /// Marketer access over a pool of connections to a migrated database.
+    pub fn new(pool: Arc<Pool>) -> PgAccess {
+        PgAccess { pool }
     }
 }
 

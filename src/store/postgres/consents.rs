@@ -8,8 +8,10 @@
 //! can commit a decision for the subject, since every writer then sees the job record.
 
 use super::ledger_sink::chain_lock;
+#[cfg(test)]
+use super::open_blocking;
 use super::{
-    BlockingClient, lock, lock_session, open_blocking, pg_err, try_lock_session, unlock_session,
+    BlockingClient, in_transaction, lock, lock_session, pg_err, try_lock_session, unlock_session,
 };
 use crate::domain::ledger::{is_tombstone_of, payload_recorded_at, payload_refused};
 use crate::domain::{ConsentId, EntryHash, EntryHeader, SiteId, Subject, Timestamp};
@@ -23,9 +25,16 @@ pub struct PgConsents {
 }
 
 impl PgConsents {
+    /// The consent side on a connection to a migrated database, with its subject secret.
+    pub fn new(conn: BlockingClient, secret: [u8; 32]) -> PgConsents {
+        PgConsents { conn, secret }
+    }
+
+    /// Connects, migrates the schema and reads the subject secret: for tests.
+    #[cfg(test)]
     pub fn open(url: &str) -> Result<PgConsents, StoreError> {
         let (conn, secret) = open_blocking(url)?;
-        Ok(PgConsents { conn, secret })
+        Ok(PgConsents::new(conn, secret))
     }
 
     /// Runs `job` unless another node runs one of this `name` (a session advisory lock on this
@@ -71,20 +80,8 @@ impl PgConsents {
         &self,
         statements: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let client = &self.conn.client();
-        self.conn.block_on(async {
-            client.batch_execute("BEGIN").await.map_err(pg_err)?;
-            match statements(client).await {
-                Ok(v) => {
-                    client.batch_execute("COMMIT").await.map_err(pg_err)?;
-                    Ok(v)
-                }
-                Err(e) => {
-                    let _ = client.batch_execute("ROLLBACK").await;
-                    Err(e)
-                }
-            }
-        })
+        let client = self.conn.client();
+        self.conn.block_on(in_transaction(&client, statements))
     }
 }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::{BlockingClient, pg_err};
+use super::{BlockingClient, in_transaction, pg_err};
 use crate::analytics::codec::{self, EncodeInput};
 use crate::analytics::event::AcceptedEvent;
 use crate::domain::Subject;
@@ -164,15 +164,7 @@ impl Group {
     }
 
     async fn write(&self, client: &tokio_postgres::Client) -> Result<(), StoreError> {
-        client.batch_execute("BEGIN").await.map_err(pg_err)?;
-        let written = self.statements(client).await;
-        let end = if written.is_ok() {
-            "COMMIT"
-        } else {
-            "ROLLBACK"
-        };
-        let ended = client.batch_execute(end).await.map_err(pg_err);
-        written.and(ended)
+        in_transaction(client, async |c| self.statements(c).await).await
     }
 
     async fn statements(&self, client: &tokio_postgres::Client) -> Result<(), StoreError> {

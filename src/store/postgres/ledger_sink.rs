@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{BlockingClient, lock, open_blocking, pg_err};
+use super::{BlockingClient, lock, open_blocking, pg_err, rollback};
 use crate::analytics::consent_stats;
 use crate::domain::{ConsentId, EntryHeader, SiteId, Subject};
 use crate::store::StoreError;
@@ -28,14 +28,20 @@ pub struct PgLedger {
 }
 
 impl PgLedger {
-    /// Connects, migrates the schema and reads (or makes) the subject secret.
-    pub fn open(url: &str) -> Result<PgLedger, StoreError> {
-        let (conn, secret) = open_blocking(url)?;
-        Ok(PgLedger {
+    /// The sink on a connection to a migrated database, with its subject secret.
+    pub fn new(conn: BlockingClient, secret: [u8; 32]) -> PgLedger {
+        PgLedger {
             conn,
             secret,
             group: None,
-        })
+        }
+    }
+
+    /// Connects, migrates the schema and reads the subject secret: for a sink on its own (the
+    /// ledger benchmark, tests). `PgStore` does those once for all its parts.
+    pub fn open(url: &str) -> Result<PgLedger, StoreError> {
+        let (conn, secret) = open_blocking(url)?;
+        Ok(PgLedger::new(conn, secret))
     }
 }
 
@@ -239,14 +245,6 @@ async fn write(tx: &tokio_postgres::Client, group: &Group) -> Result<(), StoreEr
     .await
     .map_err(pg_err)?;
     tx.batch_execute("COMMIT").await.map_err(pg_err)
-}
-
-/// Ends a transaction that will not commit; a connection that cannot even do that is broken,
-/// and its next statement fails.
-async fn rollback(client: &tokio_postgres::Client) {
-    if let Err(e) = client.batch_execute("ROLLBACK").await {
-        log::error!("PostgreSQL: a ledger transaction could not be rolled back: {e}");
-    }
 }
 
 impl LedgerSink for PgLedger {

@@ -146,6 +146,33 @@ impl BlockingClient {
     }
 }
 
+/// Runs `statements` in one transaction on `client`: committed when they succeed, rolled back
+/// when they fail.
+pub(crate) async fn in_transaction<T>(
+    client: &Client,
+    statements: impl AsyncFnOnce(&Client) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    client.batch_execute("BEGIN").await.map_err(pg_err)?;
+    match statements(client).await {
+        Ok(v) => {
+            client.batch_execute("COMMIT").await.map_err(pg_err)?;
+            Ok(v)
+        }
+        Err(e) => {
+            rollback(client).await;
+            Err(e)
+        }
+    }
+}
+
+/// Ends a transaction that will not commit; a connection that cannot even do that is broken,
+/// and its next statement fails (and `client()` opens it anew).
+pub(crate) async fn rollback(client: &Client) {
+    if let Err(e) = client.batch_execute("ROLLBACK").await {
+        log::error!("PostgreSQL: a transaction could not be rolled back: {e}");
+    }
+}
+
 /// Connects and drives the connection on the current runtime.
 pub(crate) async fn open_client(url: &str) -> Result<Client, StoreError> {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(pg_err)?;

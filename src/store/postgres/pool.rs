@@ -6,14 +6,15 @@
 //! A connection that broke (the database restarted, or failed over to a standby behind the same
 //! address) is opened anew: a shared one in the background as soon as a request finds it
 //! closed (that request fails, 503; the next ones get the new connection), the transaction one
-//! by the next operation that needs it.
+//! by the next operation that needs it. Every connection is opened on the connection thread's
+//! runtime (`open_client`), whose reactor then drives its socket.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-use super::pg_err;
+use super::open_client;
 use crate::store::StoreError;
 
 /// A shared connection, and whether it is being opened anew.
@@ -32,17 +33,6 @@ pub struct Pool {
     io: tokio::runtime::Handle,
     /// Dropping it ends the driver thread, and so the connections.
     _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-/// Connects on the connection thread's runtime.
-async fn open(url: &str, io: &tokio::runtime::Handle) -> Result<Client, StoreError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(pg_err)?;
-    io.spawn(async move {
-        if let Err(e) = connection.await {
-            log::error!("a PostgreSQL connection ended: {e}");
-        }
-    });
-    Ok(client)
 }
 
 impl Pool {
@@ -69,7 +59,7 @@ impl Pool {
                     let io = tokio::runtime::Handle::current();
                     let mut clients = Vec::new();
                     for _ in 0..size.max(1) + 1 {
-                        match open(&owned, &io).await {
+                        match open_client(&owned).await {
                             Ok(client) => clients.push(client),
                             Err(e) => {
                                 let _ = ready_tx.send(Err(e));
@@ -115,10 +105,10 @@ impl Pool {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         if client.is_closed() && !slot.reopening.swap(true, Ordering::AcqRel) {
-            let (shared, url, io) = (self.shared.clone(), self.url.clone(), self.io.clone());
+            let (shared, url) = (self.shared.clone(), self.url.clone());
             self.io.spawn(async move {
                 let slot = &shared[i];
-                match open(&url, &io).await {
+                match open_client(&url).await {
                     Ok(fresh) => {
                         log::warn!("PostgreSQL: a broken connection was opened again");
                         *slot.client.lock().unwrap_or_else(PoisonError::into_inner) =
@@ -142,10 +132,10 @@ impl Pool {
         let mut client = self.transactions.lock().await;
         if client.is_closed() {
             // Connected on the connection thread, whose reactor then drives the socket.
-            let (url, io) = (self.url.clone(), self.io.clone());
+            let url = self.url.clone();
             *client = self
                 .io
-                .spawn(async move { open(&url, &io).await })
+                .spawn(async move { open_client(&url).await })
                 .await
                 .map_err(|_| StoreError::Closed)??;
             log::warn!("PostgreSQL: the transaction connection was opened again");

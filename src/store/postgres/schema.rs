@@ -149,15 +149,7 @@ pub async fn migrate(client: &Client) -> Result<i32, StoreError> {
         )
         .await
         .map_err(pg_err)?;
-    client.batch_execute("BEGIN").await.map_err(pg_err)?;
-    let migrated = migrate_in_transaction(client).await;
-    let end = if migrated.is_ok() {
-        "COMMIT"
-    } else {
-        "ROLLBACK"
-    };
-    let ended = client.batch_execute(end).await.map_err(pg_err);
-    migrated.and_then(|v| ended.map(|()| v))
+    super::in_transaction(client, migrate_in_transaction).await
 }
 
 async fn migrate_in_transaction(tx: &Client) -> Result<i32, StoreError> {

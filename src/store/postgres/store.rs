@@ -47,9 +47,9 @@ struct Jobs {
 }
 
 impl Jobs {
-    fn open(url: &str, events: &Arc<PgEventWriter>) -> Result<Jobs, StoreError> {
+    fn open(url: &str, secret: [u8; 32], events: &Arc<PgEventWriter>) -> Result<Jobs, StoreError> {
         Ok(Jobs {
-            consents: PgConsents::open(url)?,
+            consents: PgConsents::new(BlockingClient::connect(url)?, secret),
             visitors: PgVisitors {
                 conn: BlockingClient::connect(url)?,
                 writer: events.clone(),
@@ -84,17 +84,17 @@ impl PgStore {
         analytics_cache_mb: u64,
         metrics: Arc<Metrics>,
     ) -> Result<PgStore, StoreError> {
+        // Migrated, and the subject secret read, once for every part below; the connection that
+        // did it is the ledger writer's.
         let (conn, secret) = open_blocking(url)?;
         let pool = Arc::new(Pool::connect(url, POOL_SIZE)?);
-        let access = conn.block_on(PgAccess::open(pool.clone()))?;
-        drop(conn);
         let writer = Arc::new(Writer::start(
-            Box::new(PgLedger::open(url)?),
+            Box::new(PgLedger::new(conn, secret)),
             metrics,
             pause_key.clone(),
         )?);
         let events = Arc::new(PgEventWriter::start(BlockingClient::connect(url)?, secret)?);
-        let erasures = Jobs::open(url, &events)?;
+        let erasures = Jobs::open(url, secret, &events)?;
         let resumed = eraser(&erasures, &writer, |e| {
             e.resume(crate::domain::Clock::now(&crate::domain::SystemClock))
         })?;
@@ -104,10 +104,10 @@ impl PgStore {
         Ok(PgStore {
             url: url.to_owned(),
             pause_key,
+            access: PgAccess::new(pool.clone()),
             pool,
-            access,
             writer,
-            sweeps: Arc::new(Mutex::new(Jobs::open(url, &events)?)),
+            sweeps: Arc::new(Mutex::new(Jobs::open(url, secret, &events)?)),
             events,
             kept: Arc::new(KeptDays::new(analytics_cache_mb)),
             erasures: Arc::new(Mutex::new(erasures)),
