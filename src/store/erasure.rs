@@ -123,6 +123,16 @@ impl Eraser<'_> {
         self.run(&job, now)
     }
 
+    /// At start-up: runs every job an unclean stop left (of this process, or of any node
+    /// sharing the store), and says how many it finished.
+    pub fn resume_at_start(&self) -> Result<(), StoreError> {
+        let finished = self.resume(crate::domain::Clock::now(&crate::domain::SystemClock))?;
+        if finished > 0 {
+            log::warn!("finished {finished} erasures that an unclean stop left unfinished");
+        }
+        Ok(())
+    }
+
     /// Runs every job left by an unclean stop. Returns how many were finished.
     pub fn resume(&self, now: Timestamp) -> Result<usize, StoreError> {
         let jobs = self.consents.jobs()?;

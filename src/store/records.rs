@@ -3,8 +3,24 @@
 //! A saved segment is a format byte (1), the description, the number of filters (u16 BE), then
 //! each filter's operator, dimension, number of values (u16 BE) and values, every string
 //! length-prefixed (u16 BE).
+//!
+//! A rights-log entry is `key=value` lines (type, channel, outcome, times; never an id), read
+//! back on one line.
 
-use crate::domain::{Segment, SegmentFilter, SegmentName};
+use crate::domain::{Segment, SegmentFilter, SegmentName, Timestamp};
+
+/// The stored form of a rights request made through the API or the command line.
+pub(crate) fn rights_request(at: Timestamp, kind: &str, channel: &str, outcome: &str) -> String {
+    format!(
+        "type={kind}\nchannel={channel}\noutcome={outcome}\nat={}\n",
+        at.0
+    )
+}
+
+/// A stored rights-log entry as the log shows it: on one line.
+pub(crate) fn rights_line(stored: &str) -> String {
+    stored.replace('\n', " ").trim().to_owned()
+}
 
 pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&u16::try_from(s.len()).unwrap_or(u16::MAX).to_be_bytes());

@@ -13,7 +13,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::mpsc::RecvTimeoutError;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -37,19 +36,12 @@ enum Job {
 
 pub(crate) struct PgEventWriter {
     queue: EventQueue<Job>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl PgEventWriter {
     pub fn start(conn: BlockingClient, secret: [u8; 32]) -> Result<PgEventWriter, StoreError> {
-        let (queue, taken) = EventQueue::new();
-        let thread = std::thread::Builder::new()
-            .name("pg-event-writer".into())
-            .spawn(move || run(&conn, &secret, &taken))
-            .map_err(|e| StoreError::Io(format!("cannot start the event writer: {e}")))?;
         Ok(PgEventWriter {
-            queue,
-            thread: Some(thread),
+            queue: EventQueue::start("pg-event-writer", move |taken| run(&conn, &secret, &taken))?,
         })
     }
 
@@ -63,15 +55,6 @@ impl PgEventWriter {
         let (reply, rx) = oneshot::channel();
         self.queue.send(Job::Barrier(reply));
         rx
-    }
-}
-
-impl Drop for PgEventWriter {
-    fn drop(&mut self) {
-        self.queue.close();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -127,19 +110,19 @@ fn write(conn: &BlockingClient, secret: &[u8; 32], pending: &mut Vec<AcceptedEve
     pending.clear();
 }
 
-/// A group's events as the columns of its statements.
-struct Group {
+/// A group's events as the columns of its statements, borrowing the events' strings.
+struct Group<'a> {
     /// Each event's visitor: its site and subject.
-    visitors: Vec<(String, Subject)>,
+    visitors: Vec<(&'a str, Subject)>,
     days: Vec<i32>,
     times: Vec<i64>,
-    categories: Vec<String>,
+    categories: Vec<&'a str>,
     /// Encoded with visitor and visit 0: the visitor number is put in by the statement.
     bodies: Vec<Vec<u8>>,
 }
 
-impl Group {
-    fn of(secret: &[u8; 32], events: &[AcceptedEvent]) -> Group {
+impl<'a> Group<'a> {
+    fn of(secret: &[u8; 32], events: &'a [AcceptedEvent]) -> Group<'a> {
         let mut g = Group {
             visitors: Vec::with_capacity(events.len()),
             days: Vec::with_capacity(events.len()),
@@ -149,11 +132,11 @@ impl Group {
         };
         for e in events {
             let subject = Subject::derive(secret, &e.site, &e.consent_id);
-            g.visitors.push((e.site.as_str().to_owned(), subject));
+            g.visitors.push((e.site.as_str(), subject));
             g.days
                 .push(i32::try_from(e.at.0.div_euclid(DAY_MS)).unwrap_or(0));
             g.times.push(e.at.0);
-            g.categories.push(e.category.as_str().to_owned());
+            g.categories.push(e.category.as_str());
             g.bodies.push(encode_body(e));
         }
         g
@@ -168,8 +151,8 @@ impl Group {
     }
 
     async fn statements(&self, client: &tokio_postgres::Client) -> Result<(), StoreError> {
-        let distinct: BTreeSet<&(String, Subject)> = self.visitors.iter().collect();
-        let sites: Vec<&str> = distinct.iter().map(|(s, _)| s.as_str()).collect();
+        let distinct: BTreeSet<(&str, Subject)> = self.visitors.iter().copied().collect();
+        let sites: Vec<&str> = distinct.iter().map(|(s, _)| *s).collect();
         let subjects: Vec<&[u8]> = distinct.iter().map(|(_, s)| &s.0[..]).collect();
         // The visitors whose consent is held, locked against an erasure until the commit.
         let live = client
@@ -183,15 +166,16 @@ impl Group {
             )
             .await
             .map_err(pg_err)?;
-        let live: BTreeSet<(String, Vec<u8>)> = live.iter().map(|r| (r.get(0), r.get(1))).collect();
-        let held = |(site, subject): &(String, Subject)| {
-            live.contains(&(site.clone(), subject.0.to_vec()))
-        };
-        let (sites, subjects): (Vec<&str>, Vec<&[u8]>) = distinct
+        // Matched back to the group's own visitors, so the events are checked without copies.
+        let held: BTreeSet<(&str, Subject)> = live
             .iter()
-            .filter(|v| held(v))
-            .map(|(site, s)| (site.as_str(), &s.0[..]))
-            .unzip();
+            .filter_map(|r| {
+                let subject = Subject(r.get::<_, &[u8]>(1).try_into().ok()?);
+                distinct.get(&(r.get::<_, &str>(0), subject)).copied()
+            })
+            .collect();
+        let (sites, subjects): (Vec<&str>, Vec<&[u8]>) =
+            held.iter().map(|(site, s)| (*site, &s.0[..])).unzip();
         client
             .execute(
                 "INSERT INTO visitor_numbers (site_id, subject, number)
@@ -205,14 +189,14 @@ impl Group {
             .map_err(pg_err)?;
         let mut cols = EventRows::default();
         for (i, visitor) in self.visitors.iter().enumerate() {
-            if !held(visitor) {
+            if !held.contains(visitor) {
                 continue;
             }
-            cols.sites.push(visitor.0.as_str());
+            cols.sites.push(visitor.0);
             cols.subjects.push(&visitor.1.0[..]);
             cols.days.push(self.days[i]);
             cols.times.push(self.times[i]);
-            cols.categories.push(self.categories[i].as_str());
+            cols.categories.push(self.categories[i]);
             cols.bodies.push(self.bodies[i].as_slice());
         }
         client

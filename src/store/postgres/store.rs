@@ -30,6 +30,7 @@ use crate::domain::{
 };
 use crate::store::erasure::Eraser;
 use crate::store::ledger::{ChainKey, Writer};
+use crate::store::records::{rights_line, rights_request};
 use crate::store::retention::Sweep;
 use crate::store::{
     AccessStore, AnalyticsStore, ConsentStore, ErasureReceipt, IntegrityReport, LedgerReport,
@@ -95,12 +96,7 @@ impl PgStore {
         )?);
         let events = Arc::new(PgEventWriter::start(BlockingClient::connect(url)?, secret)?);
         let erasures = Jobs::open(url, secret, &events)?;
-        let resumed = eraser(&erasures, &writer, |e| {
-            e.resume(crate::domain::Clock::now(&crate::domain::SystemClock))
-        })?;
-        if resumed > 0 {
-            log::warn!("finished {resumed} erasures a node left unfinished");
-        }
+        eraser(&erasures, &writer, |e| e.resume_at_start())?;
         Ok(PgStore {
             url: url.to_owned(),
             pause_key,
@@ -180,11 +176,6 @@ fn record_of(
     })
 }
 
-/// A rights-log line as stored (`key=value` lines), on one line.
-fn one_line(stored: &str) -> String {
-    stored.replace('\n', " ").trim().to_owned()
-}
-
 impl ConsentStore for PgStore {
     fn log_rights_request(
         &self,
@@ -195,10 +186,7 @@ impl ConsentStore for PgStore {
     ) -> StoreFuture<()> {
         let client = self.pool.client();
         Box::pin(async move {
-            let line = format!(
-                "type={kind}\nchannel={channel}\noutcome={outcome}\nat={}\n",
-                at.0
-            );
+            let line = rights_request(at, kind, channel, outcome);
             client
                 .execute(
                     "INSERT INTO rights_log (site_id, at, line) VALUES ('', $1, $2)",
@@ -217,7 +205,7 @@ impl ConsentStore for PgStore {
                 .query("SELECT line FROM rights_log ORDER BY at, id", &[])
                 .await
                 .map_err(pg_err)?;
-            Ok(rows.iter().map(|r| one_line(r.get(0))).collect())
+            Ok(rows.iter().map(|r| rights_line(r.get(0))).collect())
         })
     }
 

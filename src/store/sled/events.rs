@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::mpsc::RecvTimeoutError;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -41,19 +40,12 @@ pub(crate) enum Job {
 
 pub(crate) struct EventWriter {
     queue: EventQueue<Job>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl EventWriter {
     pub fn start(trees: Trees) -> Result<EventWriter, StoreError> {
-        let (queue, taken) = EventQueue::new();
-        let thread = std::thread::Builder::new()
-            .name("event-writer".into())
-            .spawn(move || run(trees, &taken))
-            .map_err(|e| StoreError::Io(format!("cannot start the event writer: {e}")))?;
         Ok(EventWriter {
-            queue,
-            thread: Some(thread),
+            queue: EventQueue::start("event-writer", move |taken| run(trees, &taken))?,
         })
     }
 
@@ -72,15 +64,6 @@ impl EventWriter {
         let (reply, rx) = oneshot::channel();
         self.queue.send(Job::Settle(reply));
         rx
-    }
-}
-
-impl Drop for EventWriter {
-    fn drop(&mut self) {
-        self.queue.close();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

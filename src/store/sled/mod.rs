@@ -236,19 +236,16 @@ impl SledStore {
         let event_writer = Arc::new(EventWriter::start(trees.clone())?);
         // On a thread of its own: resuming waits on the writers, which an async runtime's
         // thread (where `open` may be called) must never do.
-        let resumed = std::thread::scope(|scope| {
+        std::thread::scope(|scope| {
             scope
                 .spawn(|| {
                     erase::with_eraser(&trees, &writer, &event_writer, &cache, |eraser| {
-                        eraser.resume(crate::domain::Clock::now(&crate::domain::SystemClock))
+                        eraser.resume_at_start()
                     })
                 })
                 .join()
                 .unwrap_or_else(|_| Err(StoreError::Io("resuming erasures failed".into())))
         })?;
-        if resumed > 0 {
-            log::warn!("finished {resumed} erasures interrupted by an unclean stop");
-        }
         Ok(SledStore {
             dir: dir.to_path_buf(),
             trees,
@@ -398,10 +395,7 @@ impl ConsentStore for SledStore {
         outcome: &'static str,
     ) -> StoreFuture<()> {
         self.read(move |t| {
-            let line = format!(
-                "type={kind}\nchannel={channel}\noutcome={outcome}\nat={}\n",
-                at.0
-            );
+            let line = crate::store::records::rights_request(at, kind, channel, outcome);
             erase::log_request(t, at, line.as_bytes())
         })
     }
@@ -411,12 +405,9 @@ impl ConsentStore for SledStore {
             let mut out = Vec::new();
             for item in t.rights_log.iter() {
                 let (_, v) = item.map_err(map_err)?;
-                out.push(
-                    String::from_utf8_lossy(&v)
-                        .replace('\n', " ")
-                        .trim()
-                        .to_owned(),
-                );
+                out.push(crate::store::records::rights_line(
+                    &String::from_utf8_lossy(&v),
+                ));
             }
             Ok(out)
         })
