@@ -15,6 +15,7 @@
 #[cfg(test)]
 mod access_contract_test;
 pub mod erasure;
+pub(crate) mod integrity;
 pub mod ledger;
 pub mod postgres;
 pub(crate) mod queue;

@@ -162,3 +162,56 @@ async fn the_server_refuses_to_start_on_a_corrupt_database() {
     let status = child.wait().unwrap();
     assert!(!status.success());
 }
+
+#[cfg(feature = "test-support")]
+#[actix_web::test]
+async fn store_check_on_postgresql_finds_nothing_wrong_after_an_erasure_and_names_a_stray_event() {
+    use crate::helpers::{TestApp, connect, fresh_database, spawn_app_with};
+    let url = fresh_database();
+    let app = spawn_app_with({
+        let url = url.clone();
+        move |s| s.postgres_url = Some(url)
+    })
+    .await;
+    let kept = app.consent_id("accept_all", json!({})).await;
+    let gone = app.consent_id("accept_all", json!({})).await;
+    for id in [&kept, &gone] {
+        app.send_events(&TestApp::pageview(id, "/"), &[]).await;
+    }
+    app.analytics.sync_events().await.unwrap();
+    let erased = app
+        .client
+        .delete(app.url(&format!("/api/v1/sites/demo/consents/{gone}")))
+        .insert_header(app.origin())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erased.status().as_u16(), 200);
+
+    let sound = app.store.check_integrity().unwrap();
+    assert_eq!(
+        (
+            sound.visitors,
+            sound.events,
+            sound.tombstones,
+            sound.faults.len()
+        ),
+        (1, 1, 1, 0),
+        "{:?}",
+        sound.faults
+    );
+    connect(&url)
+        .await
+        .execute(
+            "INSERT INTO events (site_id, day, visitor, at, category, body)
+             SELECT site_id, day, 999999, at, category, body FROM events",
+            &[],
+        )
+        .await
+        .unwrap();
+    let found = app.store.check_integrity().unwrap().faults.join("\n");
+    assert!(
+        found.contains("visitor number 999999, which no visitor holds"),
+        "{found}"
+    );
+}

@@ -6,19 +6,16 @@
 //!   allowed it: recorded at or before the event, granting its category, not expired then.
 //! - An erased subject (one a tombstone names) holds no state, history or number.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::{BlockingClient, pg_err};
-use crate::domain::ledger::{parse_decision_payload, payload_subject, tombstone_subject};
-use crate::domain::{
-    CategoryId, ConsentId, Decision, EntryHeader, EntryKind, SiteId, Subject, Timestamp,
-};
+use crate::domain::{EntryHeader, SiteId, Subject, Timestamp};
+use crate::store::integrity::{LedgerFacts, Who};
 use crate::store::{IntegrityReport, StoreError};
 
-type Who = (String, Vec<u8>);
-
-fn who(site: &SiteId, subject: &Subject) -> Who {
-    (site.as_str().to_owned(), subject.0.to_vec())
+/// The subject a row names, from its site and subject columns.
+fn who(site: &str, subject: &[u8]) -> Option<Who> {
+    Some((SiteId::parse(site).ok()?, Subject(subject.try_into().ok()?)))
 }
 
 pub(crate) fn check(conn: &BlockingClient) -> Result<IntegrityReport, StoreError> {
@@ -26,32 +23,18 @@ pub(crate) fn check(conn: &BlockingClient) -> Result<IntegrityReport, StoreError
     conn.block_on(async {
         let c = &client;
         let mut report = IntegrityReport::default();
-        // The id is not stored; decisions are read back under a placeholder.
-        let placeholder = ConsentId::from_random([0; 16]);
-        let mut decisions: HashMap<Who, Vec<Decision>> = HashMap::new();
-        let mut erased: HashSet<Who> = HashSet::new();
+        let mut facts = LedgerFacts::default();
         for row in c
             .query("SELECT header, payload FROM ledger", &[])
             .await
             .map_err(pg_err)?
         {
-            let (header, payload): (Vec<u8>, Vec<u8>) = (row.get(0), row.get(1));
-            let Some(header) = EntryHeader::from_bytes(&header) else {
-                report.fault("a ledger header cannot be read".into());
-                continue;
-            };
-            if header.kind == EntryKind::Tombstone {
-                if let Some((site, subject)) = tombstone_subject(&payload) {
-                    report.tombstones += 1;
-                    erased.insert(who(&site, &subject));
-                }
-            } else if let (Some((site, subject)), Some(d)) = (
-                payload_subject(&payload),
-                parse_decision_payload(&payload, &placeholder),
-            ) {
-                decisions.entry(who(&site, &subject)).or_default().push(d);
+            match EntryHeader::from_bytes(row.get(0)) {
+                Some(header) => facts.add(&header, row.get(1)),
+                None => report.fault("a ledger header cannot be read".into()),
             }
         }
+        report.tombstones = facts.erased.len() as u64;
         let mut by_number: HashMap<(String, i64), Who> = HashMap::new();
         for row in c
             .query("SELECT site_id, subject, number FROM visitor_numbers", &[])
@@ -59,8 +42,13 @@ pub(crate) fn check(conn: &BlockingClient) -> Result<IntegrityReport, StoreError
             .map_err(pg_err)?
         {
             report.visitors += 1;
-            let w: Who = (row.get(0), row.get(1));
-            by_number.insert((w.0.clone(), row.get(2)), w);
+            let site: String = row.get(0);
+            match who(&site, row.get(1)) {
+                Some(w) => {
+                    by_number.insert((site, row.get(2)), w);
+                }
+                None => report.fault(format!("a visitor-number row of site {site} cannot be read")),
+            }
         }
         for row in c
             .query("SELECT site_id, visitor, at, category FROM events", &[])
@@ -68,7 +56,7 @@ pub(crate) fn check(conn: &BlockingClient) -> Result<IntegrityReport, StoreError
             .map_err(pg_err)?
         {
             report.events += 1;
-            let (site, number, at, category): (String, i64, i64, String) =
+            let (site, number, at, category): (String, i64, i64, &str) =
                 (row.get(0), row.get(1), row.get(2), row.get(3));
             let Some(w) = by_number.get(&(site.clone(), number)) else {
                 report.fault(format!(
@@ -76,13 +64,7 @@ pub(crate) fn check(conn: &BlockingClient) -> Result<IntegrityReport, StoreError
                 ));
                 continue;
             };
-            let category = CategoryId::parse(&category).ok();
-            let allowed = category.as_ref().is_some_and(|c| {
-                decisions
-                    .get(w)
-                    .is_some_and(|ds| ds.iter().any(|d| d.allowed(c, Timestamp(at))))
-            });
-            if !allowed {
+            if !facts.allowed(w, category, Timestamp(at)) {
                 report.fault(format!(
                     "an event of site {site} at {at} was allowed by no decision of its visitor"
                 ));
@@ -98,12 +80,9 @@ pub(crate) fn check(conn: &BlockingClient) -> Result<IntegrityReport, StoreError
                 .await
                 .map_err(pg_err)?
             {
-                let w: Who = (row.get(0), row.get(1));
-                if erased.contains(&w) {
-                    report.fault(format!(
-                        "an erased subject of site {} still holds {what}",
-                        w.0
-                    ));
+                let site: &str = row.get(0);
+                if who(site, row.get(1)).is_some_and(|w| facts.erased.contains(&w)) {
+                    report.fault(format!("an erased subject of site {site} still holds {what}"));
                 }
             }
         }

@@ -13,11 +13,9 @@ use std::collections::{HashMap, HashSet};
 
 use super::{Trees, keys, map_err, split_entry};
 use crate::analytics::codec;
-use crate::domain::ledger::{parse_decision_payload, payload_subject, tombstone_subject};
-use crate::domain::{CategoryId, ConsentId, Decision, EntryHeader, EntryKind, SiteId, Subject};
+use crate::domain::{EntryHeader, SiteId, Subject};
+use crate::store::integrity::{LedgerFacts, Who};
 use crate::store::{IntegrityReport, StoreError};
-
-type Who = (SiteId, Subject);
 
 /// The site and subject of a `site 0x00 subject` key.
 fn who(key: &[u8]) -> Option<Who> {
@@ -37,7 +35,7 @@ fn event_site(key: &[u8]) -> Option<SiteId> {
 struct Known<'a> {
     by_number: &'a HashMap<(SiteId, u64), Who>,
     days: &'a HashSet<Vec<u8>>,
-    decisions: &'a HashMap<Who, Vec<Decision>>,
+    facts: &'a LedgerFacts,
 }
 
 impl Known<'_> {
@@ -66,13 +64,7 @@ impl Known<'_> {
                 "an event of site {site} at {at} is missing from its visitor's day index (export and erasure would not find it)"
             ));
         }
-        let category = CategoryId::parse(&event.category).ok();
-        let allowed = category.as_ref().is_some_and(|c| {
-            self.decisions
-                .get(w)
-                .is_some_and(|ds| ds.iter().any(|d| d.allowed(c, event.at)))
-        });
-        if !allowed {
+        if !self.facts.allowed(w, &event.category, event.at) {
             report.fault(format!(
                 "an event of site {site} at {at} ({} {}) was allowed by no decision of subject {}",
                 event.category,
@@ -84,41 +76,21 @@ impl Known<'_> {
 }
 
 /// What the ledger says about subjects.
-struct Ledger {
-    /// Every decision still readable (erased ones have no payload left), by subject.
-    decisions: HashMap<Who, Vec<Decision>>,
-    /// The subjects tombstones name.
-    erased: HashSet<Who>,
-}
-
-fn ledger(trees: &Trees) -> Result<Ledger, StoreError> {
-    // The id is not stored; decisions are read back under a placeholder.
-    let placeholder = ConsentId::from_random([0; 16]);
-    let mut decisions: HashMap<Who, Vec<Decision>> = HashMap::new();
-    let mut erased = HashSet::new();
+fn ledger(trees: &Trees) -> Result<LedgerFacts, StoreError> {
+    let mut facts = LedgerFacts::default();
     for item in trees.ledger.iter() {
         let (_, value) = item.map_err(map_err)?;
         let (header, payload) = split_entry(&value);
-        let Some(header) = EntryHeader::from_bytes(header) else {
-            continue;
-        };
-        if header.kind == EntryKind::Tombstone {
-            if let Some(w) = tombstone_subject(payload) {
-                erased.insert(w);
-            }
-        } else if let (Some(w), Some(d)) = (
-            payload_subject(payload),
-            parse_decision_payload(payload, &placeholder),
-        ) {
-            decisions.entry(w).or_default().push(d);
+        if let Some(header) = EntryHeader::from_bytes(header) {
+            facts.add(&header, payload);
         }
     }
-    Ok(Ledger { decisions, erased })
+    Ok(facts)
 }
 
 pub(crate) fn check(trees: &Trees) -> Result<IntegrityReport, StoreError> {
     let mut report = IntegrityReport::default();
-    let Ledger { decisions, erased } = ledger(trees)?;
+    let facts = ledger(trees)?;
 
     let mut by_number: HashMap<(SiteId, u64), Who> = HashMap::new();
     for item in trees.visitor_numbers.iter() {
@@ -149,7 +121,7 @@ pub(crate) fn check(trees: &Trees) -> Result<IntegrityReport, StoreError> {
     let known = Known {
         by_number: &by_number,
         days: &days,
-        decisions: &decisions,
+        facts: &facts,
     };
     for item in trees.events.iter() {
         let (k, v) = item.map_err(map_err)?;
@@ -192,8 +164,8 @@ pub(crate) fn check(trees: &Trees) -> Result<IntegrityReport, StoreError> {
         }
     }
 
-    report.tombstones = erased.len() as u64;
-    for (site, subject) in &erased {
+    report.tombstones = facts.erased.len() as u64;
+    for (site, subject) in &facts.erased {
         let key = keys::consent(site, subject);
         let holds = super::erase::holds_anything(trees, site, subject)?;
         // A pending erasure job is still to finish (at the next start); not a fault yet.
