@@ -62,6 +62,17 @@ impl TestApp {
         )
     }
 
+    /// Revokes a demo-site key through the administration API.
+    pub(crate) async fn revoke_key(&self, id: &str) -> (u16, Value) {
+        self.admin(
+            "DELETE",
+            &format!("/sites/demo/keys/{id}"),
+            Some(TOKEN),
+            None,
+        )
+        .await
+    }
+
     pub(crate) async fn visitors_with(&self, key: &str) -> u16 {
         let (status, _) = self
             .post_json_with(
@@ -131,25 +142,11 @@ async fn a_key_made_through_the_admin_api_works_at_once_and_its_revocation_holds
     assert_eq!(app.visitors_with(&key).await, 200);
 
     let id = created["id"].as_str().unwrap();
-    let (status, body) = app
-        .admin(
-            "DELETE",
-            &format!("/sites/demo/keys/{id}"),
-            Some(TOKEN),
-            None,
-        )
-        .await;
+    let (status, body) = app.revoke_key(id).await;
     assert_eq!(status, 204, "{body}");
     assert_eq!(app.visitors_with(&key).await, 401);
     // Revoking again changes nothing and still answers 204.
-    let (status, _) = app
-        .admin(
-            "DELETE",
-            &format!("/sites/demo/keys/{id}"),
-            Some(TOKEN),
-            None,
-        )
-        .await;
+    let (status, _) = app.revoke_key(id).await;
     assert_eq!(status, 204);
 }
 

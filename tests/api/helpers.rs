@@ -129,6 +129,14 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     start(settings, Arc::new(dir)).await
 }
 
+/// Spawns the app keeping everything in the PostgreSQL database `url` (whichever backend the
+/// run tests): several such apps are nodes sharing one database.
+#[cfg(feature = "test-support")]
+pub async fn spawn_app_on(url: &PostgresUrl) -> TestApp {
+    let url = url.clone();
+    spawn_app_with(move |s| s.postgres_url = Some(url)).await
+}
+
 /// Spawns the app with a fixture geo database and 127.0.0.1 as a trusted proxy, so that a
 /// test picks the visitor's address with `X-Forwarded-For`.
 pub async fn spawn_app_behind_proxy() -> TestApp {

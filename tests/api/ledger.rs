@@ -166,13 +166,9 @@ async fn the_server_refuses_to_start_on_a_corrupt_database() {
 #[cfg(feature = "test-support")]
 #[actix_web::test]
 async fn store_check_on_postgresql_finds_nothing_wrong_after_an_erasure_and_names_a_stray_event() {
-    use crate::helpers::{TestApp, connect, fresh_database, spawn_app_with};
+    use crate::helpers::{TestApp, connect, fresh_database, spawn_app_on};
     let url = fresh_database();
-    let app = spawn_app_with({
-        let url = url.clone();
-        move |s| s.postgres_url = Some(url)
-    })
-    .await;
+    let app = spawn_app_on(&url).await;
     let kept = app.consent_id("accept_all", json!({})).await;
     let gone = app.consent_id("accept_all", json!({})).await;
     for id in [&kept, &gone] {

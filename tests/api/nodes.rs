@@ -5,7 +5,9 @@
 use serde_json::json;
 
 use crate::admin::{TOKEN, digest};
-use crate::helpers::{POLICY_VERSION, TestApp, connect, fresh_database, spawn_app_with};
+use crate::helpers::{
+    POLICY_VERSION, TestApp, connect, fresh_database, spawn_app_on, spawn_app_with,
+};
 
 /// Two nodes sharing one fresh database, each with the operator token configured.
 async fn two_nodes() -> (TestApp, TestApp) {
@@ -78,14 +80,7 @@ async fn a_key_made_on_one_node_works_on_the_other_at_once_and_its_revocation_ho
     assert_eq!(a.visitors_with(key).await, 200);
 
     let id = made["id"].as_str().unwrap();
-    let (status, _) = b
-        .admin(
-            "DELETE",
-            &format!("/sites/demo/keys/{id}"),
-            Some(TOKEN),
-            None,
-        )
-        .await;
+    let (status, _) = b.revoke_key(id).await;
     assert_eq!(status, 204);
     assert_eq!(
         a.visitors_with(key).await,
@@ -141,11 +136,7 @@ where
 #[actix_web::test]
 async fn a_node_whose_database_connections_were_cut_works_again_within_a_few_requests() {
     let url = fresh_database();
-    let app = spawn_app_with({
-        let url = url.clone();
-        move |s| s.postgres_url = Some(url)
-    })
-    .await;
+    let app = spawn_app_on(&url).await;
     let before = app.consent_id("accept_all", json!({})).await;
     let cut = connect(&url)
         .await
@@ -181,11 +172,7 @@ async fn a_node_whose_database_connections_were_cut_works_again_within_a_few_req
 #[actix_web::test]
 async fn while_one_node_sweeps_the_others_leave_the_sweep_to_it() {
     let url = fresh_database();
-    let app = spawn_app_with({
-        let url = url.clone();
-        move |s| s.postgres_url = Some(url)
-    })
-    .await;
+    let app = spawn_app_on(&url).await;
     let id = app.consent_id("accept_all", json!({})).await;
     app.send_events(&TestApp::pageview(&id, "/old"), &[]).await;
     app.analytics.sync_events().await.unwrap();
