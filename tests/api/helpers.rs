@@ -312,6 +312,22 @@ impl TestApp {
         json!({"consent_id": consent_id, "name": "pageview", "url": format!("https://parcelwise.example{path}")})
     }
 
+    /// Erases a consent id as the site's pages do: the status and the body.
+    pub async fn erase(&self, consent_id: &str) -> (u16, Value) {
+        let mut res = self
+            .client
+            .delete(self.url(&format!("/api/v1/sites/demo/consents/{consent_id}")))
+            .insert_header(self.origin())
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (
+            status,
+            serde_json::from_slice(&res.body().await.unwrap()).unwrap_or(Value::Null),
+        )
+    }
+
     /// Everything the server holds about a consent id.
     pub async fn export(&self, consent_id: &str) -> Value {
         let (status, body) = self

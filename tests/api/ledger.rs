@@ -175,14 +175,7 @@ async fn store_check_on_postgresql_finds_nothing_wrong_after_an_erasure_and_name
         app.send_events(&TestApp::pageview(id, "/"), &[]).await;
     }
     app.analytics.sync_events().await.unwrap();
-    let erased = app
-        .client
-        .delete(app.url(&format!("/api/v1/sites/demo/consents/{gone}")))
-        .insert_header(app.origin())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(erased.status().as_u16(), 200);
+    assert_eq!(app.erase(&gone).await.0, 200);
 
     let sound = app.store.check_integrity().unwrap();
     assert_eq!(

@@ -39,15 +39,8 @@ async fn a_consent_recorded_on_one_node_is_read_exported_and_erased_on_the_other
     assert_eq!(export["history"].as_array().unwrap().len(), 1);
     assert_eq!(export["events"][0]["path"], "/from-a", "{export}");
 
-    let mut res = b
-        .client
-        .delete(b.url(&format!("/api/v1/sites/demo/consents/{id}")))
-        .insert_header(b.origin())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    let erased: serde_json::Value = serde_json::from_slice(&res.body().await.unwrap()).unwrap();
+    let (status, erased) = b.erase(&id).await;
+    assert_eq!(status, 200);
     assert_eq!(erased["events_deleted"], 1, "{erased}");
     for node in [&a, &b] {
         let (status, _) = node
@@ -206,17 +199,8 @@ async fn while_one_node_sweeps_the_others_leave_the_sweep_to_it() {
 async fn two_nodes_erasing_one_id_at_once_leave_one_tombstone() {
     let (a, b) = two_nodes().await;
     let id = a.consent_id("accept_all", json!({})).await;
-    let erase = |node: &TestApp| {
-        node.client
-            .delete(node.url(&format!("/api/v1/sites/demo/consents/{id}")))
-            .insert_header(node.origin())
-            .send()
-    };
-    let (on_a, on_b) = futures_util::future::join(erase(&a), erase(&b)).await;
-    let mut statuses = [
-        on_a.unwrap().status().as_u16(),
-        on_b.unwrap().status().as_u16(),
-    ];
+    let (on_a, on_b) = futures_util::future::join(a.erase(&id), b.erase(&id)).await;
+    let mut statuses = [on_a.0, on_b.0];
     statuses.sort_unstable();
     assert_eq!(
         statuses,

@@ -7,21 +7,6 @@ use serde_json::{Value, json};
 use crate::binary::{self, verify_ledger};
 use crate::helpers::{BROWSER_UA, POLICY_VERSION, TestApp, spawn_app};
 
-async fn delete(app: &TestApp, id: &str) -> (u16, Value) {
-    let mut res = app
-        .client
-        .delete(app.url(&format!("/api/v1/sites/demo/consents/{id}")))
-        .insert_header(app.origin())
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (
-        status,
-        serde_json::from_slice(&res.body().await.unwrap()).unwrap_or(Value::Null),
-    )
-}
-
 #[actix_web::test]
 async fn an_export_holds_every_decision_and_event_of_the_id() {
     let app = spawn_app().await;
@@ -61,7 +46,7 @@ async fn after_erasure_nothing_is_held_and_later_events_are_dropped() {
     app.send_events(&TestApp::pageview(&keep, "/kept"), &[])
         .await;
 
-    let (status, body) = delete(&app, &id).await;
+    let (status, body) = app.erase(&id).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["erased"], true);
     assert_eq!(body["ledger_entries_redacted"], 1);
@@ -89,7 +74,7 @@ async fn after_erasure_nothing_is_held_and_later_events_are_dropped() {
         status, 404,
         "an erased id cannot be renewed; the banner mints a new one"
     );
-    let (status, _) = delete(&app, &id).await;
+    let (status, _) = app.erase(&id).await;
     assert_eq!(status, 404, "a second erasure finds nothing");
 
     let kept = app.export(&keep).await;
@@ -366,7 +351,7 @@ async fn each_fulfilled_rights_request_is_logged_with_its_type_and_outcome_but_n
     let app = spawn_app().await;
     let id = app.consent_id("accept_all", json!({})).await;
     app.export(&id).await;
-    delete(&app, &id).await;
+    app.erase(&id).await;
     let (status, _) = app
         .get_json(
             &format!("/api/v1/sites/demo/consents/{id}/export"),
