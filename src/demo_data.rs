@@ -208,6 +208,12 @@ fn print_summary(report: &load::Report, data_dir: &Path) {
     if report.retries > 0 {
         println!("event queue full: retried {} batches", report.retries);
     }
+    let w = &report.swept;
+    println!(
+        "retention as of the end: {} events of categories withdrawn over 24 h before it and {} \
+         past the site's retention deleted, {} inactive visitors erased",
+        w.withdrawn_events_deleted, w.events_deleted, w.visitors_erased
+    );
     println!(
         "data folder: {} ({:.1} MB)",
         data_dir.display(),

@@ -2,7 +2,10 @@
 //! thousands in flight at once so the ledger's group commits share flushes, while generation
 //! goes on; a window's events through `AnalyticsStore::append_events` only once its decisions
 //! are durable, in large batches, retried after a short sleep when the queue is full, with a
-//! barrier now and then so the queue never holds more than a few batches.
+//! barrier now and then so the queue never holds more than a few batches. Last, the
+//! retention sweep the server runs at start-up, as of the end of the range, so the folder
+//! holds what a running server would (without it, events of categories withdrawn over a
+//! day before the end would vanish 30 s after the server starts, and every number with them).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -13,9 +16,10 @@ use super::catalog::Catalog;
 use super::generator::{Generator, Plan, Stats};
 use super::people::Shown;
 use super::visits::Planned;
-use crate::domain::{ConsentRecord, Decision, Site};
+use crate::analytics::query::Cancel;
+use crate::domain::{ConsentRecord, Decision, Site, Timestamp};
 use crate::notices::SiteNotices;
-use crate::store::{AnalyticsStore, ConsentStore, StoreError, StoreFuture};
+use crate::store::{AnalyticsStore, ConsentStore, StoreError, StoreFuture, SweepReport};
 
 /// The most decisions the ledger writer commits (and flushes) at once.
 const LEDGER_GROUP: usize = 1024;
@@ -38,6 +42,8 @@ pub struct Report {
     pub waiting: Duration,
     /// `append_events` calls answered `Overloaded` and retried.
     pub retries: u64,
+    /// What the closing retention sweep deleted.
+    pub swept: SweepReport,
 }
 
 /// Fills the store with the plan's traffic.
@@ -91,12 +97,21 @@ where
     }
     sink.finish(cat).await?;
     progress.report(sink.appended, &generator);
+    let swept = store
+        .sweep(
+            crate::sites::retention_plan(std::slice::from_ref(site)),
+            Timestamp(plan.end),
+            Cancel::default(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
     store.flush().map_err(|e| e.to_string())?;
     Ok(Report {
         stats: generator.stats.clone(),
         elapsed: started.elapsed(),
         waiting: pipeline.waiting,
         retries: sink.retries,
+        swept,
     })
 }
 
