@@ -1,4 +1,13 @@
-//! The banner's texts in English, German, French and Spanish, and choosing among them.
+//! The visitor's words in English, German, French and Spanish, and choosing among them: the
+//! banner's texts (here) and the hosted policy page's (`policy`).
+
+mod policy;
+mod policy_de;
+mod policy_en;
+mod policy_es;
+mod policy_fr;
+
+pub use policy::{PolicyTexts, placeholders, policy_texts};
 
 /// The languages the banner speaks. English is the fallback.
 pub const LANGUAGES: [&str; 4] = ["en", "de", "fr", "es"];

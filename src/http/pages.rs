@@ -170,6 +170,7 @@ pub async fn policy(
             erased: query.erased.is_some(),
         },
         gpc: gpc_header(&req),
+        t: i18n::policy_texts(language),
         upcoming: p.upcoming.as_ref().map(|u| {
             (
                 u.version.to_string(),
@@ -187,11 +188,9 @@ pub async fn policy(
         format!("/sites/{}/policy", site.id),
     );
     let _ = response.add_cookie(&csrf);
-    // The page's prose is English (the catalogue does not cover it yet); the categories and
-    // the saved notice are in `language`, marked so on their elements.
     response.headers_mut().insert(
         header::CONTENT_LANGUAGE,
-        header::HeaderValue::from_static("en"),
+        header::HeaderValue::from_static(language),
     );
     Ok(response)
 }

@@ -4,6 +4,7 @@
 
 use askama::Template;
 
+use crate::i18n::{PolicyTexts, placeholders};
 use crate::notices::{CategoryDoc, PolicyDoc};
 
 /// A category as the policy page shows it: the archived policy document's category (so the
@@ -64,6 +65,78 @@ pub struct PolicyPage<'a> {
     pub gpc: bool,
     /// A version announced ahead: (version, effective date, summary).
     pub upcoming: Option<(String, String, String)>,
+    /// The page's own words in `language`.
+    pub t: &'static PolicyTexts,
+}
+
+impl PolicyPage<'_> {
+    /// A text of `t` (trusted HTML) with its `{name}` placeholders replaced by this page's
+    /// values, each escaped: the one place the page's values meet the catalogue's markup.
+    pub fn fill(&self, text: &str) -> String {
+        self.fill_with(text, "")
+    }
+
+    /// `fill`, with `{service}` as `service`.
+    pub fn fill_with(&self, text: &str, service: &str) -> String {
+        let mut out = String::with_capacity(text.len() + 64);
+        let mut rest = text;
+        for name in placeholders(text) {
+            let marker = format!("{{{name}}}");
+            let Some(at) = rest.find(&marker) else {
+                break;
+            };
+            out.push_str(&rest[..at]);
+            out.push_str(&escape(&self.value(name, service)));
+            rest = &rest[at + marker.len()..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn value(&self, name: &str, service: &str) -> String {
+        let d = self.doc;
+        let upcoming = |i: usize| {
+            self.upcoming
+                .as_ref()
+                .map(|u| [&u.0, &u.1, &u.2][i].clone())
+                .unwrap_or_default()
+        };
+        match name {
+            "site_name" => d.site_name.clone(),
+            "controller" => d.controller.clone(),
+            "contact_email" => d.contact_email.clone(),
+            "version" => d.version.clone(),
+            "log_retention_days" => d.log_retention_days.to_string(),
+            "event_retention_days" => d.event_retention_days.to_string(),
+            "inactivity_deletion_months" => d.inactivity_deletion_months.to_string(),
+            "consent_max_age_days" => d.consent_max_age_days.to_string(),
+            "reject_max_age_days" => d.reject_max_age_days.to_string(),
+            "next_version" => upcoming(0),
+            "next_date" => upcoming(1),
+            "next_summary" => upcoming(2),
+            "consent_id" => self.form.consent_id.clone().unwrap_or_default(),
+            "service" => service.to_owned(),
+            // A placeholder the page does not know stays visible rather than silently empty;
+            // `i18n::policy`'s tests keep every translation to English's placeholders.
+            other => format!("{{{other}}}"),
+        }
+    }
+}
+
+/// `text` safe inside HTML text and quoted attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 impl std::ops::Deref for PolicyPage<'_> {

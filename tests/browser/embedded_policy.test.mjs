@@ -142,3 +142,39 @@ test('a German visitor meets no English word of the catalogue in the banner, the
     await b.close();
   }
 });
+
+test('a German visitor reads the hosted policy page in German: no sentence of the English page is left', async () => {
+  // What the page itself says (headings, prose, labels, buttons), not the site's own names.
+  const OWN_WORDS = 'h1, h2, h3, .toc li, .lead, .summary li, .policy p, legend, button, .rights-list li, ' +
+    '.ways li, caption, thead th, tbody th:not(:has(code)), .badge, dt, .site-footer li';
+  const sentences = async (page) => (await page.locator(OWN_WORDS).allInnerTexts())
+    .map((t) => t.replace(/\s+/g, ' ').trim())
+    .filter((t) => t.split(' ').length >= 3 && t !== 'Global Privacy Control'); // a name, kept as is
+  const en = await openBrowser({ locale: 'en-GB' });
+  let english;
+  try {
+    await en.page.goto(server.url + '/sites/demo/policy');
+    assert.equal(await en.page.locator('html').getAttribute('lang'), 'en');
+    english = await sentences(en.page);
+  } finally {
+    await en.close();
+  }
+  assert.ok(english.length > 60, `the English page has sentences to look for (${english.length})`);
+  for (const [name, viewport] of [['hosted-policy-de.png', { width: 1280, height: 900 }],
+    ['hosted-policy-de-phone.png', { width: 390, height: 844 }]]) {
+    const b = await openBrowser({ locale: 'de-DE', viewport });
+    try {
+      const { page } = b;
+      await page.goto(server.url + '/sites/demo/policy');
+      assert.equal(await page.locator('html').getAttribute('lang'), 'de');
+      assert.equal(await page.locator('#rights-h').textContent(), 'Ihre Rechte');
+      assert.equal(await page.locator('.actions button[value="reject_all"]').textContent(), 'Alle ablehnen');
+      const text = (await page.locator('body').innerText()).replace(/\s+/g, ' ');
+      for (const s of english) assert.ok(!text.includes(s), `English on the German page: "${s}"`);
+      assert.doesNotMatch(text, /\{[a-z_]+\}/, 'every placeholder is filled');
+      await page.screenshot({ path: path.join(artifacts, name), fullPage: true });
+    } finally {
+      await b.close();
+    }
+  }
+});
