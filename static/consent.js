@@ -38,13 +38,18 @@
   var busy, sheet, root, bn, bt, bd, bb, ov, dg, rt, fab, toast, inp, op, gnotes, pls = [], emb = [];
 
   // The hosted policy page, reached from a site's banner: the site's consent id came in the
-  // fragment (never sent to a server, never in a Referer). Drop it from the address, keep the
-  // id in this origin's cookie, and load the page again so the server renders it for that id.
+  // fragment (never sent to a server, never in a Referer). Drop it from the address. If the
+  // link was followed from one of the site's own origins (the page lists them in the script
+  // tag's data-policy-page), keep the id in this origin's cookie and load the page again so
+  // the server renders it for that id; a link from anywhere else (a mail, another site) is
+  // not adopted.
   var hosted = me.hasAttribute('data-policy-page');
   var handed = hosted && /^#consent=([0-7][0-9a-hjkmnp-tv-z]{25})$/.exec(location.hash);
   if (handed) {
     history.replaceState(null, '', location.pathname + location.search);
-    if (!ck || ck.id != handed[1]) {
+    var from = d.referrer && new URL(d.referrer).origin;
+    var ours = me.getAttribute('data-policy-page').split(' ').indexOf(from) >= 0;
+    if (from && ours && (!ck || ck.id != handed[1])) {
       d.cookie = CK + '=' + handed[1] + '..; path=/; SameSite=Lax; max-age=' + MAXAGE + sec;
       return location.reload();
     }
@@ -217,7 +222,8 @@
   function phref() {
     var u = new URL(cfg.policy_url, me.src);
     if (ck && u.origin != location.origin) u.hash = 'consent=' + encodeURIComponent(ck.id);
-    pls.forEach(function (a) { a.href = u.href; });
+    // The hosted page adopts the id only from the site's own origins: send at least that.
+    pls.forEach(function (a) { a.href = u.href; a.referrerPolicy = 'origin'; });
   }
   function gnote(p) {
     gnotes.push(attr(el('p', 'cst-gpc', cfg.texts.gpc_honoured, p), {role: 'note'}));

@@ -171,6 +171,7 @@ pub async fn policy(
         },
         gpc: gpc_header(&req),
         t: i18n::policy_texts(language),
+        origins: site.origins.join(" "),
         upcoming: p.upcoming.as_ref().map(|u| {
             (
                 u.version.to_string(),

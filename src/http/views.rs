@@ -67,6 +67,9 @@ pub struct PolicyPage<'a> {
     pub upcoming: Option<(String, String, String)>,
     /// The page's own words in `language`.
     pub t: &'static PolicyTexts,
+    /// The site's origins, space-separated: the pages whose links may hand this page a
+    /// consent id (`#consent=`).
+    pub origins: String,
 }
 
 impl PolicyPage<'_> {

@@ -101,3 +101,33 @@ test('the hosted policy page shows its own form, not the banner over it, for a v
     await b.close();
   }
 });
+
+test('a #consent= link from anywhere but the site itself is not adopted by the hosted policy page', async () => {
+  const someoneElse = '01jd0000000000000000000000';
+  const b = await openBrowser({ permissions: ['local-network-access'] });
+  try {
+    const { page, context } = b;
+    // Another site links to the policy page with an id of its choosing...
+    const OTHER = 'http://localhost:8';
+    await page.route(OTHER + '/', (route) =>
+      route.fulfill({
+        contentType: 'text/html',
+        body: `<!doctype html><html lang="en"><head><title>Elsewhere</title></head><body>
+               <a id="go" href="${server.url}/sites/shop/policy#consent=${someoneElse}">your privacy</a></body></html>`,
+      }),
+    );
+    await page.goto(OTHER + '/');
+    await Promise.all([page.waitForURL(/\/sites\/shop\/policy/), page.locator('#go').click()]);
+    await page.locator('#your-data').waitFor();
+    await page.waitForFunction(() => location.hash === '');
+    assert.equal(await page.locator('#your-data code.hash').count(), 0, 'the page took no id');
+    assert.ok(!(await context.cookies(server.url)).some((c) => c.name === 'consentry'), 'and set no cookie');
+    // ...and so does a link opened with no page behind it (a mail, the address bar).
+    await page.goto(`${server.url}/sites/shop/policy?lang=en#consent=${someoneElse}`);
+    await page.waitForFunction(() => location.hash === '');
+    assert.equal(await page.locator('#your-data code.hash').count(), 0, 'no id from a bare link');
+    assert.ok(!(await context.cookies(server.url)).some((c) => c.name === 'consentry'));
+  } finally {
+    await b.close();
+  }
+});
