@@ -7,6 +7,7 @@ pub mod consents;
 pub mod csrf;
 pub mod deadline;
 pub mod events;
+pub mod form_errors;
 pub mod front;
 pub mod guard;
 pub mod json;

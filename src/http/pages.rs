@@ -2,6 +2,7 @@
 
 use super::consents::{Ask, record};
 use super::csrf::{self, Form};
+use super::form_errors;
 use super::guard::check_posted_form;
 use super::state::{AppState, SiteEntry};
 use super::views::{CategoryView, DemoPage, IndexPage, PolicyPage, PreferencesForm};
@@ -19,7 +20,7 @@ use serde::Deserialize;
 pub const CONSENT_COOKIE: &str = "consentry";
 
 /// The Content-Security-Policy of every page: nothing inline, nothing from elsewhere.
-const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+pub(crate) const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 pub(crate) fn html(body: Result<String, askama::Error>) -> HttpResponse {
     match body {
@@ -203,15 +204,25 @@ pub async fn save_preferences(
     req: HttpRequest,
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let saved = save(&state, &req, &path, &form).await;
+    form_errors::for_browser(&req, &path, saved)
+}
+
+async fn save(
+    state: &AppState,
+    req: &HttpRequest,
+    path: &str,
+    form: &[(String, String)],
 ) -> Result<HttpResponse, ApiError> {
-    let entry = state.site(&path)?;
+    let entry = state.site(path)?;
     let site = &entry.site;
-    check_form(&state, &req, site.id.as_str(), &form)?;
-    let field = |name: &str| field(&form, name);
+    check_form(state, req, site.id.as_str(), form)?;
+    let field = |name: &str| field(form, name);
     let if_client = state
         .limits
         .api
-        .check(super::visitor::client_address(&state, &req));
+        .check(super::visitor::client_address(state, req));
     if let Err(retry_after) = if_client {
         return Err(ApiError::RateLimited { retry_after });
     }
@@ -233,7 +244,7 @@ pub async fn save_preferences(
         }
     };
     let now = state.clock.now();
-    let existing = match cookie_consent_id(&req) {
+    let existing = match cookie_consent_id(req) {
         Some(id) => state.store.current(site.id.clone(), id).await?,
         None => None,
     };
@@ -268,8 +279,8 @@ pub async fn save_preferences(
         gpc_signal: false,
         channel: Channel::PolicyForm,
     };
-    let visitor = Visitor::of(&state, &req, site);
-    let saved = record(&state, &entry, &visitor, ask).await?;
+    let visitor = Visitor::of(state, req, site);
+    let saved = record(state, &entry, &visitor, ask).await?;
     let granted: Vec<&str> = saved
         .decision
         .choices
@@ -287,7 +298,7 @@ pub async fn save_preferences(
     let cookie = Cookie::build(CONSENT_COOKIE, value)
         .path("/")
         .same_site(SameSite::Lax)
-        .secure(state.is_https(&req))
+        .secure(state.is_https(req))
         .max_age(CookieDuration::days(i64::from(days)))
         .finish();
     Ok(HttpResponse::SeeOther()
@@ -325,13 +336,23 @@ pub async fn erase_data(
     req: HttpRequest,
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let erased = erase(&state, &req, &path, &form).await;
+    form_errors::for_browser(&req, &path, erased)
+}
+
+async fn erase(
+    state: &AppState,
+    req: &HttpRequest,
+    path: &str,
+    form: &[(String, String)],
 ) -> Result<HttpResponse, ApiError> {
-    let entry = state.site(&path)?;
-    check_form(&state, &req, entry.site.id.as_str(), &form)?;
-    let id = cookie_consent_id(&req)
-        .filter(|id| Some(id.as_str()) == field(&form, "consent_id"))
+    let entry = state.site(path)?;
+    check_form(state, req, entry.site.id.as_str(), form)?;
+    let id = cookie_consent_id(req)
+        .filter(|id| Some(id.as_str()) == field(form, "consent_id"))
         .ok_or_else(|| ApiError::invalid("consent_id", "must be this browser's consent id"))?;
-    if field(&form, "confirm") != Some("yes") {
+    if field(form, "confirm") != Some("yes") {
         return Ok(HttpResponse::SeeOther()
             .insert_header((
                 header::LOCATION,
@@ -339,7 +360,7 @@ pub async fn erase_data(
             ))
             .finish());
     }
-    super::rights::check_budgets(&state, &req, &entry.site.id, &id)?;
+    super::rights::check_budgets(state, req, &entry.site.id, &id)?;
     state
         .store
         .erase(entry.site.id.clone(), id, state.clock.now(), "policy_page")
@@ -347,7 +368,7 @@ pub async fn erase_data(
     let gone = Cookie::build(CONSENT_COOKIE, "")
         .path("/")
         .same_site(SameSite::Lax)
-        .secure(state.is_https(&req))
+        .secure(state.is_https(req))
         .max_age(CookieDuration::ZERO)
         .finish();
     Ok(HttpResponse::SeeOther()

@@ -190,3 +190,16 @@ pub struct DashboardSignin {
     /// Why the last sign-in failed, if it did.
     pub error: Option<String>,
 }
+
+/// What a browser sees when a policy-page form fails (`http::form_errors`).
+#[derive(Template)]
+#[template(path = "form_error.html")]
+pub struct FormErrorPage {
+    pub language: &'static str,
+    pub t: &'static PolicyTexts,
+    /// The error's code, as in the JSON body.
+    pub code: &'static str,
+    pub message: &'static str,
+    /// The policy page, when the site exists.
+    pub back_url: Option<String>,
+}

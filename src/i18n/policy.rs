@@ -118,6 +118,13 @@ pub struct PolicyTexts {
     pub no_id: &'static str,
     pub no_script: &'static str,
     pub footer_version: &'static str,
+    pub error_title: &'static str,
+    pub error_expired: &'static str,
+    pub error_busy: &'static str,
+    pub error_invalid: &'static str,
+    pub error_unavailable: &'static str,
+    pub error_not_found: &'static str,
+    pub back: &'static str,
 }
 
 /// The policy page's texts in `language` (one of `i18n::LANGUAGES`; anything else is English).
@@ -236,6 +243,13 @@ impl PolicyTexts {
             self.no_id,
             self.no_script,
             self.footer_version,
+            self.error_title,
+            self.error_expired,
+            self.error_busy,
+            self.error_invalid,
+            self.error_unavailable,
+            self.error_not_found,
+            self.back,
         ];
         v.extend(self.summary);
         v.extend(self.never);

@@ -146,4 +146,11 @@ pub const DE: PolicyTexts = PolicyTexts {
     no_id: "Dieser Browser hat auf dieser Seite keine Einwilligungs-ID für {site_name}, daher gibt es hier nichts herunterzuladen oder zu löschen. Die Schaltfläche „Datenschutz-Einstellungen“ auf unseren Seiten bietet dasselbe auf jeder Seite.",
     no_script: "Ohne JavaScript kann diese Seite keine Wahl sehen, die Sie auf den Seiten von {site_name} getroffen haben: Ihr Browser speichert diese Wahl für deren Adresse, nicht für diese. Eine hier gespeicherte Wahl wird aufgezeichnet und gilt für diesen Browser auf dieser Seite; um die dort getroffene Wahl zu ändern oder zu löschen, nutzen Sie „Datenschutz-Einstellungen“ auf einer beliebigen Seite von {site_name} oder öffnen Sie diese Seite mit eingeschaltetem JavaScript über das Banner.",
     footer_version: "Version {version} der Erklärung",
+    error_title: "Es wurde nichts geändert",
+    error_expired: "Dieses Formular ist abgelaufen oder wurde nicht von dieser Seite gesendet. Öffnen Sie die Datenschutzerklärung erneut und wiederholen Sie Ihre Wahl.",
+    error_busy: "Von dieser Verbindung kamen zu viele Anfragen. Warten Sie eine Minute und versuchen Sie es dann erneut.",
+    error_invalid: "Etwas im Formular war nicht wie erwartet. Öffnen Sie die Datenschutzerklärung erneut und wiederholen Sie Ihre Wahl.",
+    error_unavailable: "Der Dienst ist gerade kurz nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.",
+    error_not_found: "Diese Website gibt es auf diesem Server nicht.",
+    back: "Zurück zur Datenschutzerklärung",
 };

@@ -146,4 +146,11 @@ pub const EN: PolicyTexts = PolicyTexts {
     no_id: "This browser holds no consent id for {site_name} on this page, so there is nothing here to download or erase. The “Privacy settings” button on our pages does the same from any page.",
     no_script: "Without JavaScript this page cannot see a choice you made on {site_name}'s own pages: your browser keeps that choice for their address, not for this one. A choice you save here is recorded and applies to this browser on this page; to change or erase the choice you made there, use “Privacy settings” on any of {site_name}'s pages, or open this page from its banner with JavaScript on.",
     footer_version: "Policy version {version}",
+    error_title: "Nothing was changed",
+    error_expired: "This form has expired or was not sent from this page. Open the privacy policy again and repeat your choice.",
+    error_busy: "Too many requests came from this connection. Wait a minute, then try again.",
+    error_invalid: "Something in the form was not as expected. Open the privacy policy again and repeat your choice.",
+    error_unavailable: "The service is unavailable for a moment. Please try again shortly.",
+    error_not_found: "There is no such site on this server.",
+    back: "Back to the privacy policy",
 };

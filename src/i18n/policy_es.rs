@@ -146,4 +146,11 @@ pub const ES: PolicyTexts = PolicyTexts {
     no_id: "Este navegador no tiene en esta página ningún identificador de consentimiento para {site_name}, así que aquí no hay nada que descargar ni borrar. El botón «Preferencias de privacidad» de nuestras páginas hace lo mismo desde cualquier página.",
     no_script: "Sin JavaScript, esta página no puede ver una opción que eligió en las páginas de {site_name}: su navegador guarda esa opción para su dirección, no para esta. Una opción que guarde aquí se registra y se aplica a este navegador en esta página; para cambiar o borrar la opción elegida allí, use «Preferencias de privacidad» en cualquier página de {site_name}, o abra esta página desde su banner con JavaScript activado.",
     footer_version: "Versión {version} de la política",
+    error_title: "No se ha cambiado nada",
+    error_expired: "Este formulario ha caducado o no se envió desde esta página. Vuelva a abrir la política de privacidad y repita su elección.",
+    error_busy: "Han llegado demasiadas solicitudes desde esta conexión. Espere un minuto y vuelva a intentarlo.",
+    error_invalid: "Algo en el formulario no era como se esperaba. Vuelva a abrir la política de privacidad y repita su elección.",
+    error_unavailable: "El servicio no está disponible en este momento. Vuelva a intentarlo en breve.",
+    error_not_found: "Ese sitio no existe en este servidor.",
+    back: "Volver a la política de privacidad",
 };

@@ -146,4 +146,11 @@ pub const FR: PolicyTexts = PolicyTexts {
     no_id: "Ce navigateur ne détient aucun identifiant de consentement pour {site_name} sur cette page : il n’y a donc rien à télécharger ni à effacer ici. Le bouton « Paramètres de confidentialité » de nos pages fait la même chose depuis n’importe quelle page.",
     no_script: "Sans JavaScript, cette page ne peut pas voir un choix fait sur les pages de {site_name} : votre navigateur garde ce choix pour leur adresse, pas pour celle-ci. Un choix enregistré ici est consigné et s’applique à ce navigateur sur cette page ; pour modifier ou effacer le choix fait là-bas, utilisez « Paramètres de confidentialité » sur n’importe quelle page de {site_name}, ou ouvrez cette page depuis son bandeau avec JavaScript activé.",
     footer_version: "Version {version} de la politique",
+    error_title: "Rien n’a été modifié",
+    error_expired: "Ce formulaire a expiré ou n’a pas été envoyé depuis cette page. Rouvrez la politique de confidentialité et refaites votre choix.",
+    error_busy: "Trop de requêtes sont venues de cette connexion. Attendez une minute, puis réessayez.",
+    error_invalid: "Quelque chose dans le formulaire n’était pas comme prévu. Rouvrez la politique de confidentialité et refaites votre choix.",
+    error_unavailable: "Le service est momentanément indisponible. Veuillez réessayer dans un instant.",
+    error_not_found: "Ce site n’existe pas sur ce serveur.",
+    back: "Retour à la politique de confidentialité",
 };

@@ -396,6 +396,83 @@ async fn the_policy_page_offers_this_browsers_data_for_download_and_erases_it_af
 }
 
 #[actix_web::test]
+async fn a_browser_whose_policy_form_fails_gets_a_page_in_its_language_with_the_same_status() {
+    let app = spawn_app().await;
+    let (cookie, _) = policy_form(&app).await;
+    let post = |path: &'static str, language: &'static str| {
+        app.client
+            .post(app.url(path))
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .insert_header(("accept", "text/html,application/xhtml+xml,*/*;q=0.8"))
+            .insert_header(("accept-language", language))
+            .insert_header(("origin", app.address.as_str()))
+            .insert_header(("cookie", cookie.as_str()))
+            .send_body("csrf=expired&action=accept_all&consent_id=x")
+    };
+    for (path, language, said) in [
+        (
+            "/sites/demo/policy/preferences",
+            "de-DE",
+            "Dieses Formular ist abgelaufen",
+        ),
+        (
+            "/sites/demo/policy/erase",
+            "fr-FR",
+            "Ce formulaire a expiré",
+        ),
+        (
+            "/sites/demo/policy/preferences",
+            "en-US",
+            "This form has expired",
+        ),
+    ] {
+        let mut res = post(path, language).await.unwrap();
+        assert_eq!(res.status().as_u16(), 403, "{path}");
+        let kind = res.headers().get("content-type").unwrap().to_str().unwrap();
+        assert!(kind.starts_with("text/html"), "{path}: {kind}");
+        let csp = res.headers().get("content-security-policy").unwrap();
+        assert!(
+            csp.to_str().unwrap().contains("style-src 'self'"),
+            "the page may load its stylesheet: {csp:?}"
+        );
+        let html = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+        assert!(html.contains(said), "{path} in {language}: {html}");
+        assert!(
+            html.contains(r#"data-code="forbidden""#),
+            "the JSON code too: {html}"
+        );
+        assert!(
+            html.contains(r#"href="/sites/demo/policy""#),
+            "a way back: {html}"
+        );
+    }
+    // An unknown site: said so, with no link to a policy that does not exist.
+    let mut res = app
+        .client
+        .post(app.url("/sites/nosuch/policy/preferences"))
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .insert_header(("accept", "text/html"))
+        .insert_header(("accept-language", "es"))
+        .send_body("action=accept_all")
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+    let html = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    assert!(html.contains("Ese sitio no existe") && !html.contains("/sites/nosuch/policy"));
+    // A client that does not ask for HTML keeps the JSON error.
+    let mut res = app
+        .client
+        .post(app.url("/sites/nosuch/policy/preferences"))
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .send_body("action=accept_all")
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+    let body: serde_json::Value = serde_json::from_slice(&res.body().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "unknown_site");
+}
+
+#[actix_web::test]
 async fn the_policy_page_speaks_the_visitors_language_and_has_no_english_sentence_of_its_catalogue()
 {
     let app = spawn_app().await;
