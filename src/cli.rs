@@ -155,8 +155,16 @@ pub enum StoreCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
-    /// Check the hash chain of the consent ledger and report the first broken entry.
-    Verify,
+    /// Check the hash chain of the consent ledger and report the first broken entry; with
+    /// `--file`, check an audit export offline instead.
+    Verify {
+        /// An export written by `ledger export` (JSON Lines).
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
+    /// The audit export: a site's decisions over a range of days with the documents they name,
+    /// verifiable offline (`ledger verify --file`).
+    Export(crate::ledger_export_cli::ExportArgs),
 }
 
 impl Common {
@@ -187,8 +195,14 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Ledger {
-            command: LedgerCommand::Verify,
+            command: LedgerCommand::Verify { file: None },
         } => verify(settings),
+        Command::Ledger {
+            command: LedgerCommand::Verify { file: Some(file) },
+        } => crate::ledger_export_cli::verify_file(&file),
+        Command::Ledger {
+            command: LedgerCommand::Export(args),
+        } => crate::ledger_export_cli::export(&settings, &args),
         Command::Visitor { command } => visitor(settings, command),
         Command::Store {
             command: StoreCommand::Check,

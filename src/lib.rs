@@ -14,6 +14,8 @@ pub mod geo;
 pub mod http;
 pub mod i18n;
 pub mod keys_cli;
+pub mod ledger_export;
+pub mod ledger_export_cli;
 pub mod notices;
 pub mod reload;
 pub mod settings;

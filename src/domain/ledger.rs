@@ -185,9 +185,18 @@ pub fn verify_chain<I>(entries: I) -> Result<u64, ChainFault>
 where
     I: IntoIterator<Item = (u64, Vec<u8>, Option<Vec<u8>>)>,
 {
-    let mut prev = GENESIS;
+    verify_chain_from(1, GENESIS, entries)
+}
+
+/// `verify_chain` for a stretch of a chain that starts at entry `first`, whose predecessor's
+/// hash is `prev` (an export of part of a chain).
+pub fn verify_chain_from<I>(first: u64, prev: EntryHash, entries: I) -> Result<u64, ChainFault>
+where
+    I: IntoIterator<Item = (u64, Vec<u8>, Option<Vec<u8>>)>,
+{
+    let mut prev = prev;
     let mut checked = 0u64;
-    for (expected, (key_seq, header, payload)) in (1u64..).zip(entries) {
+    for (expected, (key_seq, header, payload)) in (first..).zip(entries) {
         if key_seq != expected {
             return Err(ChainFault::Gap {
                 expected,
@@ -228,6 +237,17 @@ fn unescape(value: &str) -> String {
         .replace("%0A", "\n")
         .replace("%0D", "\r")
         .replace("%25", "%")
+}
+
+/// The `name=value` lines of a decision or tombstone payload, values unescaped, in order.
+pub fn payload_lines(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    text.lines()
+        .map(|l| {
+            let (name, value) = l.split_once('=')?;
+            Some((name.to_owned(), unescape(value)))
+        })
+        .collect()
 }
 
 /// The payload of a decision entry. It names the consent by its `Subject`, never the raw id.

@@ -138,6 +138,10 @@ pub struct Retention {
 /// Rights-request log entries are kept this long (CCPA §7101: at least 24 months).
 pub const RIGHTS_LOG_DAYS: u32 = 730;
 
+/// A ledger entry as stored: its sequence number, its header, and its payload unless it was
+/// erased.
+pub type LedgerRow = (u64, Vec<u8>, Option<Vec<u8>>);
+
 /// What a retention sweep removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepReport {
@@ -208,6 +212,11 @@ pub trait ConsentStore: Send + Sync + 'static {
     /// Walks the ledger and checks each of its chains: the embedded store keeps one for every
     /// site (`None`), PostgreSQL one per site. Blocking: for the command line and tests.
     fn verify_ledger(&self) -> Result<Vec<(ledger::ChainKey, LedgerReport)>, StoreError>;
+
+    /// Every entry of the chain that holds `site`'s entries, in order: the embedded store's one
+    /// chain (every site's entries), PostgreSQL's chain of that site. Blocking: for the command
+    /// line's audit export.
+    fn ledger_chain(&self, site: &SiteId) -> Result<Vec<LedgerRow>, StoreError>;
 
     /// Checks what the ledger alone cannot: no visitor number is held by two visitors, every
     /// event belongs to a visitor and was allowed by one of that visitor's decisions (granting

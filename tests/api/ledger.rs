@@ -53,6 +53,26 @@ async fn ledger_verify_checks_each_sites_chain_in_postgresql_and_names_a_changed
         !dir.path().join("sled").exists(),
         "nothing went to the data folder"
     );
+    // The audit export reads the site's chain from PostgreSQL and verifies offline.
+    let file = dir.path().join("export.jsonl");
+    let export = [
+        "ledger",
+        "export",
+        "--site",
+        "demo",
+        "--out",
+        file.to_str().unwrap(),
+    ];
+    let (ok, _, err) = binary::run_cli_with_env(dir.path(), &export, &env);
+    assert!(ok, "{err}");
+    let (ok, out, _) = binary::run_cli(
+        dir.path(),
+        &["ledger", "verify", "--file", file.to_str().unwrap()],
+    );
+    assert!(
+        ok && out.contains("5 entries verified (5 with their payload)"),
+        "{out}"
+    );
 
     connect(&url)
         .await
@@ -202,5 +222,98 @@ async fn store_check_on_postgresql_finds_nothing_wrong_after_an_erasure_and_name
     assert!(
         found.contains("visitor number 999999, which no visitor holds"),
         "{found}"
+    );
+}
+
+#[actix_web::test]
+async fn an_audit_export_verifies_offline_and_a_changed_byte_is_named_by_its_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let five = ledger_of_five(dir.path()).await;
+    let file = dir.path().join("export.jsonl");
+    let path = file.to_str().unwrap();
+    let (ok, _, err) = binary::run_cli(
+        dir.path(),
+        &["ledger", "export", "--site", "demo", "--out", path],
+    );
+    assert!(ok && err.contains("5 entries (seq 1–5)"), "{err}");
+    let verify = |file: &str| binary::run_cli(dir.path(), &["ledger", "verify", "--file", file]);
+    let (ok, out, _) = verify(path);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("5 entries verified (5 with their payload), 2 documents match their hashes"),
+        "{out}"
+    );
+    let last = five[4]["receipt"].as_str().unwrap();
+    assert!(
+        out.contains(last),
+        "the last entry is the last receipt: {out}"
+    );
+
+    // What an auditor reads: every decision with its fields, no consent id.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["kind"] == "entry")
+        .map(|l| l["fields"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["accept_all", "reject_all", "save", "withdraw", "accept_all"]
+    );
+    assert_eq!(lines.iter().filter(|l| l["kind"] == "document").count(), 2);
+    for d in &five {
+        assert!(
+            !text.contains(d["consent_id"].as_str().unwrap()),
+            "no consent id"
+        );
+    }
+
+    // One byte changed in entry 3's payload: the verification names entry 3.
+    let changed = text.replacen("action=save\\n", "action=savf\\n", 1);
+    assert_ne!(changed, text, "the payload was found");
+    let tampered = dir.path().join("tampered.jsonl");
+    std::fs::write(&tampered, changed).unwrap();
+    let (ok, out, _) = verify(tampered.to_str().unwrap());
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("export BROKEN: entry 3: payload does not match the digest in its header"),
+        "{out}"
+    );
+    // A document changed: named by its hash.
+    let changed = text.replacen("Parcelwise", "Parcelwisf", 1);
+    std::fs::write(&tampered, changed).unwrap();
+    let (ok, out, _) = verify(tampered.to_str().unwrap());
+    assert!(
+        !ok && out.contains("export BROKEN: document ") && out.contains("does not match its hash"),
+        "{out}"
+    );
+
+    // The same decisions as a table.
+    let csv = dir.path().join("export.csv");
+    let (ok, _, err) = binary::run_cli(
+        dir.path(),
+        &[
+            "ledger",
+            "export",
+            "--site",
+            "demo",
+            "--format",
+            "csv",
+            "--out",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    let table = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 6, "a header and five decisions: {table}");
+    assert!(rows[0].starts_with("seq,hash,recorded_at,type,subject,action,choices"));
+    assert!(
+        rows[3].starts_with("3,") && rows[3].contains(",save,"),
+        "{table}"
     );
 }

@@ -343,23 +343,7 @@ pub fn verify(
         let mut out = Vec::new();
         for row in sites {
             let site: String = row.get(0);
-            let entries = client
-                .query(
-                    "SELECT seq, header, payload FROM ledger WHERE site_id = $1 ORDER BY seq",
-                    &[&site],
-                )
-                .await
-                .map_err(pg_err)?;
-            let rows: Vec<(u64, Vec<u8>, Option<Vec<u8>>)> = entries
-                .iter()
-                .map(|r| {
-                    let payload: Vec<u8> = r.get(2);
-                    let seq: i64 = r.get(0);
-                    // An erased entry keeps its header and loses its payload.
-                    let payload = (!payload.is_empty()).then_some(payload);
-                    (u64::try_from(seq).unwrap_or(0), r.get(1), payload)
-                })
-                .collect();
+            let rows = site_chain(&client, &site).await?;
             let head = rows
                 .last()
                 .and_then(|(_, h, _)| EntryHeader::from_bytes(h))
@@ -373,6 +357,30 @@ pub fn verify(
         }
         Ok::<_, StoreError>(out)
     })
+}
+
+/// One site's chain, in order.
+pub async fn site_chain(
+    client: &tokio_postgres::Client,
+    site: &str,
+) -> Result<Vec<crate::store::LedgerRow>, StoreError> {
+    let entries = client
+        .query(
+            "SELECT seq, header, payload FROM ledger WHERE site_id = $1 ORDER BY seq",
+            &[&site],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(entries
+        .iter()
+        .map(|r| {
+            let payload: Vec<u8> = r.get(2);
+            let seq: i64 = r.get(0);
+            // An erased entry keeps its header and loses its payload.
+            let payload = (!payload.is_empty()).then_some(payload);
+            (u64::try_from(seq).unwrap_or(0), r.get(1), payload)
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -348,6 +348,14 @@ impl ConsentStore for PgStore {
             .collect()
     }
 
+    fn ledger_chain(&self, site: &SiteId) -> Result<Vec<crate::store::LedgerRow>, StoreError> {
+        let site = site.to_string();
+        self.on_own_thread(move |conn| {
+            let client = conn.client();
+            conn.block_on(ledger_sink::site_chain(&client, &site))
+        })
+    }
+
     fn check_integrity(&self) -> Result<IntegrityReport, StoreError> {
         self.on_own_thread(integrity::check)
     }

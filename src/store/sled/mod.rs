@@ -537,6 +537,10 @@ impl ConsentStore for SledStore {
         Ok(vec![(None, verify(&self.trees)?)])
     }
 
+    fn ledger_chain(&self, _site: &SiteId) -> Result<Vec<crate::store::LedgerRow>, StoreError> {
+        read_chain(&self.trees)
+    }
+
     fn check_integrity(&self) -> Result<crate::store::IntegrityReport, StoreError> {
         check::check(&self.trees)
     }
@@ -546,20 +550,27 @@ impl ConsentStore for SledStore {
     }
 }
 
-fn verify(trees: &Trees) -> Result<LedgerReport, StoreError> {
+/// The ledger's entries in order (one chain for every site).
+fn read_chain(trees: &Trees) -> Result<Vec<crate::store::LedgerRow>, StoreError> {
     let mut entries = Vec::new();
-    let mut head = None;
     for item in trees.ledger.iter() {
         let (k, header) = item.map_err(map_err)?;
         let seq = keys::seq(&k)
             .ok_or_else(|| StoreError::Corrupt("a ledger key cannot be read".into()))?;
         let (header, payload) = split_entry(&header);
-        if let Some(h) = EntryHeader::from_bytes(header) {
-            head = Some(h.hash());
-        }
         let payload = (!payload.is_empty()).then(|| payload.to_vec());
         entries.push((seq, header.to_vec(), payload));
     }
+    Ok(entries)
+}
+
+fn verify(trees: &Trees) -> Result<LedgerReport, StoreError> {
+    let entries = read_chain(trees)?;
+    let head = entries
+        .iter()
+        .rev()
+        .find_map(|(_, h, _)| EntryHeader::from_bytes(h))
+        .map(|h| h.hash());
     match verify_chain(entries) {
         Ok(n) => Ok(LedgerReport {
             entries: n,

@@ -1,0 +1,520 @@
+//! The consent audit export: a site's ledger entries over a range of days, as JSON Lines (or
+//! CSV for a spreadsheet), with the documents their hashes name; and its verification offline,
+//! from the file alone.
+//!
+//! The JSON Lines file (format `consentry-ledger-export-1`):
+//! - one `export` line: the site, the range, the stretch of the chain it covers;
+//! - one `entry` line per entry of that stretch, in order: `seq`, `hash`, `prev`, `recorded_at`,
+//!   `type`, the raw `header` (hex) and `payload` (text), and the payload's `fields`. An entry of
+//!   another site (the embedded store keeps one chain for every site) or an erased one has its
+//!   header only, so the links between the site's entries still verify;
+//! - one `document` line per policy or banner text the decisions name by hash.
+//!
+//! Verification checks that each entry names its predecessor's hash, that each payload matches
+//! the digest in its header, that `fields` say what the payload says, that each document
+//! matches its hash and that every document a decision names is there. The stretch's first
+//! entry names an entry outside the file (`prev`); compare the last `hash` with a receipt or a
+//! later export to tie the file to the live ledger.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde_json::{Value, json};
+
+use crate::domain::ledger::{
+    ChainFault, EntryHash, EntryHeader, EntryKind, payload_lines, verify_chain_from,
+};
+use crate::domain::{SiteId, Timestamp};
+use crate::store::LedgerRow;
+
+pub const FORMAT: &str = "consentry-ledger-export-1";
+
+/// Days `[from, to]`, as milliseconds `[from, to + 1 day)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Days {
+    pub from_ms: i64,
+    pub until_ms: i64,
+}
+
+/// The site a payload names, if it has a payload and names one.
+fn owner(payload: Option<&[u8]>) -> Option<String> {
+    payload_lines(payload?)?
+        .into_iter()
+        .find_map(|(k, v)| (k == "site").then_some(v))
+}
+
+fn header_of(row: &LedgerRow) -> Option<EntryHeader> {
+    EntryHeader::from_bytes(&row.1)
+}
+
+/// The stretch of `chain` from the first to the last of `site`'s entries recorded in `days`.
+pub fn stretch<'c>(chain: &'c [LedgerRow], site: &SiteId, days: Days) -> &'c [LedgerRow] {
+    let ours = |row: &LedgerRow| {
+        owner(row.2.as_deref()).as_deref() == Some(site.as_str())
+            && header_of(row)
+                .is_some_and(|h| (days.from_ms..days.until_ms).contains(&h.recorded_at.millis()))
+    };
+    match (chain.iter().position(ours), chain.iter().rposition(ours)) {
+        (Some(first), Some(last)) => &chain[first..=last],
+        _ => &[],
+    }
+}
+
+/// The hashes of the documents `site`'s decisions in `rows` name.
+pub fn named_documents(rows: &[LedgerRow], site: &SiteId) -> BTreeSet<String> {
+    rows.iter()
+        .filter(|r| owner(r.2.as_deref()).as_deref() == Some(site.as_str()))
+        .filter_map(|r| payload_lines(r.2.as_deref()?))
+        .flat_map(|fields| {
+            fields
+                .into_iter()
+                .filter(|(k, v)| (k == "policy_hash" || k == "banner_hash") && !v.is_empty())
+                .map(|(_, v)| v)
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(raw: &str) -> Option<Vec<u8>> {
+    if raw.len() % 2 != 0 {
+        return None;
+    }
+    (0..raw.len() / 2)
+        .map(|i| u8::from_str_radix(raw.get(i * 2..i * 2 + 2)?, 16).ok())
+        .collect()
+}
+
+fn rfc3339(at: Timestamp) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.millis()) * 1_000_000)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn kind_name(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Decision => "decision",
+        EntryKind::Tombstone => "tombstone",
+    }
+}
+
+/// The export's lines: the `export` line, the stretch's entries, then the documents given
+/// (hash, bytes).
+pub fn lines(
+    site: &SiteId,
+    days: Days,
+    rows: &[LedgerRow],
+    documents: &[(String, Vec<u8>)],
+) -> Vec<Value> {
+    let mut out = vec![json!({
+        "kind": "export",
+        "format": FORMAT,
+        "site": site.as_str(),
+        "from": rfc3339(Timestamp(days.from_ms)),
+        "until": rfc3339(Timestamp(days.until_ms)),
+        "first_seq": rows.first().map(|r| r.0),
+        "last_seq": rows.last().map(|r| r.0),
+    })];
+    for row in rows {
+        let header = header_of(row);
+        let own = owner(row.2.as_deref()).as_deref() == Some(site.as_str());
+        let payload = row.2.as_deref().filter(|_| own);
+        out.push(json!({
+            "kind": "entry",
+            "seq": row.0,
+            "hash": header.map(|h| h.hash().hex()),
+            "prev": header.map(|h| h.prev.hex()),
+            "recorded_at": header.map(|h| rfc3339(h.recorded_at)),
+            "type": header.map(|h| kind_name(h.kind)),
+            "header": hex(&row.1),
+            "payload": payload.map(|p| String::from_utf8_lossy(p).into_owned()),
+            "fields": payload.and_then(payload_lines).map(fields_object),
+        }));
+    }
+    for (hash, document) in documents {
+        out.push(json!({
+            "kind": "document",
+            "hash": hash,
+            "document": String::from_utf8_lossy(document),
+        }));
+    }
+    out
+}
+
+fn fields_object(fields: Vec<(String, String)>) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
+}
+
+/// The CSV columns: one row per decision or tombstone of the site (not verifiable on its
+/// own: the JSON Lines file is the proof).
+const CSV_COLUMNS: [&str; 13] = [
+    "seq",
+    "hash",
+    "recorded_at",
+    "type",
+    "subject",
+    "action",
+    "choices",
+    "regime",
+    "jurisdiction",
+    "gpc",
+    "channel",
+    "policy_hash",
+    "banner_hash",
+];
+
+/// The export as CSV.
+pub fn csv(site: &SiteId, rows: &[LedgerRow]) -> String {
+    let mut out = CSV_COLUMNS.join(",");
+    out.push('\n');
+    for row in rows {
+        let (Some(header), Some(payload)) = (header_of(row), row.2.as_deref()) else {
+            continue;
+        };
+        let Some(fields) = payload_lines(payload) else {
+            continue;
+        };
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find_map(|(k, v)| (k == name).then_some(v.as_str()))
+                .unwrap_or("")
+        };
+        if field("site") != site.as_str() {
+            continue;
+        }
+        let cells = [
+            row.0.to_string(),
+            header.hash().hex(),
+            rfc3339(header.recorded_at),
+            kind_name(header.kind).to_owned(),
+            field("subject").to_owned(),
+            field("action").to_owned(),
+            field("choices").to_owned(),
+            field("regime").to_owned(),
+            field("jurisdiction").to_owned(),
+            field("gpc").to_owned(),
+            field("channel").to_owned(),
+            field("policy_hash").to_owned(),
+            field("banner_hash").to_owned(),
+        ];
+        let cells: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// A CSV cell, quoted when it must be; a leading `=`, `+`, `-` or `@` is prefixed with `'` so
+/// that a spreadsheet does not read it as a formula.
+fn csv_cell(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+/// What an offline verification found wrong first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportFault {
+    /// A line that is not what the format says (its number, from 1).
+    Unreadable { line: usize, why: String },
+    /// The chain does not hold together.
+    Chain(ChainFault),
+    /// An entry's `hash` or `fields` do not say what its header and payload say.
+    Disagrees { seq: u64 },
+    /// A document does not match its hash.
+    DocumentChanged { hash: String },
+    /// A decision names a document the file does not hold.
+    DocumentMissing { hash: String },
+}
+
+impl fmt::Display for ExportFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExportFault::Unreadable { line, why } => write!(f, "line {line}: {why}"),
+            ExportFault::Chain(fault) => write!(f, "{fault}"),
+            ExportFault::Disagrees { seq } => write!(
+                f,
+                "entry {seq}: its hash or fields do not match its header and payload"
+            ),
+            ExportFault::DocumentChanged { hash } => {
+                write!(f, "document {hash}: its text does not match its hash")
+            }
+            ExportFault::DocumentMissing { hash } => {
+                write!(
+                    f,
+                    "document {hash} is named by a decision but not in the file"
+                )
+            }
+        }
+    }
+}
+
+/// What a verification of a sound export found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub site: String,
+    pub entries: u64,
+    /// Entries with a payload (the site's decisions and tombstones).
+    pub with_payload: u64,
+    pub documents: u64,
+    /// The last entry's hash, to compare with a receipt or the live ledger's head.
+    pub last_hash: Option<String>,
+}
+
+/// Checks an export from its text alone.
+pub fn verify(text: &str) -> Result<Verified, ExportFault> {
+    let mut parsed = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let value: Value = serde_json::from_str(line).map_err(|e| ExportFault::Unreadable {
+            line: n + 1,
+            why: format!("not JSON: {e}"),
+        })?;
+        parsed.push((n + 1, value));
+    }
+    let Some((_, head)) = parsed.first() else {
+        return Err(ExportFault::Unreadable {
+            line: 1,
+            why: "the file is empty".into(),
+        });
+    };
+    if head["kind"] != "export" || head["format"] != FORMAT {
+        return Err(ExportFault::Unreadable {
+            line: 1,
+            why: format!("not a {FORMAT} file"),
+        });
+    }
+    let site = head["site"].as_str().unwrap_or_default().to_owned();
+    let mut rows: Vec<LedgerRow> = Vec::new();
+    let mut stated: Vec<(u64, Value, Value)> = Vec::new();
+    let mut documents = Vec::new();
+    for (n, line) in &parsed[1..] {
+        let bad = |why: &str| ExportFault::Unreadable {
+            line: *n,
+            why: why.to_owned(),
+        };
+        match line["kind"].as_str() {
+            Some("entry") => {
+                let seq = line["seq"].as_u64().ok_or_else(|| bad("no seq"))?;
+                let header = line["header"]
+                    .as_str()
+                    .and_then(unhex)
+                    .ok_or_else(|| bad("the header is not hex"))?;
+                let payload = match &line["payload"] {
+                    Value::Null => None,
+                    Value::String(p) => Some(p.clone().into_bytes()),
+                    _ => return Err(bad("the payload is not text")),
+                };
+                stated.push((seq, line["hash"].clone(), line["fields"].clone()));
+                rows.push((seq, header, payload));
+            }
+            Some("document") => {
+                let hash = line["hash"].as_str().ok_or_else(|| bad("no hash"))?;
+                let text = line["document"]
+                    .as_str()
+                    .ok_or_else(|| bad("no document"))?;
+                documents.push((hash.to_owned(), text.to_owned()));
+            }
+            _ => return Err(bad("neither an entry nor a document")),
+        }
+    }
+    check_chain(&rows)?;
+    for ((seq, hash, fields), row) in stated.iter().zip(&rows) {
+        let header = header_of(row).map(|h| h.hash().hex());
+        let said = row.2.as_deref().and_then(payload_lines).map(fields_object);
+        if hash.as_str() != header.as_deref() || *fields != said.unwrap_or(Value::Null) {
+            return Err(ExportFault::Disagrees { seq: *seq });
+        }
+    }
+    for (hash, text) in &documents {
+        if EntryHash::parse_hex(hash) != Some(EntryHash::of(text.as_bytes())) {
+            return Err(ExportFault::DocumentChanged { hash: hash.clone() });
+        }
+    }
+    let held: BTreeSet<&str> = documents.iter().map(|(h, _)| h.as_str()).collect();
+    let named = SiteId::parse(&site).map_err(|_| ExportFault::Unreadable {
+        line: 1,
+        why: format!("`{site}` is not a site id"),
+    })?;
+    if let Some(missing) = named_documents(&rows, &named)
+        .into_iter()
+        .find(|h| !held.contains(h.as_str()))
+    {
+        return Err(ExportFault::DocumentMissing { hash: missing });
+    }
+    Ok(Verified {
+        site,
+        entries: rows.len() as u64,
+        with_payload: rows.iter().filter(|r| r.2.is_some()).count() as u64,
+        documents: documents.len() as u64,
+        last_hash: rows.last().and_then(header_of).map(|h| h.hash().hex()),
+    })
+}
+
+/// The links and digests of a stretch, starting from what its first entry names.
+fn check_chain(rows: &[LedgerRow]) -> Result<(), ExportFault> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let start =
+        header_of(first).ok_or(ExportFault::Chain(ChainFault::Unreadable { seq: first.0 }))?;
+    verify_chain_from(first.0, start.prev, rows.iter().cloned())
+        .map(|_| ())
+        .map_err(ExportFault::Chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ledger::GENESIS;
+
+    const DAY: i64 = 86_400_000;
+
+    fn payload(site: &str, action: &str) -> Vec<u8> {
+        format!(
+            "format=consentry-decision-1\nsite={site}\nsubject=ab12\naction={action}\npolicy_hash={}\nbanner_hash=\n",
+            EntryHash::of(b"the policy").hex()
+        )
+        .into_bytes()
+    }
+
+    /// One chain for every site, as the embedded store keeps it: (site, day, erased).
+    fn chain(entries: &[(&str, i64, bool)]) -> Vec<LedgerRow> {
+        let mut prev = GENESIS;
+        let mut out = Vec::new();
+        for (i, (site, day, erased)) in entries.iter().enumerate() {
+            let seq = i as u64 + 1;
+            let body = payload(site, "accept_all");
+            let header =
+                EntryHeader::next(seq, prev, &body, Timestamp(day * DAY), EntryKind::Decision);
+            prev = header.hash();
+            out.push((seq, header.to_bytes().to_vec(), (!erased).then_some(body)));
+        }
+        out
+    }
+
+    fn text(
+        site: &SiteId,
+        days: Days,
+        rows: &[LedgerRow],
+        documents: &[(String, Vec<u8>)],
+    ) -> String {
+        lines(site, days, rows, documents)
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    fn policy() -> Vec<(String, Vec<u8>)> {
+        vec![(EntryHash::of(b"the policy").hex(), b"the policy".to_vec())]
+    }
+
+    #[test]
+    fn another_sites_entries_inside_the_stretch_keep_their_header_only_and_the_links_verify() {
+        let rows = chain(&[
+            ("shop", 1, false),
+            ("blog", 2, false),
+            ("shop", 2, false),
+            ("shop", 3, true),
+            ("shop", 5, false),
+        ]);
+        let shop = SiteId::parse("shop").unwrap();
+        let days = Days {
+            from_ms: DAY,
+            until_ms: 3 * DAY,
+        };
+        let stretch = stretch(&rows, &shop, days);
+        assert_eq!(stretch.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2, 3]);
+        let file = text(&shop, days, stretch, &policy());
+        assert!(
+            !file.contains("site=blog"),
+            "nothing of the other site: {file}"
+        );
+        let v = verify(&file).expect("verifies");
+        assert_eq!((v.entries, v.with_payload, v.documents), (3, 2, 1));
+        // Day 5 alone: its entry, whose predecessor (the erased one) is outside the file.
+        let later = Days {
+            from_ms: 5 * DAY,
+            until_ms: 6 * DAY,
+        };
+        let s = super::stretch(&rows, &shop, later);
+        assert_eq!(s.iter().map(|r| r.0).collect::<Vec<_>>(), [5]);
+        assert!(verify(&text(&shop, later, s, &policy())).is_ok());
+        // No entry of the site in the range: an empty stretch.
+        let none = Days {
+            from_ms: 10 * DAY,
+            until_ms: 11 * DAY,
+        };
+        assert!(super::stretch(&rows, &shop, none).is_empty());
+    }
+
+    #[test]
+    fn a_removed_entry_a_changed_field_or_a_missing_document_is_named() {
+        let rows = chain(&[("shop", 1, false), ("shop", 1, false), ("shop", 1, false)]);
+        let shop = SiteId::parse("shop").unwrap();
+        let days = Days {
+            from_ms: 0,
+            until_ms: 2 * DAY,
+        };
+        let file = text(&shop, days, &rows, &policy());
+        let without_two: String = file
+            .lines()
+            .filter(|l| !l.contains("\"seq\":2"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(
+            verify(&without_two),
+            Err(ExportFault::Chain(ChainFault::Gap {
+                expected: 2,
+                found: 3
+            }))
+        );
+        let changed_field =
+            file.replacen("\"action\":\"accept_all\"", "\"action\":\"reject_all\"", 1);
+        assert_eq!(
+            verify(&changed_field),
+            Err(ExportFault::Disagrees { seq: 1 })
+        );
+        let no_document = text(&shop, days, &rows, &[]);
+        assert!(matches!(
+            verify(&no_document),
+            Err(ExportFault::DocumentMissing { .. })
+        ));
+        assert!(matches!(
+            verify("{}"),
+            Err(ExportFault::Unreadable { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn a_csv_cell_is_never_read_as_a_formula_and_is_quoted_when_it_must_be() {
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(
+            csv_cell("analytics:1,marketing:0"),
+            "\"analytics:1,marketing:0\""
+        );
+        assert_eq!(csv_cell("accept_all"), "accept_all");
+    }
+}
