@@ -122,20 +122,8 @@ pub fn lines(
         "last_seq": rows.last().map(|r| r.0),
     })];
     for row in rows {
-        let header = header_of(row);
         let own = owner(row.2.as_deref()).as_deref() == Some(site.as_str());
-        let payload = row.2.as_deref().filter(|_| own);
-        out.push(json!({
-            "kind": "entry",
-            "seq": row.0,
-            "hash": header.map(|h| h.hash().hex()),
-            "prev": header.map(|h| h.prev.hex()),
-            "recorded_at": header.map(|h| rfc3339(h.recorded_at)),
-            "type": header.map(|h| kind_name(h.kind)),
-            "header": hex(&row.1),
-            "payload": payload.map(|p| String::from_utf8_lossy(p).into_owned()),
-            "fields": payload.and_then(payload_lines).map(fields_object),
-        }));
+        out.push(entry_line(row.0, &row.1, row.2.as_deref().filter(|_| own)));
     }
     for (hash, document) in documents {
         out.push(json!({
@@ -145,6 +133,23 @@ pub fn lines(
         }));
     }
     out
+}
+
+/// An entry's line: everything in it follows from its header and payload, which is what the
+/// verification rebuilds and compares.
+fn entry_line(seq: u64, header_bytes: &[u8], payload: Option<&[u8]>) -> Value {
+    let header = EntryHeader::from_bytes(header_bytes);
+    json!({
+        "kind": "entry",
+        "seq": seq,
+        "hash": header.map(|h| h.hash().hex()),
+        "prev": header.map(|h| h.prev.hex()),
+        "recorded_at": header.map(|h| rfc3339(h.recorded_at)),
+        "type": header.map(|h| kind_name(h.kind)),
+        "header": hex(header_bytes),
+        "payload": payload.map(|p| String::from_utf8_lossy(p).into_owned()),
+        "fields": payload.and_then(payload_lines).map(fields_object),
+    })
 }
 
 fn fields_object(fields: Vec<(String, String)>) -> Value {
@@ -238,8 +243,12 @@ pub enum ExportFault {
     Unreadable { line: usize, why: String },
     /// The chain does not hold together.
     Chain(ChainFault),
-    /// An entry's `hash` or `fields` do not say what its header and payload say.
+    /// Something an entry's line says (hash, prev, time, type, fields) is not what its header
+    /// and payload say.
     Disagrees { seq: u64 },
+    /// The `export` line does not describe the entries: their first or last sequence number,
+    /// or an entry of another site than the one it names.
+    Mismatch { why: String },
     /// A document does not match its hash.
     DocumentChanged { hash: String },
     /// A decision names a document the file does not hold.
@@ -253,8 +262,9 @@ impl fmt::Display for ExportFault {
             ExportFault::Chain(fault) => write!(f, "{fault}"),
             ExportFault::Disagrees { seq } => write!(
                 f,
-                "entry {seq}: its hash or fields do not match its header and payload"
+                "entry {seq}: what its line says does not match its header and payload"
             ),
+            ExportFault::Mismatch { why } => write!(f, "the export line {why}"),
             ExportFault::DocumentChanged { hash } => {
                 write!(f, "document {hash}: its text does not match its hash")
             }
@@ -308,7 +318,7 @@ pub fn verify(text: &str) -> Result<Verified, ExportFault> {
     }
     let site = head["site"].as_str().unwrap_or_default().to_owned();
     let mut rows: Vec<LedgerRow> = Vec::new();
-    let mut stated: Vec<(u64, Value, Value)> = Vec::new();
+    let mut stated: Vec<(u64, &Value)> = Vec::new();
     let mut documents = Vec::new();
     for (n, line) in &parsed[1..] {
         let bad = |why: &str| ExportFault::Unreadable {
@@ -317,7 +327,11 @@ pub fn verify(text: &str) -> Result<Verified, ExportFault> {
         };
         match line["kind"].as_str() {
             Some("entry") => {
-                let seq = line["seq"].as_u64().ok_or_else(|| bad("no seq"))?;
+                // Sequence numbers are positive and far from overflowing.
+                let seq = line["seq"]
+                    .as_u64()
+                    .filter(|s| (1..=i64::MAX as u64).contains(s))
+                    .ok_or_else(|| bad("no sequence number"))?;
                 let header = line["header"]
                     .as_str()
                     .and_then(unhex)
@@ -327,7 +341,7 @@ pub fn verify(text: &str) -> Result<Verified, ExportFault> {
                     Value::String(p) => Some(p.clone().into_bytes()),
                     _ => return Err(bad("the payload is not text")),
                 };
-                stated.push((seq, line["hash"].clone(), line["fields"].clone()));
+                stated.push((seq, line));
                 rows.push((seq, header, payload));
             }
             Some("document") => {
@@ -341,13 +355,12 @@ pub fn verify(text: &str) -> Result<Verified, ExportFault> {
         }
     }
     check_chain(&rows)?;
-    for ((seq, hash, fields), row) in stated.iter().zip(&rows) {
-        let header = header_of(row).map(|h| h.hash().hex());
-        let said = row.2.as_deref().and_then(payload_lines).map(fields_object);
-        if hash.as_str() != header.as_deref() || *fields != said.unwrap_or(Value::Null) {
+    for ((seq, line), row) in stated.iter().zip(&rows) {
+        if **line != entry_line(row.0, &row.1, row.2.as_deref()) {
             return Err(ExportFault::Disagrees { seq: *seq });
         }
     }
+    check_export_line(head, &site, &rows)?;
     for (hash, text) in &documents {
         if EntryHash::parse_hex(hash) != Some(EntryHash::of(text.as_bytes())) {
             return Err(ExportFault::DocumentChanged { hash: hash.clone() });
@@ -371,6 +384,29 @@ pub fn verify(text: &str) -> Result<Verified, ExportFault> {
         documents: documents.len() as u64,
         last_hash: rows.last().and_then(header_of).map(|h| h.hash().hex()),
     })
+}
+
+/// The `export` line against the entries: the stretch it names, and no payload of another
+/// site.
+fn check_export_line(head: &Value, site: &str, rows: &[LedgerRow]) -> Result<(), ExportFault> {
+    let mismatch = |why: String| Err(ExportFault::Mismatch { why });
+    let (first, last) = (rows.first().map(|r| r.0), rows.last().map(|r| r.0));
+    if head["first_seq"].as_u64() != first || head["last_seq"].as_u64() != last {
+        return mismatch(format!(
+            "names entries {}–{}, the file holds {}–{}",
+            head["first_seq"],
+            head["last_seq"],
+            first.map_or("none".into(), |s| s.to_string()),
+            last.map_or("none".into(), |s| s.to_string())
+        ));
+    }
+    if let Some(row) = rows
+        .iter()
+        .find(|r| r.2.is_some() && owner(r.2.as_deref()).as_deref() != Some(site))
+    {
+        return mismatch(format!("names site `{site}`, entry {} is another's", row.0));
+    }
+    Ok(())
 }
 
 /// The links and digests of a stretch, starting from what its first entry names.
@@ -497,6 +533,42 @@ mod tests {
             verify(&changed_field),
             Err(ExportFault::Disagrees { seq: 1 })
         );
+        let file_lines: Vec<&str> = file.lines().collect();
+        let entry_one: Value = serde_json::from_str(file_lines[1]).unwrap();
+        let changed_time = file.replacen(
+            entry_one["recorded_at"].as_str().unwrap(),
+            "2020-01-01T00:00:00Z",
+            1,
+        );
+        assert_eq!(
+            verify(&changed_time),
+            Err(ExportFault::Disagrees { seq: 1 })
+        );
+        let without_last: String = file
+            .lines()
+            .filter(|l| !l.contains("\"seq\":3"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(matches!(
+            verify(&without_last),
+            Err(ExportFault::Mismatch { .. })
+        ));
+        let other = chain(&[("shop", 1, false), ("blog", 1, false)]);
+        let with_blog = text(&shop, days, &other, &policy());
+        assert!(
+            verify(&with_blog).is_ok(),
+            "another site's entry by its header only is fine"
+        );
+        let blogs: Vec<Value> = lines(&SiteId::parse("blog").unwrap(), days, &other, &policy());
+        let mut forged: Vec<Value> = lines(&shop, days, &other, &policy());
+        forged[2] = blogs[2].clone();
+        let forged: String = forged.iter().map(|l| format!("{l}\n")).collect();
+        assert!(
+            matches!(verify(&forged), Err(ExportFault::Mismatch { .. })),
+            "another site's payload"
+        );
+        let huge = file.replacen("\"seq\":1,", "\"seq\":18446744073709551615,", 1);
+        assert!(matches!(verify(&huge), Err(ExportFault::Unreadable { .. })));
         let no_document = text(&shop, days, &rows, &[]);
         assert!(matches!(
             verify(&no_document),

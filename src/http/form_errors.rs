@@ -31,20 +31,38 @@ fn wants_html(req: &HttpRequest) -> bool {
         .is_some_and(|v| v.contains("text/html"))
 }
 
+/// The `lang` a policy-page form was posted with: its action URL carries the page's language.
+fn posted_lang(req: &HttpRequest) -> Option<&str> {
+    req.query_string()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("lang="))
+}
+
+/// `&lang=<the posted language>` for the page a form's answer leads to, or nothing.
+pub fn lang_param(req: &HttpRequest) -> String {
+    posted_lang(req)
+        .map(|l| format!("&lang={}", i18n::choose(Some(l), None)))
+        .unwrap_or_default()
+}
+
 fn page(req: &HttpRequest, site: &str, e: &ApiError) -> HttpResponse {
     let accept = req
         .headers()
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
-    let language = i18n::choose(None, accept);
+    let language = i18n::choose(posted_lang(req), accept);
     let t = i18n::policy_texts(language);
-    let status = e.status_code();
+    let unknown_site = matches!(e, ApiError::UnknownSite(_));
     let view = FormErrorPage {
         language,
         t,
         code: e.code(),
-        message: message(t, status),
-        back_url: (status != StatusCode::NOT_FOUND).then(|| format!("/sites/{site}/policy")),
+        message: if unknown_site {
+            t.error_not_found
+        } else {
+            message(t, e.status_code())
+        },
+        back_url: (!unknown_site).then(|| format!("/sites/{site}/policy?lang={language}")),
     };
     let Ok(body) = view.render() else {
         return e.error_response();
@@ -72,7 +90,6 @@ fn message(t: &'static PolicyTexts, status: StatusCode) -> &'static str {
     match status {
         StatusCode::FORBIDDEN => t.error_expired,
         StatusCode::TOO_MANY_REQUESTS => t.error_busy,
-        StatusCode::NOT_FOUND => t.error_not_found,
         s if s.is_server_error() => t.error_unavailable,
         _ => t.error_invalid,
     }

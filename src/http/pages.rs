@@ -151,7 +151,7 @@ pub async fn policy(
         policy_hash: entry.notices.policy.hash.hex(),
         categories: view(&entry, language, current.as_ref()),
         form: PreferencesForm {
-            action_url: format!("/sites/{}/policy/preferences", site.id),
+            action_url: format!("/sites/{}/policy/preferences?lang={language}", site.id),
             csrf_token: issued.token,
             saved_message: saved.then(|| {
                 i18n::texts(language)
@@ -165,8 +165,11 @@ pub async fn policy(
                 .map(|id| format!("/api/v1/sites/{}/consents/{id}/export", site.id))
                 .unwrap_or_default(),
             consent_id: cookie_id.map(|id| id.to_string()),
-            erase_url: format!("/sites/{}/policy/erase", site.id),
-            confirm_erase_url: format!("/sites/{}/policy?confirm_erase=1#your-data", site.id),
+            erase_url: format!("/sites/{}/policy/erase?lang={language}", site.id),
+            confirm_erase_url: format!(
+                "/sites/{}/policy?confirm_erase=1&lang={language}#your-data",
+                site.id
+            ),
             confirm_erase: query.confirm_erase.is_some(),
             erased: query.erased.is_some(),
         },
@@ -304,7 +307,11 @@ async fn save(
     Ok(HttpResponse::SeeOther()
         .insert_header((
             header::LOCATION,
-            format!("/sites/{}/policy?saved=1#preferences", site.id),
+            format!(
+                "/sites/{}/policy?saved=1{}#preferences",
+                site.id,
+                form_errors::lang_param(req)
+            ),
         ))
         .cookie(cookie)
         .finish())
@@ -356,7 +363,11 @@ async fn erase(
         return Ok(HttpResponse::SeeOther()
             .insert_header((
                 header::LOCATION,
-                format!("/sites/{}/policy?confirm_erase=1#your-data", entry.site.id),
+                format!(
+                    "/sites/{}/policy?confirm_erase=1{}#your-data",
+                    entry.site.id,
+                    form_errors::lang_param(req)
+                ),
             ))
             .finish());
     }
@@ -374,7 +385,11 @@ async fn erase(
     Ok(HttpResponse::SeeOther()
         .insert_header((
             header::LOCATION,
-            format!("/sites/{}/policy?erased=1#your-data", entry.site.id),
+            format!(
+                "/sites/{}/policy?erased=1{}#your-data",
+                entry.site.id,
+                form_errors::lang_param(req)
+            ),
         ))
         .cookie(gone)
         .finish())

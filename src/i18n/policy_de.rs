@@ -9,7 +9,7 @@ pub const DE: PolicyTexts = PolicyTexts {
     choices: "Ihre Datenschutz-Auswahl",
     version: "Version",
     last_updated: "Zuletzt geändert",
-    upcoming: "<strong>Bevorstehende Änderung.</strong> Version {next_version} dieser Erklärung gilt ab {next_date}. {next_summary} Wo sie einen Zweck ändert, dem Sie zugestimmt haben, fragen wir Sie erneut.",
+    upcoming: "<strong>Bevorstehende Änderung.</strong> Version {next_version} dieser Erklärung gilt ab <time datetime=\"{next_date}\">{next_date}</time>. {next_summary} Wo sie einen Zweck ändert, dem Sie zugestimmt haben, fragen wir Sie erneut.",
     lead: "Diese Erklärung beschreibt, welche personenbezogenen Daten {controller} erhebt, wenn Sie diese Website nutzen, warum, wie lange wir sie speichern, wer sie erhält und wie Sie Ihre Rechte ausüben. Sie können Ihre Wahl jederzeit unter <a href=\"#preferences\">Ihre Datenschutz-Auswahl</a> am Ende dieser Seite ändern.",
     summary: [
         "<strong>Freiwillig heißt freiwillig.</strong> Alle Kategorien außer den notwendigen werden nur mit Ihrer Einwilligung genutzt oder, wo das Gesetz auf Widerspruch setzt, bis Sie widersprechen.",

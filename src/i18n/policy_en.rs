@@ -9,7 +9,7 @@ pub const EN: PolicyTexts = PolicyTexts {
     choices: "Your privacy choices",
     version: "Version",
     last_updated: "Last updated",
-    upcoming: "<strong>Upcoming change.</strong> Version {next_version} of this policy takes effect on {next_date}. {next_summary} Where it changes a purpose you agreed to, we will ask for your choice again.",
+    upcoming: "<strong>Upcoming change.</strong> Version {next_version} of this policy takes effect on <time datetime=\"{next_date}\">{next_date}</time>. {next_summary} Where it changes a purpose you agreed to, we will ask for your choice again.",
     lead: "This policy explains what personal data {controller} collects when you use this website, why, how long we keep it, who receives it, and how you can use your rights. You can change your choices at any time in <a href=\"#preferences\">your privacy choices</a> at the end of this page.",
     summary: [
         "<strong>Optional means optional.</strong> Categories other than the essential ones are used only with your consent, or, where the law works on an opt-out basis, until you opt out.",

@@ -9,7 +9,7 @@ pub const ES: PolicyTexts = PolicyTexts {
     choices: "Sus opciones de privacidad",
     version: "Versión",
     last_updated: "Última actualización",
-    upcoming: "<strong>Cambio próximo.</strong> La versión {next_version} de esta política entra en vigor el {next_date}. {next_summary} Si cambia una finalidad que usted aceptó, volveremos a pedirle su elección.",
+    upcoming: "<strong>Cambio próximo.</strong> La versión {next_version} de esta política entra en vigor el <time datetime=\"{next_date}\">{next_date}</time>. {next_summary} Si cambia una finalidad que usted aceptó, volveremos a pedirle su elección.",
     lead: "Esta política explica qué datos personales recoge {controller} cuando usted usa este sitio web, por qué, cuánto tiempo los conservamos, quién los recibe y cómo puede ejercer sus derechos. Puede cambiar sus opciones en cualquier momento en <a href=\"#preferences\">sus opciones de privacidad</a>, al final de esta página.",
     summary: [
         "<strong>Opcional significa opcional.</strong> Las categorías distintas de las esenciales solo se usan con su consentimiento o, donde la ley funciona por exclusión voluntaria, hasta que usted se oponga.",

@@ -9,7 +9,7 @@ pub const FR: PolicyTexts = PolicyTexts {
     choices: "Vos choix de confidentialité",
     version: "Version",
     last_updated: "Dernière mise à jour",
-    upcoming: "<strong>Changement à venir.</strong> La version {next_version} de cette politique s’applique à partir du {next_date}. {next_summary} Si elle modifie une finalité que vous avez acceptée, nous vous demanderons à nouveau votre choix.",
+    upcoming: "<strong>Changement à venir.</strong> La version {next_version} de cette politique s’applique à partir du <time datetime=\"{next_date}\">{next_date}</time>. {next_summary} Si elle modifie une finalité que vous avez acceptée, nous vous demanderons à nouveau votre choix.",
     lead: "Cette politique explique quelles données personnelles {controller} collecte lorsque vous utilisez ce site, pourquoi, combien de temps nous les conservons, qui les reçoit et comment exercer vos droits. Vous pouvez modifier vos choix à tout moment dans <a href=\"#preferences\">vos choix de confidentialité</a>, à la fin de cette page.",
     summary: [
         "<strong>Facultatif veut dire facultatif.</strong> Les catégories autres que les catégories essentielles ne sont utilisées qu’avec votre consentement ou, là où la loi repose sur l’opposition, jusqu’à ce que vous vous y opposiez.",

@@ -425,6 +425,12 @@ async fn a_browser_whose_policy_form_fails_gets_a_page_in_its_language_with_the_
             "en-US",
             "This form has expired",
         ),
+        // The language the page was shown in (its form's action carries it) wins.
+        (
+            "/sites/demo/policy/preferences?lang=es",
+            "de-DE",
+            "Este formulario ha caducado",
+        ),
     ] {
         let mut res = post(path, language).await.unwrap();
         assert_eq!(res.status().as_u16(), 403, "{path}");
@@ -442,7 +448,7 @@ async fn a_browser_whose_policy_form_fails_gets_a_page_in_its_language_with_the_
             "the JSON code too: {html}"
         );
         assert!(
-            html.contains(r#"href="/sites/demo/policy""#),
+            html.contains(r#"href="/sites/demo/policy?lang="#),
             "a way back: {html}"
         );
     }
