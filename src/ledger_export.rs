@@ -106,13 +106,13 @@ fn kind_name(kind: EntryKind) -> &'static str {
 
 /// The export's lines: the `export` line, the stretch's entries, then the documents given
 /// (hash, bytes).
-pub fn lines(
-    site: &SiteId,
+pub fn lines<'a>(
+    site: &'a SiteId,
     days: Days,
-    rows: &[LedgerRow],
-    documents: &[(String, Vec<u8>)],
-) -> Vec<Value> {
-    let mut out = vec![json!({
+    rows: &'a [LedgerRow],
+    documents: &'a [(String, Vec<u8>)],
+) -> impl Iterator<Item = Value> + 'a {
+    let head = json!({
         "kind": "export",
         "format": FORMAT,
         "site": site.as_str(),
@@ -120,19 +120,19 @@ pub fn lines(
         "until": rfc3339(Timestamp(days.until_ms)),
         "first_seq": rows.first().map(|r| r.0),
         "last_seq": rows.last().map(|r| r.0),
-    })];
-    for row in rows {
+    });
+    let entries = rows.iter().map(move |row| {
         let own = owner(row.2.as_deref()).as_deref() == Some(site.as_str());
-        out.push(entry_line(row.0, &row.1, row.2.as_deref().filter(|_| own)));
-    }
-    for (hash, document) in documents {
-        out.push(json!({
+        entry_line(row.0, &row.1, row.2.as_deref().filter(|_| own))
+    });
+    let documents = documents.iter().map(|(hash, document)| {
+        json!({
             "kind": "document",
             "hash": hash,
             "document": String::from_utf8_lossy(document),
-        }));
-    }
-    out
+        })
+    });
+    std::iter::once(head).chain(entries).chain(documents)
 }
 
 /// An entry's line: everything in it follows from its header and payload, which is what the
@@ -292,24 +292,26 @@ pub struct Verified {
 
 /// Checks an export from its text alone.
 pub fn verify(text: &str) -> Result<Verified, ExportFault> {
-    let mut parsed = Vec::new();
-    for (n, line) in text
+    // One line at a time: what is kept is the rows' bytes, not the parsed lines.
+    let mut numbered = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let value: Value = serde_json::from_str(line).map_err(|e| ExportFault::Unreadable {
-            line: n + 1,
-            why: format!("not JSON: {e}"),
-        })?;
-        parsed.push((n + 1, value));
-    }
-    let Some((_, head)) = parsed.first() else {
+        .map(|(n, line)| {
+            serde_json::from_str::<Value>(line)
+                .map(|v| (n + 1, v))
+                .map_err(|e| ExportFault::Unreadable {
+                    line: n + 1,
+                    why: format!("not JSON: {e}"),
+                })
+        });
+    let Some(first) = numbered.next() else {
         return Err(ExportFault::Unreadable {
             line: 1,
             why: "the file is empty".into(),
         });
     };
+    let (_, head) = first?;
     if head["kind"] != "export" || head["format"] != FORMAT {
         return Err(ExportFault::Unreadable {
             line: 1,
@@ -318,11 +320,13 @@ pub fn verify(text: &str) -> Result<Verified, ExportFault> {
     }
     let site = head["site"].as_str().unwrap_or_default().to_owned();
     let mut rows: Vec<LedgerRow> = Vec::new();
-    let mut stated: Vec<(u64, &Value)> = Vec::new();
+    // The first entry whose line says something its header and payload do not.
+    let mut disagrees: Option<u64> = None;
     let mut documents = Vec::new();
-    for (n, line) in &parsed[1..] {
+    for item in numbered {
+        let (n, line) = item?;
         let bad = |why: &str| ExportFault::Unreadable {
-            line: *n,
+            line: n,
             why: why.to_owned(),
         };
         match line["kind"].as_str() {
@@ -341,7 +345,9 @@ pub fn verify(text: &str) -> Result<Verified, ExportFault> {
                     Value::String(p) => Some(p.clone().into_bytes()),
                     _ => return Err(bad("the payload is not text")),
                 };
-                stated.push((seq, line));
+                if disagrees.is_none() && line != entry_line(seq, &header, payload.as_deref()) {
+                    disagrees = Some(seq);
+                }
                 rows.push((seq, header, payload));
             }
             Some("document") => {
@@ -354,13 +360,12 @@ pub fn verify(text: &str) -> Result<Verified, ExportFault> {
             _ => return Err(bad("neither an entry nor a document")),
         }
     }
+    // A broken chain is the first thing to say; then a line that misreads its entry.
     check_chain(&rows)?;
-    for ((seq, line), row) in stated.iter().zip(&rows) {
-        if **line != entry_line(row.0, &row.1, row.2.as_deref()) {
-            return Err(ExportFault::Disagrees { seq: *seq });
-        }
+    if let Some(seq) = disagrees {
+        return Err(ExportFault::Disagrees { seq });
     }
-    check_export_line(head, &site, &rows)?;
+    check_export_line(&head, &site, &rows)?;
     for (hash, text) in &documents {
         if EntryHash::parse_hex(hash) != Some(EntryHash::of(text.as_bytes())) {
             return Err(ExportFault::DocumentChanged { hash: hash.clone() });
@@ -458,7 +463,6 @@ mod tests {
         documents: &[(String, Vec<u8>)],
     ) -> String {
         lines(site, days, rows, documents)
-            .iter()
             .map(|l| format!("{l}\n"))
             .collect()
     }
@@ -559,8 +563,9 @@ mod tests {
             verify(&with_blog).is_ok(),
             "another site's entry by its header only is fine"
         );
-        let blogs: Vec<Value> = lines(&SiteId::parse("blog").unwrap(), days, &other, &policy());
-        let mut forged: Vec<Value> = lines(&shop, days, &other, &policy());
+        let blogs: Vec<Value> =
+            lines(&SiteId::parse("blog").unwrap(), days, &other, &policy()).collect();
+        let mut forged: Vec<Value> = lines(&shop, days, &other, &policy()).collect();
         forged[2] = blogs[2].clone();
         let forged: String = forged.iter().map(|l| format!("{l}\n")).collect();
         assert!(

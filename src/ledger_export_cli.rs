@@ -92,8 +92,17 @@ fn write(
     let (store, runtime) = crate::cli::open_offline(settings).map_err(|e| e.to_string())?;
     let chain = store.ledger_chain(site).map_err(|e| e.to_string())?;
     let rows = ledger_export::stretch(&chain, site, days);
-    let text = if args.format == "csv" {
-        ledger_export::csv(site, rows)
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let failed = |e: std::io::Error| format!("cannot write the export: {e}");
+    if args.format == "csv" {
+        out.write_all(ledger_export::csv(site, rows).as_bytes())
+            .map_err(failed)?;
     } else {
         let mut documents = Vec::new();
         for hash in ledger_export::named_documents(rows, site) {
@@ -108,20 +117,12 @@ fn write(
                 None => return Err(format!("document {hash} is not archived")),
             }
         }
-        let mut text = String::new();
         for line in ledger_export::lines(site, days, rows, &documents) {
-            text.push_str(&line.to_string());
-            text.push('\n');
+            serde_json::to_writer(&mut out, &line).map_err(|e| e.to_string())?;
+            out.write_all(b"\n").map_err(failed)?;
         }
-        text
-    };
-    match &args.out {
-        Some(path) => std::fs::write(path, &text)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
-        None => std::io::stdout()
-            .write_all(text.as_bytes())
-            .map_err(|e| e.to_string())?,
     }
+    out.flush().map_err(failed)?;
     Ok(format!(
         "ledger export: site `{site}`, {} entries (seq {}–{})",
         rows.len(),
