@@ -6,6 +6,7 @@ pub mod admin;
 pub mod admin_client;
 pub mod analytics;
 pub mod cli;
+pub mod csv;
 pub mod demo_data;
 pub mod domain;
 pub mod errors;

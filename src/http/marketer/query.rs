@@ -347,43 +347,21 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// Whether a spreadsheet would read a cell as a formula: it starts with `=`, `+`, `-` or `@`
-/// (or their full-width forms), possibly after whitespace or control characters, which
-/// spreadsheets skip; or it starts with a tab or a line break.
-fn reads_as_formula(raw: &str) -> bool {
-    let rest = raw.trim_start_matches(|c: char| c.is_whitespace() || c.is_control());
-    raw.starts_with(['\t', '\r', '\n'])
-        || rest.starts_with([
-            '=', '+', '-', '@', '\u{ff1d}', '\u{ff0b}', '\u{ff0d}', '\u{ff20}',
-        ])
-}
-
-/// One CSV field: quoted when it must be, and defused (a leading `'`) when a spreadsheet would
-/// read it as a formula.
-fn csv_field(raw: &str) -> String {
-    let text = if reads_as_formula(raw) {
-        format!("'{raw}")
-    } else {
-        raw.to_owned()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
-}
-
 /// Renders an answer as CSV: a header of dimension then metric names, a line per row.
 pub fn to_csv(answer: &Answer, metrics: &[String], dims: &[String]) -> String {
     let mut out = String::new();
-    let header: Vec<String> = dims.iter().chain(metrics).map(|h| csv_field(h)).collect();
+    let header: Vec<String> = dims
+        .iter()
+        .chain(metrics)
+        .map(|h| crate::csv::field(h))
+        .collect();
     out.push_str(&header.join(","));
     out.push_str("\r\n");
     for r in &answer.rows {
         let fields: Vec<String> = r
             .dimensions
             .iter()
-            .map(|d| csv_field(d))
+            .map(|d| crate::csv::field(d))
             .chain(r.metrics.iter().map(|m| match m {
                 Value::Int(i) => i.to_string(),
                 Value::Float(f) => f.to_string(),
@@ -413,25 +391,4 @@ pub async fn export_csv(
             format!("attachment; filename=\"{name}\""),
         ))
         .body(to_csv(&a, &metrics, &dims)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_field;
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_field("/pricing"), "/pricing");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
-        assert_eq!(csv_field(" =1+1"), "' =1+1");
-        assert_eq!(
-            csv_field("\u{a0}\u{3000}@SUM(A1)"),
-            "'\u{a0}\u{3000}@SUM(A1)"
-        );
-        assert_eq!(csv_field("\u{ff1d}1+1"), "'\u{ff1d}1+1");
-        assert_eq!(csv_field("\n-1"), "\"'\n-1\"");
-        assert_eq!(csv_field("a =1"), "a =1");
-    }
 }
