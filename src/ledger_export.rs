@@ -25,6 +25,7 @@ use crate::domain::ledger::{
     ChainFault, EntryHash, EntryHeader, EntryKind, payload_lines, verify_chain_from,
 };
 use crate::domain::{SiteId, Timestamp};
+use crate::http::wire::rfc3339;
 use crate::store::LedgerRow;
 
 pub const FORMAT: &str = "consentry-ledger-export-1";
@@ -85,16 +86,6 @@ fn unhex(raw: &str) -> Option<Vec<u8>> {
     (0..raw.len() / 2)
         .map(|i| u8::from_str_radix(raw.get(i * 2..i * 2 + 2)?, 16).ok())
         .collect()
-}
-
-fn rfc3339(at: Timestamp) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.millis()) * 1_000_000)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 fn kind_name(kind: EntryKind) -> &'static str {
