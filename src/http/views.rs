@@ -126,20 +126,11 @@ impl PolicyPage<'_> {
     }
 }
 
-/// `text` safe inside HTML text and quoted attribute values.
+/// `text` safe inside HTML text and quoted attribute values: askama's own HTML escaping, the
+/// same as the template's.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    let Ok(safe) = askama::filters::escape(text, askama::filters::Html);
+    safe.to_string()
 }
 
 impl std::ops::Deref for PolicyPage<'_> {
