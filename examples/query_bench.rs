@@ -237,9 +237,15 @@ fn scan_mode(dir: &str, rounds: usize) {
         .enable_all()
         .build()
         .expect("a runtime");
+    let goals = settings
+        .sites
+        .iter()
+        .find(|s| s.id == site)
+        .map(|s| s.goals.clone())
+        .unwrap_or_default();
     let parse = |json: &str| {
         let body: QueryBody = serde_json::from_str(json).expect("valid");
-        query::parse(&body.raw(), SystemClock.now()).expect("valid")
+        query::parse(&body.raw(), SystemClock.now(), &goals).expect("valid")
     };
     let total = parse(r#"{"metrics":["events"],"date_range":"12mo"}"#);
     let question = parse(

@@ -10,7 +10,7 @@ try { regionNames = new Intl.DisplayNames(['en'], { type: 'region' }); } catch (
 export const METRIC = {
   visitors: 'Visitors', visits: 'Visits', pageviews: 'Pageviews', events: 'Events',
   bounce_rate: 'Bounce rate', visit_duration: 'Visit duration', conversions: 'Conversions',
-  conversion_rate: 'Conversion rate', decisions: 'Decisions', opt_in_rate: 'Opt-in rate', opt_out_rate: 'Opt-out rate',
+  conversion_rate: 'Conversion rate', revenue: 'Revenue', decisions: 'Decisions', opt_in_rate: 'Opt-in rate', opt_out_rate: 'Opt-out rate',
 };
 export const SHORT = { conversions: 'Total', conversion_rate: 'Conv. rate', opt_in_rate: 'Opt-in', opt_out_rate: 'Opt-out', visit_duration: 'Duration' };
 export const RATE = { bounce_rate: 1, conversion_rate: 1, opt_in_rate: 1, opt_out_rate: 1 };
@@ -58,9 +58,14 @@ function duration(s) {
   return Math.floor(s / 3600) + 'h ' + String(Math.floor((s % 3600) / 60)).padStart(2, '0') + 'm';
 }
 
+/* The site's revenue currency (ISO 4217), when a goal has revenue. */
+const CURRENCY = document.body.getAttribute('data-currency');
+const money = CURRENCY ? new Intl.NumberFormat('en', { style: 'currency', currency: CURRENCY }) : nf;
+
 export function fmt(metric, v, big) {
   if (v == null) return '–';
   if (RATE[metric]) return nf1.format(v) + '%';
+  if (metric === 'revenue') return money.format(v);
   if (metric === 'visit_duration') return duration(v);
   return big && v >= 100000 ? nfCompact.format(v) : nf.format(v);
 }

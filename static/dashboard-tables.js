@@ -6,8 +6,8 @@
      data-dimension         the query's dimensions, comma-separated (regions: country,region)
      data-metrics           the query's metrics, comma-separated
      data-filter-dimension  what a click on a row filters by, when not the first dimension
-                            (conversions are grouped by event name, a click filters by goal)
      data-api="consent-stats"  the consent table: banner decisions, not filtered
+     data-empty             what an empty table says instead of "Nothing recorded in this period"
    Every table shows ten rows and a "Show more" button that asks for a hundred. */
 
 import { $, $$, el, announce, fmt, valueLabel, countryName, dimLabel, isPath, METRIC, SHORT } from './dashboard-format.js';
@@ -117,7 +117,7 @@ export function createTables(opts) {
     if (!res.results.length) {
       const tr0 = el('tr', 'row-empty');
       const td0 = el('td', 'panel-empty', sup ? 'Every group here has fewer than ' + (res.meta.min_group_size || 5) +
-        ' visitors, so none is shown.' : 'Nothing recorded in this period.');
+        ' visitors, so none is shown.' : panel.getAttribute('data-empty') || 'Nothing recorded in this period.');
       td0.colSpan = metrics.length + (consent ? 2 : 1);
       tr0.appendChild(td0);
       tbody.appendChild(tr0);

@@ -7,5 +7,6 @@ pub mod engine;
 pub mod enrich;
 pub mod event;
 pub mod funnel;
+pub mod goals;
 pub mod query;
 pub mod visits;

@@ -43,6 +43,18 @@ impl DropReason {
     }
 }
 
+/// The longest event name, in bytes.
+pub const MAX_EVENT_NAME: usize = 64;
+
+/// Whether a name can be an event's: 1 to 64 ASCII letters, digits, `_ - . :` and spaces.
+pub fn is_event_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_EVENT_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b' '))
+}
+
 /// The categories an event needs: the one it was sent with and the one the site configures
 /// for its name, both. The first is the stricter, under which it is stored: a sale-or-sharing
 /// category wins over any other.

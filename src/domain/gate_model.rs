@@ -58,6 +58,7 @@ fn site() -> Site {
             "purchase".to_owned(),
             CategoryId::parse("marketing").unwrap(),
         )]),
+        goals: Default::default(),
     }
 }
 

@@ -25,7 +25,7 @@ pub use clock::{Clock, SystemClock, Timestamp};
 pub use consent::{
     Action, Channel, Choices, ConsentRecord, Decision, DecisionError, DecisionRequest,
 };
-pub use event::{DropReason, event_categories, gate};
+pub use event::{DropReason, event_categories, gate, is_event_name};
 pub use ids::{CategoryId, ConsentId, IdError, PolicyVersion, SiteId, Subject};
 pub use jurisdiction::{Jurisdiction, Location, Regime};
 pub use ledger::{EntryHash, EntryHeader, EntryKind, GENESIS};

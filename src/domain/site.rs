@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::analytics::goals::Goals;
+
 use super::clock::Timestamp;
 use super::ids::{CategoryId, PolicyVersion, SiteId};
 use super::jurisdiction::Regime;
@@ -129,6 +131,8 @@ pub struct Site {
     pub categories: Vec<Category>,
     /// Event names whose category is fixed by the site, e.g. `purchase` → `marketing`.
     pub event_categories: BTreeMap<String, CategoryId>,
+    /// What the site counts as conversions.
+    pub goals: Goals,
 }
 
 impl Site {

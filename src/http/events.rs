@@ -17,7 +17,7 @@ use super::visitor::{Visitor, gpc_header};
 use crate::analytics::enrich;
 use crate::analytics::event::{AcceptedEvent, Context, PropValue};
 use crate::domain::{
-    CategoryId, ConsentId, ConsentRecord, DropReason, Site, event_categories, gate,
+    CategoryId, ConsentId, ConsentRecord, DropReason, Site, event_categories, gate, is_event_name,
 };
 use crate::errors::ApiError;
 use crate::store::StoreError;
@@ -28,7 +28,6 @@ pub const MAX_BATCH: usize = 50;
 const MAX_PROPS: usize = 30;
 const MAX_PROP_KEY: usize = 40;
 const MAX_PROP_VALUE: usize = 200;
-const MAX_NAME: usize = 64;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,14 +64,6 @@ struct Candidate {
     categories: Vec<CategoryId>,
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b' '))
-}
-
 fn props(raw: BTreeMap<String, Value>) -> Option<Vec<(String, PropValue)>> {
     if raw.len() > MAX_PROPS {
         return None;
@@ -96,7 +87,7 @@ fn props(raw: BTreeMap<String, Value>) -> Option<Vec<(String, PropValue)>> {
 /// Parses one event; `None` means it is dropped as `invalid`.
 fn candidate(site: &Site, body: EventBody) -> Option<Candidate> {
     let consent_id = ConsentId::parse(&body.consent_id).ok()?;
-    if !valid_name(&body.name) || body.url.len() > 2048 {
+    if !is_event_name(&body.name) || body.url.len() > 2048 {
         return None;
     }
     let path = enrich::page_path(&body.url)?;

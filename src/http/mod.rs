@@ -72,6 +72,7 @@ fn every_route(cfg: &mut web::ServiceConfig) {
                 .service(marketer::query::export_csv)
                 .service(marketer::funnel::run_funnel)
                 .service(marketer::segments::list)
+                .service(marketer::goals::list)
                 .service(marketer::segments::save)
                 .service(marketer::segments::remove)
                 .default_service(web::to(not_found)),

@@ -168,6 +168,10 @@ pub struct DashboardPage {
     pub key_id: String,
     /// The sign-out form's CSRF token (`http::csrf`).
     pub csrf_token: String,
+    /// How many goals the site defines (none: the conversions panel says how to add one).
+    pub goals: usize,
+    /// The currency of the site's revenue goals, if any (the conversions panel shows revenue).
+    pub currency: Option<String>,
 }
 
 /// `GET /dashboard/{site}` when signed out, and a failed sign-in.

@@ -19,7 +19,7 @@ use crate::geo::TrustedProxies;
 #[error("{0}")]
 pub struct SettingsError(pub String);
 
-fn err(setting: &str, problem: impl std::fmt::Display) -> SettingsError {
+pub(super) fn err(setting: &str, problem: impl std::fmt::Display) -> SettingsError {
     SettingsError(format!("setting `{setting}`: {problem}"))
 }
 
@@ -85,6 +85,8 @@ pub struct FileSite {
     categories: Vec<FileCategory>,
     #[serde(default)]
     event_categories: BTreeMap<String, String>,
+    #[serde(default)]
+    goals: Vec<super::goals::FileGoal>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -559,6 +561,7 @@ impl FileSite {
             };
             event_categories.insert(event, known.id.clone());
         }
+        let goals = super::goals::goals(self.goals, &format!("sites[{id}]"))?;
         Ok(Site {
             id,
             name: self.name,
@@ -569,6 +572,7 @@ impl FileSite {
             policy,
             categories,
             event_categories,
+            goals,
         })
     }
 }

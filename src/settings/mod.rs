@@ -5,6 +5,7 @@
 //! error naming the setting, reported before the server starts.
 
 mod file;
+mod goals;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

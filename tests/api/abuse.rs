@@ -309,7 +309,12 @@ async fn a_query_whose_asker_is_gone_stops_instead_of_running_on() {
         date_range: Some(query::RawRange::Named("7d".into())),
         ..RawQuery::default()
     };
-    let q = query::parse(&raw, consentry::domain::Clock::now(&app.clock)).unwrap();
+    let q = query::parse(
+        &raw,
+        consentry::domain::Clock::now(&app.clock),
+        &Default::default(),
+    )
+    .unwrap();
     let site = consentry::domain::SiteId::parse("demo").unwrap();
     let run = |cancel: Cancel| {
         let options = Options {

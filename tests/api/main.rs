@@ -15,6 +15,7 @@ mod crash;
 mod events;
 mod funnels;
 mod geo_fixture;
+mod goals;
 mod helpers;
 mod hygiene;
 mod jurisdiction;

@@ -13,6 +13,8 @@
 //! So over [A, B]: visitors 3 (unique per day: V1 and V2 on A, V1 on B), visits 3, pageviews 4,
 //! events 5, bounce rate 66.7, mean visit 120 s, conversions 1, conversion rate 33.3.
 
+use consentry::analytics::funnel::Step;
+use consentry::analytics::goals::{Goal, Goals};
 use consentry::domain::{ApiKey, SiteId, Timestamp};
 use serde_json::{Value, json};
 
@@ -27,10 +29,26 @@ const B: &str = "2026-09-25";
 pub(crate) const DE: &str = "2.16.10.1";
 pub(crate) const GB: &str = "2.16.20.1";
 
+/// The dataset's one goal: `signup` events.
+fn signup_goal() -> Goals {
+    let signup = Goal {
+        name: "signup".into(),
+        trigger: Step::Event("signup".into()),
+        revenue_property: None,
+    };
+    Goals::new(vec![signup], None).unwrap()
+}
+
 /// The app with geo, a trusted proxy (to choose each visitor's country), a second site and
-/// `min_group_size` as given.
+/// `min_group_size` as given; the one goal is `signup`.
 pub(crate) async fn marketer_app(min_group_size: u32) -> TestApp {
+    marketer_app_with(min_group_size, signup_goal()).await
+}
+
+/// The same, with these goals.
+pub(crate) async fn marketer_app_with(min_group_size: u32, goals: Goals) -> TestApp {
     spawn_app_with(|s| {
+        s.sites[0].goals = goals;
         let geo = s.data_dir.with_file_name("geo.mmdb");
         write_geo_fixture(&geo);
         s.geoip = Some(geo);
@@ -264,7 +282,7 @@ async fn each_dimension_splits_the_dataset_as_computed_by_hand() {
             ],
         ),
         (
-            "event:name",
+            "event:goal",
             json!(["conversions", "visitors", "conversion_rate"]),
             // A goal's conversion rate is its share of all the period's visitors.
             vec![row(&["signup"], json!([1, 1, 50.0]))],

@@ -175,9 +175,13 @@ test('signing in opens the dashboard; charts, KPIs, tables, range, filters, CSV 
     const rates = await page.locator('#panel-conversions tbody tr.row td:last-child').allTextContents();
     assert.ok(rates.length > 0 && rates.every((r) => parseFloat(r) > 0 && parseFloat(r) < 100),
       `a goal's conversion rate is its share of all visitors: ${rates}`);
-    const convBody = requests.map((r) => r.body).find((b) => b && b.includes('"dimensions":["event:name"]'));
-    assert.ok(convBody && !convBody.includes('is_not'),
-      'the conversions query groups custom events by name with no filter of its own, so rollups answer it');
+    const convBody = requests.map((r) => r.body).find((b) => b && b.includes('"dimensions":["event:goal"]'));
+    assert.ok(convBody && convBody.includes('"revenue"') && !convBody.includes('is_not'),
+      'the conversions panel groups by goal, with revenue (the demo site has a revenue goal), and no filter of its own');
+    const goalNames = await page.locator('#panel-conversions tbody tr.row').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-value')));
+    assert.ok(goalNames.length > 0 && goalNames.every((n) => ['Sign-up', 'Purchase', 'Visited pricing'].includes(n)),
+      `the conversions panel lists the demo site's goals, not event names: ${goalNames}`);
+    assert.match(await page.locator('#panel-conversions tbody').textContent(), /€/, 'revenue is shown in the site currency');
     await page.locator('#tab-device').click();
     await page.waitForFunction(() => !document.querySelector('#panel-tech').hasAttribute('aria-busy'));
     assert.equal(await page.locator('#panel-tech thead th').first().textContent(), 'Device');

@@ -16,9 +16,11 @@ use std::ops::Range;
 
 use super::day::Day;
 use super::format::Need;
+use super::goal_marks::DayGoals;
+use crate::analytics::goals::{GoalSet, Goals, members};
 use crate::analytics::query::{
-    Counters, DAY_MS, Dimension, Filter, Groups, Part, Query, Span, TimeGrain, VisitField,
-    period_at,
+    Counters, DAY_MS, Dimension, Filter, FilterOp, Groups, Metric, Part, Query, Span, TimeGrain,
+    VisitField, period_at,
 };
 
 /// What a filter reads in a day.
@@ -27,6 +29,8 @@ pub(super) enum Target {
     Visit(VisitField),
     Page,
     Name,
+    /// The goals an event completes: a set, not one word (see `DayGoals`).
+    Goal,
     /// A property, by its key's code; `None` when no event of the day has the key.
     Prop(Option<u32>),
 }
@@ -35,16 +39,19 @@ pub(super) fn target(d: &Day, dim: &Dimension) -> Target {
     match dim {
         Dimension::Visit(f) => Target::Visit(*f),
         Dimension::Page => Target::Page,
-        Dimension::Name | Dimension::Goal => Target::Name,
+        Dimension::Name => Target::Name,
+        Dimension::Goal => Target::Goal,
         Dimension::Prop(key) => Target::Prop(d.find(key)),
         // Parsing keeps time out of filters; as a group part it is read from the event's time.
         Dimension::Time(_) => Target::Page,
     }
 }
 
-/// A target's value code for event `i` (0: none).
+/// A target's value code for event `i` (0: none). A goal is no word of the day: its code is
+/// 0 here, and the callers read goal sets from `DayGoals`.
 pub(super) fn code_of(d: &Day, t: Target, i: usize) -> u32 {
     match t {
+        Target::Goal => 0,
         Target::Visit(f) => d.attr(f)[d.ev_visit[i] as usize],
         Target::Page if d.ev_name[i] == 0 => d.ev_path[i],
         Target::Page => 0,
@@ -64,21 +71,53 @@ pub(super) struct Compiled<'a> {
     filter: &'a Filter,
     target: Target,
     memo: Vec<u8>,
+    /// A filter on `event:goal`: the goals each event completes.
+    goals: Option<GoalFilter<'a>>,
+}
+
+/// A filter on `event:goal`, decided per event from the goals it completes, by
+/// `Filter::admits_any_of`: `is_not` when none of them is excluded, the others when one of
+/// them passes.
+struct GoalFilter<'a> {
+    marks: DayGoals<'a>,
+    /// The goals whose name the filter admits.
+    admitted: GoalSet,
+    negated: bool,
 }
 
 impl<'a> Compiled<'a> {
-    pub(super) fn new(d: &Day, filter: &'a Filter) -> Compiled<'a> {
+    pub(super) fn new(d: &Day, filter: &'a Filter, goals: &'a Goals) -> Compiled<'a> {
+        let target = target(d, &filter.dimension);
         Compiled {
             filter,
-            target: target(d, &filter.dimension),
+            target,
             memo: vec![0; d.dict.len()],
+            goals: matches!(target, Target::Goal).then(|| GoalFilter {
+                marks: DayGoals::new(d, goals, false),
+                admitted: goals.set_where(|g| filter.admits(Some(&g.name))),
+                negated: filter.matcher.op() == FilterOp::IsNot,
+            }),
         }
     }
 
     /// Whether event `i` passes.
     pub(super) fn admits_event(&mut self, d: &Day, i: usize) -> bool {
+        if let Some(g) = &mut self.goals {
+            let set = g.marks.completed(d, i);
+            return if g.negated {
+                set & !g.admitted == 0
+            } else {
+                set & g.admitted != 0
+            };
+        }
         let code = code_of(d, self.target, i);
         self.passes(d, code)
+    }
+
+    /// The goals this filter lets an `event:goal` row be: all of them for a filter on
+    /// another dimension.
+    fn goal_rows(&self) -> GoalSet {
+        self.goals.as_ref().map_or(GoalSet::MAX, |g| g.admitted)
     }
 
     fn passes(&mut self, d: &Day, code: u32) -> bool {
@@ -256,6 +295,11 @@ impl<'q> Evaluation<'q> {
                 Dimension::Name | Dimension::Goal => need.visits_only = false,
             }
         }
+        if query.reads_goals() {
+            need.visits_only = false;
+            need.paths |= query.goals.reads_pages();
+            need.props |= query.goals.has_revenue() && query.metrics.contains(&Metric::Revenue);
+        }
         need
     }
 
@@ -271,8 +315,11 @@ impl<'q> Evaluation<'q> {
             return;
         }
         let query = self.query;
-        let mut filters: Vec<Compiled> =
-            query.filters.iter().map(|f| Compiled::new(d, f)).collect();
+        let mut filters: Vec<Compiled> = query
+            .filters
+            .iter()
+            .map(|f| Compiled::new(d, f, &query.goals))
+            .collect();
         let (visit_filters, event_filters): (Vec<_>, Vec<_>) = filters
             .iter_mut()
             .partition(|c| matches!(c.target, Target::Visit(_)));
@@ -285,6 +332,9 @@ impl<'q> Evaluation<'q> {
                 other => (target(d, other), None),
             })
             .collect();
+        let goal_rows = event_filters
+            .iter()
+            .fold(GoalSet::MAX, |rows, c| rows & c.goal_rows());
         let mut local = LocalGroups::new(d, &parts);
         if self.visits_suffice(d, &event_filters, &parts) {
             count_whole_visits(d, &visit_ok, &parts, &mut local);
@@ -293,7 +343,16 @@ impl<'q> Evaluation<'q> {
                 d.events() > 0 || d.visits() == 0,
                 "a day read without its events table for a question that reads events"
             );
-            let matched = self.count_events(d, &visit_ok, event_filters, &parts, &mut local);
+            let mut marks = self.query.reads_goals().then(|| {
+                let with_revenue = self.query.metrics.contains(&Metric::Revenue);
+                DayGoals::new(d, &self.query.goals, with_revenue)
+            });
+            let pass = EventPass {
+                visit_ok: &visit_ok,
+                parts: &parts,
+                goal_rows,
+            };
+            let matched = self.count_events(d, &pass, event_filters, marks.as_mut(), &mut local);
             if !self.splits_visits {
                 self.count_visits(d, &matched, &parts, &mut local);
             }
@@ -309,6 +368,7 @@ impl<'q> Evaluation<'q> {
             self.range.start <= d.day * DAY_MS && (d.day + 1) * DAY_MS <= self.range.end;
         whole_day
             && !self.every_event
+            && !self.query.reads_goals()
             && !self.splits_visits
             && event_filters.is_empty()
             && parts
@@ -320,43 +380,54 @@ impl<'q> Evaluation<'q> {
     fn count_events(
         &self,
         d: &Day,
-        visit_ok: &[bool],
+        pass: &EventPass,
         mut event_filters: Vec<&mut Compiled>,
-        parts: &[KeyPart],
+        mut marks: Option<&mut DayGoals>,
         local: &mut LocalGroups,
     ) -> Vec<bool> {
         let mut matched = vec![false; d.visits()];
+        let goal_slot = pass
+            .parts
+            .iter()
+            .position(|(t, _)| matches!(t, Target::Goal));
         'events: for i in 0..d.events() {
             let at = d.ev_at[i];
             let v = d.ev_visit[i] as usize;
-            if !self.range.contains(&at) || !visit_ok[v] {
+            if !self.range.contains(&at) || !pass.visit_ok[v] {
                 continue;
             }
-            for c in event_filters.iter_mut() {
-                let code = code_of(d, c.target, i);
-                if !c.passes(d, code) {
-                    continue 'events;
-                }
+            if !event_filters.iter_mut().all(|c| c.admits_event(d, i)) {
+                continue;
             }
             matched[v] = true;
             let mut key = LocalKey::default();
-            for (slot, (t, grain)) in key.0.iter_mut().zip(parts) {
-                *slot = match grain {
-                    Some(g) => period_at(*g, at),
-                    None => match code_of(d, *t, i) {
+            for (slot, (t, grain)) in key.0.iter_mut().zip(pass.parts) {
+                *slot = match (grain, t) {
+                    (Some(g), _) => period_at(*g, at),
+                    (None, Target::Goal) => 0,
+                    (None, t) => match code_of(d, *t, i) {
                         0 => continue 'events,
                         code => i64::from(code),
                     },
                 };
             }
-            let visitor = d.visit_visitor[v];
-            let tally = local.get(key);
-            let custom = d.ev_name[i] != 0;
-            tally.counters.pageviews += i64::from(!custom);
-            tally.counters.events += i64::from(custom);
-            Tally::visitor(&mut tally.visitors, visitor);
-            if custom {
-                Tally::visitor(&mut tally.converters, visitor);
+            let set = marks.as_deref_mut().map_or(0, |m| m.completed(d, i));
+            let seen = Seen {
+                custom: d.ev_name[i] != 0,
+                visitor: d.visit_visitor[v],
+            };
+            let Some(slot) = goal_slot else {
+                let revenue = marks
+                    .as_deref_mut()
+                    .map_or(0, |m| m.amount_of_set(d, i, set));
+                seen.count(local.get(key), set != 0, revenue);
+                continue;
+            };
+            // One row per goal the event completes (and the filters let be a row).
+            for goal in members(set & pass.goal_rows) {
+                key.0[slot] = goal as i64 + 1;
+                let revenue = marks.as_deref_mut().map_or(0, |m| m.amount(d, i, goal));
+                seen.count(local.get(key), true, revenue);
             }
         }
         matched
@@ -376,15 +447,23 @@ impl<'q> Evaluation<'q> {
         }
     }
 
-    /// Moves a day's groups into the evaluation's, keyed by text instead of day-local codes.
+    /// Moves a day's groups into the evaluation's, keyed by text instead of day-local codes
+    /// (a goal by its name).
     fn merge(&mut self, d: &Day, parts: &[KeyPart], local: LocalGroups) {
+        let goals = &self.query.goals;
         for (key, tally) in local.tallies {
             let key: Vec<Part> = parts
                 .iter()
                 .zip(key.0)
-                .map(|((_, grain), k)| match grain {
-                    Some(_) => Part::Period(k),
-                    None => Part::Text(d.text(u32::try_from(k).unwrap_or(0)).to_owned()),
+                .map(|((target, grain), k)| match (grain, target) {
+                    (Some(_), _) => Part::Period(k),
+                    (None, Target::Goal) => Part::Text(
+                        usize::try_from(k - 1)
+                            .ok()
+                            .and_then(|i| goals.get(i))
+                            .map_or_else(String::new, |g| g.name.clone()),
+                    ),
+                    (None, _) => Part::Text(d.text(u32::try_from(k).unwrap_or(0)).to_owned()),
                 })
                 .collect();
             let into = self.groups.entry(key).or_default();
@@ -394,6 +473,8 @@ impl<'q> Evaluation<'q> {
             c.visits += tally.counters.visits;
             c.bounces += tally.counters.bounces;
             c.duration_ms += tally.counters.duration_ms;
+            c.conversions += tally.counters.conversions;
+            c.revenue += tally.counters.revenue;
             into.visitors.extend(tally.visitors);
             into.converters.extend(tally.converters);
         }
@@ -414,6 +495,36 @@ impl<'q> Evaluation<'q> {
 
 /// A group part: what it reads, or the time grain it buckets by.
 type KeyPart = (Target, Option<TimeGrain>);
+
+/// What every event of a day's pass is checked against: the visits the visit-level filters
+/// admit, the group parts, and the goals an `event:goal` row may be.
+struct EventPass<'p> {
+    visit_ok: &'p [bool],
+    parts: &'p [KeyPart],
+    goal_rows: GoalSet,
+}
+
+/// A counted event: a custom one or a pageview, and whose.
+struct Seen {
+    custom: bool,
+    visitor: u64,
+}
+
+impl Seen {
+    /// Counts the event in a group; `conversion`: it completed a goal (of the group's goal,
+    /// in an `event:goal` split), with `revenue` thousandths.
+    fn count(&self, tally: &mut Tally, conversion: bool, revenue: i64) {
+        let c = &mut tally.counters;
+        c.pageviews += i64::from(!self.custom);
+        c.events += i64::from(self.custom);
+        c.conversions += i64::from(conversion);
+        c.revenue += revenue;
+        Tally::visitor(&mut tally.visitors, self.visitor);
+        if conversion {
+            Tally::visitor(&mut tally.converters, self.visitor);
+        }
+    }
+}
 
 /// Which visits pass every visit-level filter.
 fn admitted_visits(d: &Day, mut visit_filters: Vec<&mut Compiled>) -> Vec<bool> {
@@ -450,7 +561,8 @@ fn count_visit(c: &mut Counters, d: &Day, v: usize) {
 }
 
 /// Counts a day's admitted visits with all their events, read from the visits table: what
-/// the event pass and the visit pass together count when `visits_suffice`.
+/// the event pass and the visit pass together count when `visits_suffice` (which a question
+/// about goals never is: no goal completion is counted here).
 fn count_whole_visits(d: &Day, visit_ok: &[bool], parts: &[KeyPart], local: &mut LocalGroups) {
     for (v, _) in visit_ok.iter().enumerate().filter(|(_, ok)| **ok) {
         let Some(key) = visit_key(d, v, parts) else {
@@ -463,11 +575,7 @@ fn count_whole_visits(d: &Day, visit_ok: &[bool], parts: &[KeyPart], local: &mut
         c.pageviews += i64::from(pageviews);
         c.events += i64::from(custom);
         count_visit(c, d, v);
-        let visitor = d.visit_visitor[v];
-        Tally::visitor(&mut tally.visitors, visitor);
-        if custom > 0 {
-            Tally::visitor(&mut tally.converters, visitor);
-        }
+        Tally::visitor(&mut tally.visitors, d.visit_visitor[v]);
     }
 }
 

@@ -9,6 +9,7 @@ use super::day::{Day, Interner};
 use super::eval::Compiled;
 use super::format::Need;
 use crate::analytics::funnel::{Funnel, Touch, TouchKind};
+use crate::analytics::goals::Goals;
 use crate::analytics::query::{Dimension, Filter, Span, VisitField};
 
 /// A funnel question: the steps and window, the filters, an optional visit-level dimension to
@@ -19,6 +20,8 @@ pub struct FunnelQuery {
     pub filters: Vec<Filter>,
     pub dimension: Option<VisitField>,
     pub span: Span,
+    /// The site's goals, for filters on `event:goal`.
+    pub goals: Goals,
 }
 
 /// Visitors per step: over everyone, and per value of the dimension.
@@ -93,7 +96,7 @@ impl<'q> FunnelEvaluation<'q> {
             .query
             .filters
             .iter()
-            .map(|f| Compiled::new(d, f))
+            .map(|f| Compiled::new(d, f, &self.query.goals))
             .collect();
         // The evaluation's word for each word of the day, + 1 (0: not looked up yet).
         let mut word_of = vec![0u32; d.dict.len()];

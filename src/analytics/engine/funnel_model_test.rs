@@ -14,7 +14,7 @@ use super::model_test::{
 };
 use super::{Day, FunnelCounts, FunnelEvaluation, FunnelQuery, Row, format};
 use crate::analytics::funnel::{Funnel, PagePattern, Step, Touch, TouchKind, Window, tally};
-use crate::analytics::query::{Filter, Span, VisitField};
+use crate::analytics::query::{Span, VisitField};
 
 fn gen_step() -> impl Strategy<Value = Step> {
     let pages = ["/", "/pricing", "/blog*", "/*"];
@@ -56,13 +56,15 @@ fn gen_funnel() -> impl Strategy<Value = FunnelQuery> {
                 first: FIRST_DAY + a.min(b),
                 last: FIRST_DAY + a.max(b),
             },
+            goals: super::model_test::model_goals(),
         })
 }
 
-fn passes(filters: &[Filter], events: &[&Row], r: &Row) -> bool {
-    filters
+fn passes(query: &FunnelQuery, events: &[&Row], r: &Row) -> bool {
+    query
+        .filters
         .iter()
-        .all(|f| f.admits(super::model_test::value_of(events, r, &f.dimension).as_deref()))
+        .all(|f| super::model_test::passes(&query.goals, events, r, f))
 }
 
 /// A touch as the reference gathers it: time, visit, page or not, what, and the visit's value
@@ -86,7 +88,7 @@ fn reference(rows: &[Row], q: &FunnelQuery) -> FunnelCounts {
             };
             if !range.contains(&r.event.at.0)
                 || !steps.iter().any(|s| s.matches(kind))
-                || !passes(&q.filters, &events, r)
+                || !passes(q, &events, r)
             {
                 continue;
             }

@@ -11,6 +11,7 @@ pub mod day;
 pub mod eval;
 pub mod format;
 pub mod funnel_eval;
+mod goal_marks;
 
 pub use day::{Day, Row};
 pub use eval::Evaluation;

@@ -8,8 +8,10 @@ use proptest::prelude::*;
 
 use super::{Day, Evaluation, Row, format};
 use crate::analytics::event::{Context, PropValue, StoredEvent};
+use crate::analytics::funnel::{PagePattern, Step, TouchKind};
+use crate::analytics::goals::{Currency, Goal, Goals, amount_thousandths};
 use crate::analytics::query::{
-    Counters, Dimension, Filter, Groups, Matcher, Part, Query, Span, TimeGrain, VisitField,
+    Counters, Dimension, Filter, Groups, Matcher, Metric, Part, Query, Span, TimeGrain, VisitField,
     period_at,
 };
 use crate::domain::Timestamp;
@@ -22,6 +24,35 @@ const COUNTRIES: [Option<&str>; 3] = [Some("DE"), Some("GB"), None];
 const BROWSERS: [&str; 2] = ["Firefox", "Chrome"];
 const SOURCES: [Option<&str>; 3] = [Some("Google"), Some("Bing"), None];
 const PLANS: [Option<&str>; 3] = [Some("pro"), Some("free"), None];
+/// The `amount` and `net` properties of an event, by the same index as its plan.
+const AMOUNTS: [Option<&str>; 3] = [Some("19.99"), Some("oops"), Some("-4")];
+const NETS: [&str; 3] = ["16.8", "2", "x"];
+/// Names the generated filters use, goals' among them.
+const GOAL_NAMES: [&str; 5] = ["Signup", "Twos", "Blog", "Buy", "Big buy"];
+
+/// Goals that overlap (`/blog/22` completes two), one with revenue, one never completed.
+pub(super) fn model_goals() -> Goals {
+    let page =
+        |p: &str| Step::Page(PagePattern::parse(p, "model").unwrap_or_else(|e| panic!("{e}")));
+    let goal = |name: &str, trigger: Step, revenue: Option<&str>| Goal {
+        name: name.into(),
+        trigger,
+        revenue_property: revenue.map(str::to_owned),
+    };
+    Goals::new(
+        vec![
+            goal("Signup", Step::Event("signup".into()), None),
+            goal("Pricing", page("/pricing"), None),
+            goal("Blog", page("/blog/*"), None),
+            goal("Twos", page("*2*"), None),
+            goal("Buy", Step::Event("buy".into()), Some("amount")),
+            goal("Big buy", Step::Event("buy".into()), Some("net")),
+            goal("Never", Step::Event("outbound".into()), None),
+        ],
+        Currency::parse("EUR"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
 
 /// One visit as generated: its visitor, day, start minute, context and events.
 #[derive(Debug, Clone)]
@@ -77,10 +108,14 @@ pub(super) fn rows(visits: &[GenVisit]) -> Vec<Row> {
             if i > 0 {
                 at += gap * 60_000 + 1_000;
             }
-            let props = match PLANS[*plan] {
+            let mut props = match PLANS[*plan] {
                 Some(p) => vec![("plan".to_owned(), PropValue::Str(p.to_owned()))],
                 None => Vec::new(),
             };
+            if let Some(a) = AMOUNTS[*plan] {
+                props.push(("amount".to_owned(), PropValue::Str(a.to_owned())));
+            }
+            props.push(("net".to_owned(), PropValue::Str(NETS[*plan].to_owned())));
             out.push(Row {
                 visitor: v.visitor,
                 event: StoredEvent {
@@ -131,6 +166,9 @@ pub(super) fn gen_filter() -> impl Strategy<Value = Filter> {
         "pro",
         "signup",
         "blog",
+        "Signup",
+        "Twos",
+        "Buy",
     ];
     (
         0usize..4,
@@ -153,6 +191,48 @@ pub(super) fn gen_filter() -> impl Strategy<Value = Filter> {
         })
 }
 
+/// The model's goals that events complete (none by pageviews: a day read for them has no
+/// paths).
+fn event_goals() -> Goals {
+    let all = model_goals();
+    let events = all
+        .list()
+        .iter()
+        .filter(|g| matches!(g.trigger, Step::Event(_)))
+        .cloned()
+        .collect();
+    Goals::new(events, all.currency().cloned()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A question about goals: split by `event:goal` (with up to one other part), one or two
+/// filters on goal names, the model's goals.
+fn gen_goal_query() -> impl Strategy<Value = Query> {
+    (
+        gen_query(),
+        prop::option::of(0..dims().len()),
+        prop::collection::vec((any::<bool>(), 0..GOAL_NAMES.len()), 1..3),
+    )
+        .prop_map(|(mut q, other, goal_filters)| {
+            q.goals = model_goals();
+            q.dimensions = vec![Dimension::Goal];
+            if let Some(d) = other
+                .map(|i| dims()[i].clone())
+                .filter(|d| *d != Dimension::Goal)
+            {
+                q.dimensions.push(d);
+            }
+            for (negated, name) in goal_filters {
+                let op = if negated { "is_not" } else { "is" };
+                q.filters.push(Filter {
+                    dimension: Dimension::Goal,
+                    matcher: Matcher::parse(op, &[GOAL_NAMES[name].to_owned()], "model")
+                        .unwrap_or_else(|_| unreachable!()),
+                });
+            }
+            q
+        })
+}
+
 fn gen_query() -> impl Strategy<Value = Query> {
     (
         prop::collection::vec(0..dims().len(), 0..4),
@@ -160,8 +240,9 @@ fn gen_query() -> impl Strategy<Value = Query> {
         prop::collection::vec(gen_filter(), 0..4),
         0i64..5,
         0i64..5,
+        0u8..3,
     )
-        .prop_map(|(picked, time, filters, a, b)| {
+        .prop_map(|(picked, time, filters, a, b, goals)| {
             let mut dimensions: Vec<Dimension> = Vec::new();
             for i in picked {
                 let d = dims()[i].clone();
@@ -186,6 +267,11 @@ fn gen_query() -> impl Strategy<Value = Query> {
                     last: FIRST_DAY + a.max(b),
                 },
                 compare: None,
+                goals: match goals {
+                    0 => Goals::default(),
+                    1 => event_goals(),
+                    _ => model_goals(),
+                },
             }
         })
 }
@@ -215,7 +301,9 @@ pub(super) fn value_of(events: &[&Row], r: &Row, d: &Dimension) -> Option<String
     match d {
         Dimension::Visit(f) => visit_value(events, *f),
         Dimension::Page => pageview.then(|| r.event.path.clone()),
-        Dimension::Name | Dimension::Goal => (!pageview).then(|| r.event.name.clone()),
+        Dimension::Name => (!pageview).then(|| r.event.name.clone()),
+        // An event completes a set of goals, not one: see `goals_of` and `passes`.
+        Dimension::Goal => None,
         Dimension::Prop(k) => {
             r.event
                 .props
@@ -228,6 +316,45 @@ pub(super) fn value_of(events: &[&Row], r: &Row, d: &Dimension) -> Option<String
         }
         Dimension::Time(_) => None,
     }
+}
+
+/// The goals an event completes, by their place in the list, by the goals' own definitions.
+pub(super) fn goals_of(goals: &Goals, r: &Row) -> Vec<usize> {
+    let touch = if r.event.name == "pageview" {
+        TouchKind::Page(&r.event.path)
+    } else {
+        TouchKind::Event(&r.event.name)
+    };
+    (0..goals.list().len())
+        .filter(|i| goals.list()[*i].completed_by(touch))
+        .collect()
+}
+
+/// Whether an event passes a filter (on `event:goal`: by the names of the goals it completes).
+pub(super) fn passes(goals: &Goals, events: &[&Row], r: &Row, f: &Filter) -> bool {
+    if f.dimension == Dimension::Goal {
+        let names = goals_of(goals, r)
+            .into_iter()
+            .map(|i| goals.list()[i].name.as_str());
+        return f.admits_any_of(names);
+    }
+    f.admits(value_of(events, r, &f.dimension).as_deref())
+}
+
+/// An event's amount for a goal, in thousandths.
+fn amount(goals: &Goals, r: &Row, goal: usize) -> i64 {
+    let Some(key) = &goals.list()[goal].revenue_property else {
+        return 0;
+    };
+    r.event
+        .props
+        .iter()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| match v {
+            PropValue::Str(s) => amount_thousandths(s),
+            _ => None,
+        })
+        .unwrap_or(0)
 }
 
 /// Each visit's rows, oldest first, by (visitor, visit number).
@@ -250,6 +377,8 @@ fn reference(rows: &[Row], query: &Query) -> Groups {
     let range = query.span.millis();
     let visits = visits_of(rows);
     let value = value_of;
+    let goals = &query.goals;
+    let reads_goals = query.reads_goals();
     let mut counters: HashMap<Vec<Part>, Counters> = HashMap::new();
     let mut visitors: HashMap<Vec<Part>, HashSet<u64>> = HashMap::new();
     let mut converters: HashMap<Vec<Part>, HashSet<u64>> = HashMap::new();
@@ -261,30 +390,66 @@ fn reference(rows: &[Row], query: &Query) -> Groups {
             if !range.contains(&at) {
                 continue;
             }
-            if !query
-                .filters
-                .iter()
-                .all(|f| f.admits(value(events, r, &f.dimension).as_deref()))
-            {
+            if !query.filters.iter().all(|f| passes(goals, events, r, f)) {
                 continue;
             }
             any = true;
-            let key: Option<Vec<Part>> = query
-                .dimensions
-                .iter()
-                .map(|d| match d {
-                    Dimension::Time(g) => Some(Part::Period(period_at(*g, at))),
-                    other => value(events, r, other).map(Part::Text),
-                })
-                .collect();
-            let Some(key) = key else { continue };
-            let custom = r.event.name != "pageview";
-            let c = counters.entry(key.clone()).or_default();
-            c.pageviews += i64::from(!custom);
-            c.events += i64::from(custom);
-            visitors.entry(key.clone()).or_default().insert(r.visitor);
-            if custom {
-                converters.entry(key).or_default().insert(r.visitor);
+            let done = if reads_goals {
+                goals_of(goals, r)
+            } else {
+                Vec::new()
+            };
+            // Without an `event:goal` part one key; with it one per goal completed that every
+            // goal filter admits by name.
+            let rows: Vec<Option<usize>> = if query.dimensions.contains(&Dimension::Goal) {
+                done.iter()
+                    .copied()
+                    .filter(|g| {
+                        query
+                            .filters
+                            .iter()
+                            .filter(|f| f.dimension == Dimension::Goal)
+                            .all(|f| f.admits(Some(&goals.list()[*g].name)))
+                    })
+                    .map(Some)
+                    .collect()
+            } else {
+                vec![None]
+            };
+            for row_goal in rows {
+                let key: Option<Vec<Part>> = query
+                    .dimensions
+                    .iter()
+                    .map(|d| match d {
+                        Dimension::Time(g) => Some(Part::Period(period_at(*g, at))),
+                        Dimension::Goal => {
+                            row_goal.map(|g| Part::Text(goals.list()[g].name.clone()))
+                        }
+                        other => value(events, r, other).map(Part::Text),
+                    })
+                    .collect();
+                let Some(key) = key else { continue };
+                let (conversion, revenue) = match row_goal {
+                    Some(g) => (true, amount(goals, r, g)),
+                    None => {
+                        let first = done
+                            .iter()
+                            .find(|g| goals.list()[**g].revenue_property.is_some());
+                        (!done.is_empty(), first.map_or(0, |g| amount(goals, r, *g)))
+                    }
+                };
+                let custom = r.event.name != "pageview";
+                let c = counters.entry(key.clone()).or_default();
+                c.pageviews += i64::from(!custom);
+                c.events += i64::from(custom);
+                c.conversions += i64::from(conversion);
+                if query.metrics.contains(&Metric::Revenue) {
+                    c.revenue += revenue;
+                }
+                visitors.entry(key.clone()).or_default().insert(r.visitor);
+                if conversion {
+                    converters.entry(key).or_default().insert(r.visitor);
+                }
             }
         }
         let start = events[0].event.at.0;
@@ -347,6 +512,20 @@ fn engine(rows: &[Row], query: &Query, round_trip: bool, every_event: bool) -> G
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_answer_about_goals_equals_the_reference_computed_from_the_rows(
+        visits in prop::collection::vec(gen_visit(), 0..40),
+        query in gen_goal_query(),
+        round_trip in any::<bool>(),
+    ) {
+        let rows = rows(&visits);
+        prop_assert_eq!(engine(&rows, &query, round_trip, false), reference(&rows, &query));
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig { cases: 1200, ..ProptestConfig::default() })]
 
     #[test]
@@ -402,6 +581,7 @@ fn a_day_rebuilt_without_a_visitor_answers_as_if_they_never_existed() {
             last: FIRST_DAY + 4,
         },
         compare: None,
+        goals: model_goals(),
     };
     let mut evaluation = Evaluation::new(&query, query.span);
     for (day, rows) in by_day(&all) {

@@ -20,8 +20,12 @@ pub struct Counters {
     pub bounces: i64,
     /// The summed time from each visit's first event to its last.
     pub duration_ms: i64,
-    /// Distinct visitors with at least one custom event.
+    /// Distinct visitors who completed a goal.
     pub converters: i64,
+    /// Goal completions (see `analytics::goals`).
+    pub conversions: i64,
+    /// The revenue of the completions, in thousandths of the site's currency.
+    pub revenue: i64,
 }
 
 /// One part of a group's key: a dimension value, or a period of the query's time dimension.
@@ -95,8 +99,10 @@ pub fn value(metric: Metric, c: &Counters, base_visitors: i64) -> Value {
         } else {
             0
         }),
-        Metric::Conversions => Value::Int(c.events),
+        Metric::Conversions => Value::Int(c.conversions),
         Metric::ConversionRate => Value::Float(ratio(c.converters, base_visitors)),
+        // Cents: a sum of amounts with up to three decimals, rounded once, here.
+        Metric::Revenue => Value::Float((c.revenue as f64 / 10.0).round() / 100.0),
     }
 }
 

@@ -123,6 +123,16 @@ impl Filter {
     pub fn admits(&self, value: Option<&str>) -> bool {
         self.matcher.admits(value)
     }
+
+    /// Whether a thing with several values passes (an event completing several goals): `is_not`
+    /// when none of them is excluded, the other operators when one of them passes. With one
+    /// value this is `admits` of it; with none, `admits(None)`.
+    pub fn admits_any_of<'a>(&self, mut values: impl Iterator<Item = &'a str>) -> bool {
+        match self.matcher.op {
+            FilterOp::IsNot => values.all(|v| self.admits(Some(v))),
+            _ => values.any(|v| self.admits(Some(v))),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub use span::{DAY_MS, Span, period_at};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::analytics::goals::Goals;
 use crate::domain::SiteId;
 use crate::store::{AnalyticsStore, StoreError};
 
@@ -42,10 +43,11 @@ pub enum Metric {
     VisitDuration,
     Conversions,
     ConversionRate,
+    Revenue,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 9] = [
         Metric::Visitors,
         Metric::Visits,
         Metric::Pageviews,
@@ -54,6 +56,7 @@ impl Metric {
         Metric::VisitDuration,
         Metric::Conversions,
         Metric::ConversionRate,
+        Metric::Revenue,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,7 +69,16 @@ impl Metric {
             Metric::VisitDuration => "visit_duration",
             Metric::Conversions => "conversions",
             Metric::ConversionRate => "conversion_rate",
+            Metric::Revenue => "revenue",
         }
+    }
+
+    /// Metrics counted from goal completions.
+    pub fn reads_goals(self) -> bool {
+        matches!(
+            self,
+            Metric::Conversions | Metric::ConversionRate | Metric::Revenue
+        )
     }
 
     /// Metrics of whole visits, which an event-level dimension cannot split.
@@ -120,9 +132,23 @@ pub struct Query {
     pub limit: usize,
     pub span: Span,
     pub compare: Option<Compare>,
+    /// The site's goals, which the conversion metrics and `event:goal` count.
+    pub goals: Goals,
 }
 
 impl Query {
+    /// Whether the answer counts goal completions: a conversion metric, or `event:goal` as a
+    /// dimension or filter, with goals defined.
+    pub fn reads_goals(&self) -> bool {
+        !self.goals.is_empty()
+            && (self.metrics.iter().any(|m| m.reads_goals())
+                || self
+                    .dimensions
+                    .iter()
+                    .chain(self.filters.iter().map(|f| &f.dimension))
+                    .any(|d| *d == Dimension::Goal))
+    }
+
     /// The span the answer is compared with, if any.
     pub fn compared_span(&self) -> Option<Span> {
         match self.compare? {
@@ -266,5 +292,6 @@ fn base_query(query: &Query) -> Option<Query> {
         limit: usize::MAX,
         span: query.span,
         compare: None,
+        goals: Goals::default(),
     })
 }

@@ -5,6 +5,7 @@ use super::{
     Compare, Dimension, Filter, Matcher, Metric, NAMED, Order, OrderKey, Query, QueryError,
     TimeGrain,
 };
+use crate::analytics::goals::Goals;
 use crate::domain::Timestamp;
 
 /// The longest range a query may cover.
@@ -225,8 +226,8 @@ fn parse_order(
     Ok(Order { key, descending })
 }
 
-/// Checks a whole query, field by field.
-pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<Query, QueryError> {
+/// Checks a whole query, field by field, for a site with these goals.
+pub fn parse(raw: &RawQuery, now: Timestamp, goals: &Goals) -> Result<Query, QueryError> {
     if raw.metrics.is_empty() {
         return Err(invalid("`metrics` needs at least one metric"));
     }
@@ -296,6 +297,7 @@ pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<Query, QueryError> {
         limit,
         span,
         compare,
+        goals: goals.clone(),
     })
 }
 
@@ -370,14 +372,21 @@ mod tests {
     #[test]
     fn unknown_names_are_refused_with_their_own_codes() {
         assert_eq!(
-            parse(&raw(&["clicks"], "7d"), NOW).unwrap_err().code,
+            parse(&raw(&["clicks"], "7d"), NOW, &Goals::default())
+                .unwrap_err()
+                .code,
             "unknown_metric"
         );
         let mut q = raw(&["visitors"], "7d");
         q.dimensions = vec!["visit:shoe_size".into()];
-        assert_eq!(parse(&q, NOW).unwrap_err().code, "unknown_dimension");
         assert_eq!(
-            parse(&raw(&["visitors"], "1y"), NOW).unwrap_err().code,
+            parse(&q, NOW, &Goals::default()).unwrap_err().code,
+            "unknown_dimension"
+        );
+        assert_eq!(
+            parse(&raw(&["visitors"], "1y"), NOW, &Goals::default())
+                .unwrap_err()
+                .code,
             "invalid_request"
         );
     }
@@ -386,17 +395,23 @@ mod tests {
     fn visit_metrics_cannot_be_split_by_page_and_ranges_are_capped() {
         let mut q = raw(&["bounce_rate"], "7d");
         q.dimensions = vec!["event:page".into()];
-        assert_eq!(parse(&q, NOW).unwrap_err().code, "unsupported_combination");
+        assert_eq!(
+            parse(&q, NOW, &Goals::default()).unwrap_err().code,
+            "unsupported_combination"
+        );
         let mut q = raw(&["visitors"], "7d");
         q.date_range = Some(RawRange::Dates("2024-01-01".into(), "2026-01-01".into()));
-        assert_eq!(parse(&q, NOW).unwrap_err().code, "range_too_long");
+        assert_eq!(
+            parse(&q, NOW, &Goals::default()).unwrap_err().code,
+            "range_too_long"
+        );
     }
 
     #[test]
     fn named_ranges_end_today_and_twelve_months_start_on_a_first() {
-        let q = parse(&raw(&["visitors"], "30d"), NOW).unwrap();
+        let q = parse(&raw(&["visitors"], "30d"), NOW, &Goals::default()).unwrap();
         assert_eq!(q.span.days(), 30);
-        let q = parse(&raw(&["visitors"], "12mo"), NOW).unwrap();
+        let q = parse(&raw(&["visitors"], "12mo"), NOW, &Goals::default()).unwrap();
         let (first, _) = q.span.labels();
         assert!(first.ends_with("-01"), "{first}");
         assert!((335..=366).contains(&q.span.days()));

@@ -86,6 +86,8 @@ pub async fn page(
                 site_name: entry.site.name.clone(),
                 key_id: k.id.to_string(),
                 csrf_token,
+                goals: entry.site.goals.list().len(),
+                currency: entry.site.goals.currency().map(|c| c.as_str().to_owned()),
             }
             .render()
         }),

@@ -51,9 +51,11 @@ fn funnel_error(e: funnel::FunnelError) -> ApiError {
 /// Parses the body into a question the store can answer.
 async fn parse(
     state: &AppState,
-    site: &crate::domain::SiteId,
+    site: &crate::domain::Site,
     body: &FunnelBody,
 ) -> Result<FunnelQuery, ApiError> {
+    let goals = &site.goals;
+    let site = &site.id;
     let span = query::parse_span(
         body.date_range.clone().map(WireRange::raw).as_ref(),
         state.clock.now(),
@@ -100,6 +102,7 @@ async fn parse(
         filters,
         dimension,
         span,
+        goals: goals.clone(),
     })
 }
 
@@ -130,7 +133,7 @@ pub async fn run_funnel(
     let entry = state.site(&site)?;
     let site = &entry.site;
     let body = body.0;
-    let question = parse(&state, &site.id, &body).await?;
+    let question = parse(&state, site, &body).await?;
     let cancel = query::Cancel::default();
     let _guard = cancel.on_drop();
     let FunnelCounts { total, groups } = state

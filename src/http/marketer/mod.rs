@@ -1,5 +1,5 @@
 //! The marketer side: the authenticated query API (`/query`, `/consent-stats`, `/export.csv`),
-//! saved segments (`/segments`), and the dashboard that reads it.
+//! saved segments (`/segments`), the site's goals (`/goals`), and the dashboard that reads it.
 //!
 //! Invariants:
 //! - No marketer handler runs before `auth::marketer_gate` has found a valid key for the site
@@ -11,5 +11,6 @@
 pub mod auth;
 pub mod dashboard;
 pub mod funnel;
+pub mod goals;
 pub mod query;
 pub mod segments;

@@ -127,7 +127,7 @@ pub async fn answer(
                 let extra = super::segments::filters_of(state, &site.id, name, own).await?;
                 raw.filters.extend(extra);
             }
-            let q = query::parse(&raw, now).map_err(bad)?;
+            let q = query::parse(&raw, now, &site.goals).map_err(bad)?;
             // Dropped with this request (its client gone, or the server stopping): then a
             // running scan stops.
             let cancel = query::Cancel::default();
@@ -257,9 +257,14 @@ async fn respond(
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let (a, metrics, dims) = answer(&state, &site, &access, &body, endpoint).await?;
+    let mut json = to_json(&a, metrics, dims, state.min_group_size, started);
+    if let Some(currency) = state.site(&site)?.site.goals.currency() {
+        // What `revenue` is counted in.
+        json["meta"]["currency"] = json!(currency.as_str());
+    }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(to_json(&a, metrics, dims, state.min_group_size, started)))
+        .json(json))
 }
 
 #[post("/query", wrap = "from_fn(marketer_gate)")]

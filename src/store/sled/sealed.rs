@@ -480,7 +480,7 @@ mod tests {
             )),
             ..query::RawQuery::default()
         };
-        let q = query::parse(&raw, Timestamp(AT)).unwrap();
+        let q = query::parse(&raw, Timestamp(AT), &Default::default()).unwrap();
         let groups = store
             .groups(
                 SiteId::parse("demo").unwrap(),
