@@ -83,7 +83,7 @@ const SET_30D: [(&str, &str, &str); 16] = [
     (
         "conversions",
         "query",
-        r#"{"metrics":["conversions","conversion_rate"],"date_range":"30d","dimensions":["event:goal"],"limit":10"#,
+        r#"{"metrics":["visitors","conversions","conversion_rate","revenue"],"date_range":"30d","dimensions":["event:goal"],"limit":10"#,
     ),
     (
         "referrers",
