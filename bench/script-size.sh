@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Size of the banner bundle as served at GET /consent.js (JS + CSS after build_bundle), raw,
 # gzip -9 and brotli -q 11, next to the anchors from shared/reference/anchors.md.
-# Budget: gzip -9 <= 8192 bytes (the script exits 1 when it is over).
+# Budget: gzip -9 <= 8704 bytes (the script exits 1 when it is over). It was 8192 until cookie
+# and tracker detection (issue 13) added 368 B; see BENCHMARKS.md.
 #
 # Usage: bench/script-size.sh            (builds with `cargo build --release`)
 #        CONSENTRY_BIN=target/debug/consentry bench/script-size.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUDGET=8192
+BUDGET=8704
 
 if [[ -z "${CONSENTRY_BIN:-}" ]]; then
   cargo build --release --quiet

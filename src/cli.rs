@@ -92,6 +92,10 @@ pub enum Command {
     },
     /// Fill the data folder with realistic consented traffic (the server must be stopped).
     DemoData(crate::demo_data::DemoDataArgs),
+    /// The cookies and third-party hosts the banner saw on a site's pages that the site did
+    /// not declare, with suggested categories and the settings lines to declare them (with the
+    /// data folder, the server must be stopped).
+    Cookies(crate::detect_cli::CookiesArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -210,6 +214,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Keys { server, command } => crate::keys_cli::run(settings, command, server),
         Command::AdminToken { command } => crate::keys_cli::admin_token(&settings, command),
         Command::DemoData(args) => crate::demo_data::run(settings, args),
+        Command::Cookies(args) => crate::detect_cli::run(&settings, &args),
     }
 }
 

@@ -8,6 +8,8 @@ pub mod analytics;
 pub mod cli;
 pub mod csv;
 pub mod demo_data;
+pub mod detect;
+pub mod detect_cli;
 pub mod domain;
 pub mod errors;
 pub mod fault;

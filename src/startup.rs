@@ -21,7 +21,9 @@ use crate::http::{deadline, observe, routes};
 use crate::reload::Reloader;
 use crate::settings::Settings;
 use crate::sites::LiveSites;
-use crate::store::{AccessStore, AnalyticsStore, ConsentStore, Retention, StoreError};
+use crate::store::{
+    AccessStore, AnalyticsStore, ConsentStore, Retention, SightingStore, StoreError,
+};
 use crate::telemetry::Metrics;
 
 /// Why the server did not start.
@@ -174,6 +176,7 @@ impl Application {
         let opened = crate::store::open(&settings, metrics.clone())?;
         let store: Arc<dyn ConsentStore> = opened.clone().consents();
         let access: Arc<dyn AccessStore> = opened.clone().access();
+        let sightings: Arc<dyn SightingStore> = opened.clone().sightings();
         let analytics: Arc<dyn AnalyticsStore> = opened.analytics();
         let events = analytics.clone();
         let sites = Arc::new(LiveSites::new(
@@ -202,6 +205,7 @@ impl Application {
             script: ScriptBundle::build(),
             limits: Limiters::new(&settings),
             access: access.clone(),
+            sightings,
             session_secret: access.session_secret().await?,
             own_origins: OwnOrigins::new(settings.public_origin.as_deref(), bound),
             body_timeout: Duration::from_secs(settings.body_timeout_seconds),

@@ -522,6 +522,7 @@
       cfg = b.j;
       build();
       embed();
+      if (cfg.detect) setTimeout(scan, 2e3);
       if (r && r.s == 404) {
         ck = null;
         delCk(CK);
@@ -568,6 +569,40 @@
       prefs();
     }
   });
+
+  // Cookie and tracker detection (cfg.detect): at most once a day per page, the names of the
+  // cookies the page can read (never their values: those seen when this script started, before
+  // it removed any, and two seconds after the banner loaded) and the hosts of its third-party
+  // scripts and frames, with the path and the categories granted then; no consent id. The
+  // day and hashes of the paths already reported are kept in localStorage (consentry_scan).
+  var seenCk = {};
+  function cookieNames() {
+    d.cookie.split(';').forEach(function (c) {
+      c = c.split('=')[0].trim();
+      if (c) seenCk[c] = 1;
+    });
+  }
+  cookieNames();
+  function scan() {
+    var k = 'consentry_scan', day = new Date().toISOString().slice(0, 10), p = location.pathname, s, h = 0, i, hosts = {}, own = new URL(api).hostname;
+    try { s = JSON.parse(localStorage.getItem(k)); } catch (e) {}
+    if (!s || s.d != day) s = {d: day, p: []};
+    for (i = 0; i < p.length; i++) h = h * 31 + p.charCodeAt(i) | 0;
+    if (s.p.indexOf(h) >= 0 || s.p.length > 49) return;
+    s.p.push(h);
+    try { localStorage.setItem(k, JSON.stringify(s)); } catch (e) {}
+    cookieNames();
+    d.querySelectorAll('script[src],iframe[src]').forEach(function (e) {
+      var x = /^https?:/.test(e.src) && new URL(e.src).hostname;
+      if (x && x != location.hostname && x != own) hosts[x] = 1;
+    });
+    fetch(api + 'detections', {method: 'POST', keepalive: true, credentials: 'omit', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({
+      path: p,
+      cookies: Object.keys(seenCk).slice(0, 60),
+      hosts: Object.keys(hosts).slice(0, 60),
+      granted: Object.keys(ch).filter(function (c) { return ch[c]; })
+    })}).catch(function () {});
+  }
 
   // Tracker: pageviews, custom events, outbound links and downloads. An event is queued and
   // sent only while the current valid record grants its category (analytics unless the

@@ -42,6 +42,13 @@ export function consentStats(body) { return call('POST', 'consent-stats', body);
 /** POST /funnel: visitors through a sequence of steps. */
 export function funnel(body) { return call('POST', 'funnel', body); }
 
+/** GET /detections: cookies and third-party hosts seen on the site's pages that it did not
+    declare, or that were seen before their category was granted. */
+export function detections(dateRange) {
+  const range = Array.isArray(dateRange) ? dateRange.join(',') : dateRange;
+  return call('GET', 'detections?date_range=' + encodeURIComponent(range));
+}
+
 /** GET /segments: the site's saved segments, each `{name, description, filters}`. */
 export function listSegments() {
   return call('GET', 'segments').then(function (j) {

@@ -19,6 +19,7 @@ import { createFilters } from './dashboard-filters.js';
 import { createSegments } from './dashboard-segments.js';
 import { createTables } from './dashboard-tables.js';
 import { createFunnel } from './dashboard-funnel.js';
+import { loadDetections } from './dashboard-detections.js';
 
 const body = document.body;
 
@@ -237,7 +238,7 @@ function load(history) {
   renderControls();
   clearErrors();
   body.setAttribute('data-loading', 'true');
-  const jobs = [loadKpis(gen), loadChart(gen), funnel.load()].concat(tables.loadAll());
+  const jobs = [loadKpis(gen), loadChart(gen), funnel.load(), loadDetections(dateRange())].concat(tables.loadAll());
   loadRealtime();
   Promise.all(jobs).then(function () {
     if (gen !== loadGen) return;

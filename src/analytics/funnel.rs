@@ -13,6 +13,8 @@
 
 use std::fmt;
 
+use crate::domain::glob::Glob;
+
 /// The fewest steps a funnel has.
 pub const MIN_STEPS: usize = 2;
 /// The most steps a funnel has.
@@ -44,20 +46,9 @@ fn invalid(message: impl Into<String>) -> FunnelError {
     }
 }
 
-/// A page path pattern: literal text in which `*` matches any run of characters (none
-/// included). Matching is a left-to-right search for each literal piece, with no backtracking:
-/// linear in the path for a fixed pattern.
+/// A page path pattern: a `Glob` over paths, starting with `/` or `*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PagePattern {
-    raw: String,
-    /// The literal pieces between stars (`"/blog/*/x"` → `["/blog/", "/x"]`); empty pieces of
-    /// consecutive stars are dropped.
-    pieces: Vec<String>,
-    /// Whether the pattern starts with `*`, so its first piece may start anywhere.
-    open_start: bool,
-    /// Whether the pattern ends with `*`, so its last piece may end anywhere.
-    open_end: bool,
-}
+pub struct PagePattern(Glob);
 
 impl PagePattern {
     /// Parses a pattern: 1 to `MAX_STEP_LEN` characters starting with `/` or `*`, no control
@@ -77,57 +68,16 @@ impl PagePattern {
         if raw.chars().any(char::is_control) {
             return Err(invalid(format!("`{field}` contains a control character")));
         }
-        Ok(PagePattern {
-            raw: raw.to_owned(),
-            pieces: raw
-                .split('*')
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            open_start: raw.starts_with('*'),
-            open_end: raw.ends_with('*'),
-        })
+        Ok(PagePattern(Glob::new(raw)))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.raw
+        self.0.as_str()
     }
 
     /// Whether the whole of `path` matches.
     pub fn matches(&self, path: &str) -> bool {
-        let mut pieces: &[String] = &self.pieces;
-        let mut rest = path;
-        if !self.open_start {
-            let Some((first, others)) = pieces.split_first() else {
-                // No pieces and no leading star: only the empty pattern, which is refused.
-                return path.is_empty();
-            };
-            let Some(after) = rest.strip_prefix(first.as_str()) else {
-                return false;
-            };
-            rest = after;
-            pieces = others;
-        }
-        if !self.open_end {
-            let Some((last, others)) = pieces.split_last() else {
-                // The whole pattern was its prefix: the path must be exactly it.
-                return rest.is_empty();
-            };
-            let Some(before) = rest.strip_suffix(last.as_str()) else {
-                return false;
-            };
-            rest = before;
-            pieces = others;
-        }
-        // The middle pieces, each found leftmost after the one before: the leftmost match
-        // leaves the most room for the rest, so no other choice can succeed where it fails.
-        for piece in pieces {
-            match rest.find(piece.as_str()) {
-                Some(at) => rest = &rest[at + piece.len()..],
-                None => return false,
-            }
-        }
-        true
+        self.0.matches(path)
     }
 }
 

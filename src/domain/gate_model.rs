@@ -59,6 +59,7 @@ fn site() -> Site {
             CategoryId::parse("marketing").unwrap(),
         )]),
         goals: Default::default(),
+        detect_cookies: true,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod consent;
 pub mod event;
 #[cfg(test)]
 mod gate_model;
+pub mod glob;
 pub mod ids;
 pub mod jurisdiction;
 pub mod ledger;

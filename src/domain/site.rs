@@ -56,6 +56,9 @@ pub struct Service {
     pub purpose: String,
     pub privacy_url: Option<String>,
     pub cookies: Vec<CookieDecl>,
+    /// Hosts its scripts and frames are served from (a host covers its subdomains), so that
+    /// cookie and tracker detection knows them as declared.
+    pub hosts: Vec<String>,
 }
 
 /// A purpose the visitor can grant or refuse.
@@ -133,6 +136,8 @@ pub struct Site {
     pub event_categories: BTreeMap<String, CategoryId>,
     /// What the site counts as conversions.
     pub goals: Goals,
+    /// Whether the banner reports the cookies and third-party hosts it sees (`detect`).
+    pub detect_cookies: bool,
 }
 
 impl Site {

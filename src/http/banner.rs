@@ -48,6 +48,8 @@ struct BannerJson<'a> {
     /// A policy version announced ahead of its effective date.
     #[serde(skip_serializing_if = "Option::is_none")]
     upcoming_change: Option<UpcomingJson>,
+    /// Whether the script reports the cookie names and third-party hosts it sees (`detect`).
+    detect: bool,
 }
 
 #[derive(Serialize)]
@@ -125,6 +127,7 @@ pub async fn banner(
             material: u.material.iter().map(ToString::to_string).collect(),
             summary: u.summary.clone(),
         }),
+        detect: site.detect_cookies,
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -42,12 +42,17 @@ pub const ROUTES: &[(&str, &str)] = &[
         "GET, HEAD, OPTIONS",
     ),
     ("/api/v1/sites/{site}/events", "POST, OPTIONS"),
+    (
+        "/api/v1/sites/{site}/detections",
+        "GET, HEAD, POST, OPTIONS",
+    ),
     ("/api/v1/sites/{site}/notices/{hash}", "GET, HEAD, OPTIONS"),
     ("/api/v1/sites/{site}/query", "POST, OPTIONS"),
     ("/api/v1/sites/{site}/funnel", "POST, OPTIONS"),
     ("/api/v1/sites/{site}/consent-stats", "POST, OPTIONS"),
     ("/api/v1/sites/{site}/export.csv", "GET, HEAD, OPTIONS"),
     ("/api/v1/sites/{site}/segments", "GET, HEAD, OPTIONS"),
+    ("/api/v1/sites/{site}/goals", "GET, HEAD, OPTIONS"),
     (
         "/api/v1/sites/{site}/segments/{name}",
         "PUT, DELETE, OPTIONS",

@@ -6,6 +6,7 @@ pub mod banner;
 pub mod consents;
 pub mod csrf;
 pub mod deadline;
+pub mod detections;
 pub mod events;
 pub mod form_errors;
 pub mod front;
@@ -65,6 +66,7 @@ fn every_route(cfg: &mut web::ServiceConfig) {
                 .service(consents::read)
                 .service(consents::notice)
                 .service(events::collect)
+                .service(detections::report)
                 .service(rights::export)
                 .service(rights::erase)
                 .service(marketer::query::run_query)
@@ -73,6 +75,7 @@ fn every_route(cfg: &mut web::ServiceConfig) {
                 .service(marketer::funnel::run_funnel)
                 .service(marketer::segments::list)
                 .service(marketer::goals::list)
+                .service(marketer::detections::report)
                 .service(marketer::segments::save)
                 .service(marketer::segments::remove)
                 .default_service(web::to(not_found)),

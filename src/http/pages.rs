@@ -396,7 +396,7 @@ async fn erase(
 }
 
 /// Files under `/static/`, embedded in the binary.
-const ASSETS: [(&str, &str, &str); 15] = [
+const ASSETS: [(&str, &str, &str); 16] = [
     (
         "pages.css",
         "text/css; charset=utf-8",
@@ -461,6 +461,11 @@ const ASSETS: [(&str, &str, &str); 15] = [
         "dashboard-funnel.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/dashboard-funnel.js"),
+    ),
+    (
+        "dashboard-detections.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/dashboard-detections.js"),
     ),
     (
         "chart.js",

@@ -13,7 +13,7 @@ use crate::geo::{GeoLocator, TrustedProxies};
 use crate::reload::Reloader;
 pub use crate::sites::SiteEntry;
 use crate::sites::{LiveSites, SiteMap};
-use crate::store::{AccessStore, AnalyticsStore, ConsentStore};
+use crate::store::{AccessStore, AnalyticsStore, ConsentStore, SightingStore};
 use crate::telemetry::Metrics;
 
 /// Shared by every worker.
@@ -34,6 +34,8 @@ pub struct AppState {
     pub limits: Limiters,
     /// API keys and the query log.
     pub access: Arc<dyn AccessStore>,
+    /// Cookie and tracker sightings.
+    pub sightings: Arc<dyn SightingStore>,
     /// Signs dashboard session cookies and CSRF tokens; kept in the store, so sessions survive
     /// a restart.
     pub session_secret: [u8; 32],

@@ -87,6 +87,8 @@ pub struct FileSite {
     event_categories: BTreeMap<String, String>,
     #[serde(default)]
     goals: Vec<super::goals::FileGoal>,
+    /// Cookie and tracker detection (default on).
+    detect: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,6 +167,9 @@ struct FileService {
     privacy_url: Option<String>,
     #[serde(default)]
     cookies: Vec<FileCookie>,
+    /// Hosts its scripts and frames come from, for cookie and tracker detection.
+    #[serde(default)]
+    hosts: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -369,6 +374,23 @@ fn check_http_url(field: &str, raw: &str) -> Result<(), SettingsError> {
     }
 }
 
+/// A host name as detection reports one: letters, digits, dots and dashes, with a dot.
+fn check_host(field: &str, raw: &str) -> Result<(), SettingsError> {
+    let ok = raw.contains('.')
+        && raw.len() <= crate::detect::MAX_HOST
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(err(
+            field,
+            format!("`{raw}` is not a host name like cdn.example.org (no scheme, path or port)"),
+        ))
+    }
+}
+
 fn is_date(raw: &str) -> bool {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(raw, &format).is_ok()
@@ -451,6 +473,9 @@ impl FileSite {
                 if let Some(url) = &s.privacy_url {
                     check_http_url(&at("categories.services.privacy_url"), url)?;
                 }
+                for h in &s.hosts {
+                    check_host(&at("categories.services.hosts"), h)?;
+                }
             }
             let services = c
                 .services
@@ -469,6 +494,7 @@ impl FileSite {
                             purpose: k.purpose,
                         })
                         .collect(),
+                    hosts: s.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
                 })
                 .collect();
             categories.push(Category {
@@ -573,6 +599,7 @@ impl FileSite {
             categories,
             event_categories,
             goals,
+            detect_cookies: self.detect.unwrap_or(true),
         })
     }
 }

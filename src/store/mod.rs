@@ -266,13 +266,14 @@ pub trait AnalyticsStore: Send + Sync + 'static {
 }
 
 /// Every store a process needs, in one: what the factory hands out.
-pub trait Store: ConsentStore + AnalyticsStore + AccessStore {
+pub trait Store: ConsentStore + AnalyticsStore + AccessStore + SightingStore {
     fn consents(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn ConsentStore>;
     fn analytics(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn AnalyticsStore>;
     fn access(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn AccessStore>;
+    fn sightings(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn SightingStore>;
 }
 
-impl<T: ConsentStore + AnalyticsStore + AccessStore> Store for T {
+impl<T: ConsentStore + AnalyticsStore + AccessStore + SightingStore> Store for T {
     fn consents(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn ConsentStore> {
         self
     }
@@ -284,6 +285,25 @@ impl<T: ConsentStore + AnalyticsStore + AccessStore> Store for T {
     fn access(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn AccessStore> {
         self
     }
+
+    fn sightings(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn SightingStore> {
+        self
+    }
+}
+
+/// Cookie and tracker sightings (`detect`), counted per site and day. Retention drops them
+/// with the site's events (`AnalyticsRetention::drop_days_before`).
+pub trait SightingStore: Send + Sync + 'static {
+    /// Counts one page report into its site's day. Not flushed when it resolves: a sighting is
+    /// a hint, and a crash may lose the last second's.
+    fn add_sightings(&self, site: SiteId, report: crate::detect::PageReport) -> StoreFuture<()>;
+
+    /// The site's rows of the days (since the epoch) in `days`.
+    fn sightings(
+        &self,
+        site: SiteId,
+        days: std::ops::Range<i64>,
+    ) -> StoreFuture<Vec<crate::detect::SightingRow>>;
 }
 
 /// Opens the stores the settings name: the one place that picks a backend. `postgres_url`

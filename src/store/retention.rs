@@ -47,8 +47,8 @@ pub trait ConsentRetention {
 
 /// The analytics side. Blocking.
 pub trait AnalyticsRetention {
-    /// Deletes the site's events of every day before `day` (days since the epoch), and the
-    /// day index rows of those days; how many events.
+    /// Deletes the site's events of every day before `day` (days since the epoch), the day
+    /// index rows and the cookie and tracker sightings of those days; how many events.
     fn drop_days_before(&self, site: &SiteId, day: i64) -> Result<u64, StoreError>;
 
     /// The last day the visitor has events on, if any.

@@ -12,6 +12,7 @@ mod browser;
 mod consents;
 mod contract;
 mod crash;
+mod detections;
 mod events;
 mod funnels;
 mod geo_fixture;

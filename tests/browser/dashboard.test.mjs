@@ -187,6 +187,8 @@ test('signing in opens the dashboard; charts, KPIs, tables, range, filters, CSV 
     assert.equal(await page.locator('#panel-tech thead th').first().textContent(), 'Device');
     assert.ok((await rows(page, 'tech').count()) > 0, 'devices have rows');
     assert.notEqual(await page.locator('[data-testid="realtime-count"]').textContent(), '–', 'the realtime count loaded');
+    assert.equal(await page.locator('#detections-note').textContent(), 'Nothing undeclared was seen in this period.',
+      'the detection card loaded (demo data holds no sightings)');
     assert.equal(await page.locator('[data-testid="alert"]').isVisible(), false, 'no error shown');
 
     await page.mouse.move(0, 0);

@@ -1,5 +1,6 @@
 //! The marketer side: the authenticated query API (`/query`, `/consent-stats`, `/export.csv`),
-//! saved segments (`/segments`), the site's goals (`/goals`), and the dashboard that reads it.
+//! saved segments (`/segments`), the site's goals (`/goals`), the cookie and tracker report
+//! (`GET /detections`), and the dashboard that reads it.
 //!
 //! Invariants:
 //! - No marketer handler runs before `auth::marketer_gate` has found a valid key for the site
@@ -10,6 +11,7 @@
 
 pub mod auth;
 pub mod dashboard;
+pub mod detections;
 pub mod funnel;
 pub mod goals;
 pub mod query;

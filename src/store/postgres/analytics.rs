@@ -217,6 +217,10 @@ impl VisitorErasure for PgVisitors {
 
 impl AnalyticsRetention for PgVisitors {
     fn drop_days_before(&self, site: &SiteId, day: i64) -> Result<u64, StoreError> {
+        self.execute(
+            "DELETE FROM sightings WHERE site_id = $1 AND day < $2",
+            &[&site.as_str(), &day],
+        )?;
         let day = i32::try_from(day).unwrap_or(i32::MAX);
         self.execute(
             "DELETE FROM events WHERE site_id = $1 AND day < $2",

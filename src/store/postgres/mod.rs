@@ -20,6 +20,7 @@ mod integrity;
 pub mod ledger_sink;
 pub mod pool;
 pub mod schema;
+mod sightings;
 mod store;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_cluster;

@@ -131,10 +131,25 @@ const MIGRATIONS: &[(i32, &str)] = &[
         PRIMARY KEY (site_id, subject)
     );",
     ),
+    (
+        5,
+        "CREATE TABLE sightings (
+        site_id text NOT NULL,
+        day bigint NOT NULL,
+        kind smallint NOT NULL,
+        name text NOT NULL,
+        granted text NOT NULL,
+        first_ms bigint NOT NULL,
+        last_ms bigint NOT NULL,
+        reports bigint NOT NULL,
+        pages text[] NOT NULL,
+        PRIMARY KEY (site_id, day, kind, name, granted)
+    );",
+    ),
 ];
 
 /// The newest schema version this build knows.
-pub const CURRENT: i32 = 4;
+pub const CURRENT: i32 = 5;
 
 /// Brings the database to `CURRENT`; refuses one newer than this build.
 pub async fn migrate(client: &Client) -> Result<i32, StoreError> {

@@ -18,6 +18,7 @@ use super::days::KeptDays;
 use super::events::PgEventWriter;
 use super::ledger_sink::{self, PgLedger};
 use super::pool::Pool;
+use super::sightings::PgSightings;
 use super::{BlockingClient, integrity, open_blocking, pg_err};
 use crate::analytics::consent_stats::{self, StatCounts, StatKey};
 use crate::analytics::engine::{FunnelCounts, FunnelQuery};
@@ -34,7 +35,7 @@ use crate::store::records::{rights_line, rights_request};
 use crate::store::retention::Sweep;
 use crate::store::{
     AccessStore, AnalyticsStore, ConsentStore, ErasureReceipt, IntegrityReport, LedgerReport,
-    Retention, SegmentSaved, StoreError, StoreFuture, SweepReport,
+    Retention, SegmentSaved, SightingStore, StoreError, StoreFuture, SweepReport,
 };
 use crate::telemetry::Metrics;
 
@@ -64,6 +65,7 @@ pub struct PgStore {
     pause_key: PathBuf,
     pool: Arc<Pool>,
     access: PgAccess,
+    sightings: PgSightings,
     writer: Arc<Writer>,
     events: Arc<PgEventWriter>,
     /// Built days, kept under their rows' fingerprints.
@@ -101,6 +103,7 @@ impl PgStore {
             url: url.to_owned(),
             pause_key,
             access: PgAccess::new(pool.clone()),
+            sightings: PgSightings::new(pool.clone()),
             pool,
             writer,
             sweeps: Arc::new(Mutex::new(Jobs::open(url, secret, &events)?)),
@@ -454,6 +457,21 @@ impl AnalyticsStore for PgStore {
                 })
                 .collect())
         })
+    }
+}
+
+/// Sightings are `PgSightings`'s.
+impl SightingStore for PgStore {
+    fn add_sightings(&self, site: SiteId, report: crate::detect::PageReport) -> StoreFuture<()> {
+        self.sightings.add_sightings(site, report)
+    }
+
+    fn sightings(
+        &self,
+        site: SiteId,
+        days: std::ops::Range<i64>,
+    ) -> StoreFuture<Vec<crate::detect::SightingRow>> {
+        self.sightings.sightings(site, days)
     }
 }
 

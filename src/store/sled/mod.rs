@@ -41,6 +41,7 @@ mod ledger_sink;
 pub(crate) mod registry_test;
 mod retention;
 mod sealed;
+mod sightings;
 
 use std::ops::Range;
 use std::path::Path;
@@ -57,8 +58,8 @@ use crate::domain::ledger::{parse_decision_payload, verify_chain};
 use crate::domain::{ApiKey, ApiKeyId, Segment, SegmentName, TokenDigest};
 use crate::domain::{ConsentId, ConsentRecord, Decision, EntryHash, EntryHeader, SiteId, Subject};
 use crate::store::{
-    AccessStore, AnalyticsStore, ConsentStore, Durability, LedgerReport, SegmentSaved, StoreError,
-    StoreFuture, StoreOptions,
+    AccessStore, AnalyticsStore, ConsentStore, Durability, LedgerReport, SegmentSaved,
+    SightingStore, StoreError, StoreFuture, StoreOptions,
 };
 use crate::telemetry::Metrics;
 
@@ -66,7 +67,7 @@ pub(crate) use crate::store::ledger::Writer;
 use events::EventWriter;
 
 /// The names of every tree, in the order above.
-pub const TREES: [&str; 15] = [
+pub const TREES: [&str; 16] = [
     "ledger",
     "consents",
     "consent_history",
@@ -82,6 +83,7 @@ pub const TREES: [&str; 15] = [
     "query_log",
     "saved_segments",
     "purged",
+    "sightings",
 ];
 
 /// Opened trees, cheap to clone.
@@ -104,6 +106,8 @@ pub(crate) struct Trees {
     pub saved_segments: sled::Tree,
     /// Withdrawals already purged: the purge of a decision runs once, not every sweep.
     pub purged: sled::Tree,
+    /// Cookie and tracker sightings (`sightings`).
+    pub sightings: sled::Tree,
     /// The secret consent ids are hashed with at rest.
     pub secret: [u8; 32],
     /// The sealed days.
@@ -188,6 +192,7 @@ impl SledStore {
             query_log: open(TREES[12])?,
             saved_segments: open(TREES[13])?,
             purged: open(TREES[14])?,
+            sightings: open(TREES[15])?,
             secret: [0; 32],
             sealed: Arc::new(sealed::Sealed::open(
                 dir,
@@ -670,6 +675,20 @@ impl AnalyticsStore for SledStore {
     fn settle_events(&self) -> StoreFuture<()> {
         let done = self.event_writer.settle();
         Box::pin(async move { done.await.map_err(|_| StoreError::Closed) })
+    }
+}
+
+impl SightingStore for SledStore {
+    fn add_sightings(&self, site: SiteId, report: crate::detect::PageReport) -> StoreFuture<()> {
+        self.read(move |t| sightings::add(t, &site, &report))
+    }
+
+    fn sightings(
+        &self,
+        site: SiteId,
+        days: std::ops::Range<i64>,
+    ) -> StoreFuture<Vec<crate::detect::SightingRow>> {
+        self.read(move |t| sightings::rows(t, &site, days))
     }
 }
 

@@ -90,6 +90,7 @@ impl AnalyticsRetention for SledVisitors<'_> {
             deleted += 1;
         }
         deleted += t.sealed.drop_before(t, site.as_str(), day)?;
+        super::sightings::drop_before(t, site, day)?;
         let cutoff_day = u32::try_from(day).unwrap_or(0);
         for item in t.visitor_days.scan_prefix(site_prefix(site)) {
             let (k, _) = item.map_err(map_err)?;
