@@ -337,7 +337,11 @@ impl<'q> Evaluation<'q> {
             .fold(GoalSet::MAX, |rows, c| rows & c.goal_rows());
         let mut local = LocalGroups::new(d, &parts);
         if self.visits_suffice(d, &event_filters, &parts) {
-            count_whole_visits(d, &visit_ok, &parts, &mut local);
+            let goals = self.query.reads_goals().then(|| {
+                let with_revenue = self.query.metrics.contains(&Metric::Revenue);
+                visit_goals(d, &mut DayGoals::new(d, &self.query.goals, with_revenue))
+            });
+            count_whole_visits(d, &visit_ok, &parts, &mut local, goals.as_ref());
         } else {
             debug_assert!(
                 d.events() > 0 || d.visits() == 0,
@@ -360,15 +364,15 @@ impl<'q> Evaluation<'q> {
         self.merge(d, &parts, local);
     }
 
-    /// Whether a day's answer can be read from its visits table alone: every event of the day
-    /// is in the span, no filter or group part reads an event, and no period is shorter than
-    /// a day (a visit never spans two days).
+    /// Whether a day's answer can be read from its visits table alone (with each visit's goal
+    /// completions, for a question about them): every event of the day is in the span, no
+    /// filter or group part reads an event, and no period is shorter than a day (a visit never
+    /// spans two days).
     fn visits_suffice(&self, d: &Day, event_filters: &[&mut Compiled], parts: &[KeyPart]) -> bool {
         let whole_day =
             self.range.start <= d.day * DAY_MS && (d.day + 1) * DAY_MS <= self.range.end;
         whole_day
             && !self.every_event
-            && !self.query.reads_goals()
             && !self.splits_visits
             && event_filters.is_empty()
             && parts
@@ -560,10 +564,40 @@ fn count_visit(c: &mut Counters, d: &Day, v: usize) {
     c.duration_ms += d.visit_end[v] - d.visit_start[v];
 }
 
-/// Counts a day's admitted visits with all their events, read from the visits table: what
-/// the event pass and the visit pass together count when `visits_suffice` (which a question
-/// about goals never is: no goal completion is counted here).
-fn count_whole_visits(d: &Day, visit_ok: &[bool], parts: &[KeyPart], local: &mut LocalGroups) {
+/// Each visit's goal completions and their revenue (thousandths), in one pass over the day's
+/// events: what the visits-table path adds for a question that reads goals and nothing else of
+/// an event.
+struct VisitGoals {
+    conversions: Vec<u32>,
+    revenue: Vec<i64>,
+}
+
+fn visit_goals(d: &Day, marks: &mut DayGoals) -> VisitGoals {
+    let mut g = VisitGoals {
+        conversions: vec![0; d.visits()],
+        revenue: vec![0; d.visits()],
+    };
+    for i in 0..d.events() {
+        let set = marks.completed(d, i);
+        if set != 0 {
+            let v = d.ev_visit[i] as usize;
+            g.conversions[v] += 1;
+            g.revenue[v] += marks.amount_of_set(d, i, set);
+        }
+    }
+    g
+}
+
+/// Counts a day's admitted visits with all their events, read from the visits table (and,
+/// for a question about goals, each visit's completions): what the event pass and the visit
+/// pass together count when `visits_suffice`.
+fn count_whole_visits(
+    d: &Day,
+    visit_ok: &[bool],
+    parts: &[KeyPart],
+    local: &mut LocalGroups,
+    goals: Option<&VisitGoals>,
+) {
     for (v, _) in visit_ok.iter().enumerate().filter(|(_, ok)| **ok) {
         let Some(key) = visit_key(d, v, parts) else {
             continue;
@@ -576,6 +610,11 @@ fn count_whole_visits(d: &Day, visit_ok: &[bool], parts: &[KeyPart], local: &mut
         c.events += i64::from(custom);
         count_visit(c, d, v);
         Tally::visitor(&mut tally.visitors, d.visit_visitor[v]);
+        if let Some(g) = goals.filter(|g| g.conversions[v] > 0) {
+            tally.counters.conversions += i64::from(g.conversions[v]);
+            tally.counters.revenue += g.revenue[v];
+            Tally::visitor(&mut tally.converters, d.visit_visitor[v]);
+        }
     }
 }
 
