@@ -69,7 +69,7 @@ pub fn run(settings: &Settings, args: &CookiesArgs) -> i32 {
     };
     let shown: Vec<Finding> = findings(&site, &rows)
         .into_iter()
-        .filter(|f| args.all || f.declared.is_none() || f.violation)
+        .filter(|f| f.listed(args.all))
         .collect();
     println!(
         "cookies and trackers of site `{}` over the last {} days: {} shown{}",

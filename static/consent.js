@@ -577,8 +577,9 @@
   // day and hashes of the paths already reported are kept in localStorage (consentry_scan).
   var seenCk = {};
   function cookieNames() {
+    // A cookie set without a name ("abc" rather than "n=abc") has only a value: not sent.
     d.cookie.split(';').forEach(function (c) {
-      c = c.split('=')[0].trim();
+      c = c.indexOf('=') > 0 && c.split('=')[0].trim();
       if (c) seenCk[c] = 1;
     });
   }
@@ -592,7 +593,8 @@
     s.p.push(h);
     try { localStorage.setItem(k, JSON.stringify(s)); } catch (e) {}
     cookieNames();
-    d.querySelectorAll('script[src],iframe[src]').forEach(function (e) {
+    // A tag still gated (type="text/plain", see activate) has loaded nothing: not counted.
+    d.querySelectorAll('script[src]:not([type="text/plain"]),iframe[src]').forEach(function (e) {
       var x = /^https?:/.test(e.src) && new URL(e.src).hostname;
       if (x && x != location.hostname && x != own) hosts[x] = 1;
     });

@@ -6,7 +6,8 @@
 //! - an event that completes at least one goal is one conversion; in an `event:goal` split it
 //!   is one conversion of each goal it completes;
 //! - its revenue is its property's amount for the first goal (in the site's order) that names
-//!   a revenue property; in an `event:goal` split, each goal's own property;
+//!   a revenue property, among the goals the question's `event:goal` filters admit; in an
+//!   `event:goal` split, each goal's own property;
 //! - no other event is a conversion: automatic `outbound` and `download` events count only
 //!   where a goal names them.
 //!
@@ -168,8 +169,10 @@ pub fn members(set: GoalSet) -> impl Iterator<Item = usize> {
 }
 
 /// An amount as an event property holds it (`"19.99"`, `"-5"`, `"3.5"`), in thousandths of
-/// the currency unit; digits past the third decimal are cut. `None` for anything else (a
-/// completion without a readable amount is a conversion with no revenue).
+/// the currency unit; digits past the third decimal are cut. At most 12 whole digits (a
+/// trillion), so that sums of them stay far inside `i64` (and are added saturating anyway).
+/// `None` for anything else (a completion without a readable amount is a conversion with no
+/// revenue).
 pub fn amount_thousandths(text: &str) -> Option<i64> {
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -177,7 +180,7 @@ pub fn amount_thousandths(text: &str) -> Option<i64> {
     };
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || whole.len() > 15 || !all_digits(whole) || !all_digits(fraction) {
+    if whole.is_empty() || whole.len() > 12 || !all_digits(whole) || !all_digits(fraction) {
         return None;
     }
     if digits.ends_with('.') {
@@ -247,6 +250,11 @@ mod tests {
         assert_eq!(amount_thousandths("3"), Some(3_000));
         assert_eq!(amount_thousandths("-5.5"), Some(-5_500));
         assert_eq!(amount_thousandths("0.12345"), Some(123));
+        assert_eq!(
+            amount_thousandths("999999999999"),
+            Some(999_999_999_999_000)
+        );
+        assert_eq!(amount_thousandths("9999999999999"), None, "13 whole digits");
         for bad in ["", "abc", "1.", ".5", "1,5", "1e3", "--1", "١٢"] {
             assert_eq!(amount_thousandths(bad), None, "{bad}");
         }

@@ -29,8 +29,9 @@ pub struct Finding {
     pub pages: Vec<String>,
     pub declared: Option<Declared>,
     pub suggestion: Option<&'static Entry>,
-    /// Reports made while its category was not granted (for a category no one knows: while
-    /// nothing was granted, that is before consent or after a refusal).
+    /// Reports made while its category was not granted (for a category no one knows, or one
+    /// the site does not have: while nothing was granted, that is before consent or after a
+    /// refusal).
     pub unconsented: u64,
     /// Seen while its (declared or suggested) category was not granted. Never for a category
     /// that is required.
@@ -38,6 +39,11 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// Whether a report lists it: undeclared or flagged ones, or every one with `all`.
+    pub fn listed(&self, all: bool) -> bool {
+        all || self.declared.is_none() || self.violation
+    }
+
     /// The category the judgement uses: the declared one, else the suggested one.
     pub fn category(&self) -> Option<&str> {
         self.declared
@@ -105,14 +111,17 @@ fn finding(site: &Site, kind: SightingKind, name: &str, rows: &[&SightingRow]) -
         violation: false,
     };
     let required = |c: &str| site.category(c).is_some_and(|c| c.required) || c == "necessary";
+    let optional = |c: &str| site.category(c).is_some_and(|c| !c.required);
     f.unconsented = match f.category() {
         Some(c) if required(c) => 0,
-        Some(c) => rows
+        Some(c) if optional(c) => rows
             .iter()
             .filter(|r| !r.granted.split(',').any(|g| g == c))
             .map(|r| r.reports)
             .sum(),
-        None => rows
+        // No category, or one the site does not have (no visitor can grant it): flagged only
+        // where nothing was granted.
+        _ => rows
             .iter()
             .filter(|r| r.granted.is_empty())
             .map(|r| r.reports)

@@ -4,8 +4,10 @@
 //!
 //! Invariants:
 //! - No cookie value, consent id, query string or address is ever part of a sighting: the
-//!   script sends names and hosts only, and a name or path segment that looks like it carries
-//!   an id is stored with that part as `*` (`normalise`).
+//!   script sends names and hosts only (a cookie without a name is not sent: its "name" would
+//!   be its value), and a part of a name, host label or path segment that looks like it
+//!   carries an id is stored as `*` (`star_ids`). Times are kept to the hour, so a sighting
+//!   cannot be matched to one page view of a visitor.
 //! - A sighting is a hint for the site's owner, not proof: anyone can send one, so a report
 //!   is bounded (names, hosts, lengths), and a site-day keeps at most `MAX_ROWS_PER_DAY` rows.
 //! - Whether something is declared, its category and whether a sighting is a violation are
@@ -30,6 +32,11 @@ pub const MAX_HOST: usize = 253;
 pub const MAX_PATH: usize = 300;
 /// The most distinct pages a row remembers.
 pub const MAX_PAGES: usize = 10;
+/// The most path segments kept; the rest of a path becomes `/*`.
+pub const MAX_SEGMENTS: usize = 3;
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
 /// The most rows (kind, name, granted categories) a site keeps for one day.
 pub const MAX_ROWS_PER_DAY: usize = 2_000;
 
@@ -70,6 +77,7 @@ impl SightingKind {
 /// categories the visitor had granted then (none: before consent, or after a refusal).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageReport {
+    /// The hour it came in (its start).
     pub at: Timestamp,
     pub path: String,
     pub seen: Vec<(SightingKind, String)>,
@@ -99,7 +107,7 @@ impl SightingRow {
     /// The row a first report makes.
     pub fn first(report: &PageReport, kind: SightingKind, name: &str) -> SightingRow {
         SightingRow {
-            day: report.at.0.div_euclid(86_400_000),
+            day: report.day(),
             kind,
             name: name.to_owned(),
             granted: granted_key(&report.granted),
@@ -134,16 +142,25 @@ pub struct RawReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportError(pub String);
 
+/// What a report is checked against: the site's optional categories and its own hosts.
+pub struct SiteView<'a> {
+    /// The categories that are not required.
+    pub optional: &'a [CategoryId],
+    /// The hosts of the site's origins: scripts from them (or their subdomains) are its own,
+    /// not third-party.
+    pub own_hosts: &'a [String],
+}
+
 impl PageReport {
-    /// Checks a report against the site's categories (`optional`: those not required). Names
-    /// and hosts that cannot be a cookie's or a host's are left out; granted ids that are not
-    /// an optional category of the site are ignored.
+    /// Checks a report against the site. Names and hosts that cannot be a cookie's or a host's
+    /// are left out, and so are the site's own hosts; granted ids that are not an optional
+    /// category of the site are ignored.
     pub fn parse(
         raw: RawReport,
         at: Timestamp,
-        optional: &[CategoryId],
+        site: &SiteView,
     ) -> Result<PageReport, ReportError> {
-        if !raw.path.starts_with('/') || raw.path.chars().any(char::is_control) {
+        if !raw.path.starts_with('/') {
             return Err(ReportError(
                 "`path` must be a page path starting with `/`".into(),
             ));
@@ -155,25 +172,38 @@ impl PageReport {
         }
         let mut seen: Vec<(SightingKind, String)> = Vec::new();
         for name in raw.cookies.iter().filter(|n| is_cookie_name(n)) {
-            seen.push((SightingKind::Cookie, normalise(name, &['_', '-', '.', ':'])));
+            seen.push((SightingKind::Cookie, star_ids(name, &['_', '-', '.', ':'])));
         }
-        for host in raw.hosts.iter().filter_map(|h| host(h)) {
-            seen.push((SightingKind::Host, host));
+        let own = |h: &str| {
+            site.own_hosts
+                .iter()
+                .any(|o| h == o || h.strip_suffix(o.as_str()).is_some_and(|p| p.ends_with('.')))
+        };
+        for host in raw.hosts.iter().filter_map(|h| host(h)).filter(|h| !own(h)) {
+            seen.push((SightingKind::Host, star_ids(&host, &['.', '-'])));
         }
         seen.sort();
         seen.dedup();
-        let mut granted: Vec<CategoryId> = optional
+        let mut granted: Vec<CategoryId> = site
+            .optional
             .iter()
             .filter(|c| raw.granted.iter().any(|g| g == c.as_str()))
             .cloned()
             .collect();
         granted.sort();
         Ok(PageReport {
-            at,
+            at: Timestamp(at.0 - at.0.rem_euclid(HOUR_MS)),
             path: page_path(&raw.path),
             seen,
             granted,
         })
+    }
+}
+
+impl PageReport {
+    /// The day (since the epoch, UTC) it belongs to.
+    pub fn day(&self) -> i64 {
+        self.at.0.div_euclid(DAY_MS)
     }
 }
 
@@ -193,7 +223,7 @@ fn is_cookie_name(name: &str) -> bool {
         && name.len() <= MAX_NAME
         && name
             .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b) || b == b':')
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;\\\"/[]?={}".contains(&b))
 }
 
 /// A host name, lower-cased: letters, digits, dots and dashes, with a dot (or `localhost`).
@@ -207,11 +237,23 @@ fn host(raw: &str) -> Option<String> {
     ok.then_some(h)
 }
 
-/// The path with its query and fragment cut, at most `MAX_PATH` bytes, each segment that
-/// looks like an id written `*`.
+/// The path with its query and fragment cut, each segment that looks like an id written `*`,
+/// at most `MAX_SEGMENTS` segments (the rest `/*`) and `MAX_PATH` bytes.
 fn page_path(raw: &str) -> String {
     let path = raw.split(['?', '#']).next().unwrap_or("/");
-    let mut out = normalise(path, &['/', '-', '_', '.']);
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let mut out = String::new();
+    for (i, segment) in segments.iter().enumerate() {
+        out.push('/');
+        if i == MAX_SEGMENTS {
+            out.push('*');
+            break;
+        }
+        out.push_str(if looks_like_id(segment) { "*" } else { segment });
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
     if out.len() > MAX_PATH {
         let mut cut = MAX_PATH;
         while !out.is_char_boundary(cut) {
@@ -222,10 +264,10 @@ fn page_path(raw: &str) -> String {
     out
 }
 
-/// `text` with every part between `separators` that looks like an id replaced by `*`: four or
-/// more digits, or six or more characters mixing letters and digits (`wp_user_48213` →
-/// `wp_user_*`, `_ga_2X3Y4Z5W` → `_ga_*`, `/orders/98765/` → `/orders/*/`).
-pub fn normalise(text: &str, separators: &[char]) -> String {
+/// `text` with every part between `separators` that looks like an id replaced by `*`
+/// (`wp_user_48213` → `wp_user_*`, `_ga_2X3Y4Z5W` → `_ga_*`, `u81723.cdn.example` →
+/// `*.cdn.example`).
+pub fn star_ids(text: &str, separators: &[char]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut part = String::new();
     let flush = |part: &mut String, out: &mut String| {
@@ -248,10 +290,15 @@ pub fn normalise(text: &str, separators: &[char]) -> String {
     out
 }
 
+/// Whether a part may carry an id: digits without letters (`42`, `2024`), an `@` (an
+/// address), or six or more characters mixing letters and digits (a hash, a UUID, a session
+/// token). A name in letters alone is kept: it cannot be told from a word.
 fn looks_like_id(part: &str) -> bool {
     let digits = part.chars().filter(char::is_ascii_digit).count();
     let letters = part.chars().filter(|c| c.is_alphabetic()).count();
-    (digits >= 4 && letters == 0) || (part.chars().count() >= 6 && digits > 0 && letters > 0)
+    part.contains('@')
+        || (digits > 0 && letters == 0)
+        || (part.chars().count() >= 6 && digits > 0 && letters > 0)
 }
 
 #[cfg(test)]
@@ -263,22 +310,38 @@ mod tests {
     }
 
     #[test]
-    fn ids_in_names_and_paths_become_stars_and_the_rest_is_kept() {
+    fn ids_in_names_hosts_and_paths_become_stars_and_the_rest_is_kept() {
         let c = ['_', '-', '.', ':'];
-        assert_eq!(normalise("wp_user_48213", &c), "wp_user_*");
-        assert_eq!(normalise("_ga_2X3Y4Z5W", &c), "_ga_*");
-        assert_eq!(normalise("_ga", &c), "_ga");
+        assert_eq!(star_ids("wp_user_48213", &c), "wp_user_*");
+        assert_eq!(star_ids("wp-settings-42", &c), "wp-settings-*");
+        assert_eq!(star_ids("_ga_2X3Y4Z5W", &c), "_ga_*");
+        assert_eq!(star_ids("_ga", &c), "_ga");
         assert_eq!(
-            normalise("intercom-session-abc12def", &c),
+            star_ids("intercom-session-abc12def", &c),
             "intercom-session-*"
         );
-        assert_eq!(normalise("_gat_UA-2024", &c), "_gat_UA-*");
+        assert_eq!(star_ids("_gat_UA-2024", &c), "_gat_UA-*");
+        assert_eq!(star_ids("u81723.cdn.example", &['.']), "*.cdn.example");
+        assert_eq!(
+            star_ids("d1a2b3c4e5.cloudfront.net", &['.']),
+            "*.cloudfront.net"
+        );
         assert_eq!(
             page_path("/orders/98765/items?token=secret#x"),
             "/orders/*/items"
         );
-        assert_eq!(page_path("/blog/2024-review"), "/blog/*-review");
+        assert_eq!(
+            page_path("/orders/550e8400-e29b-41d4-a716-446655440000"),
+            "/orders/*"
+        );
+        assert_eq!(
+            page_path("/unsubscribe/jane.doe@example.com"),
+            "/unsubscribe/*"
+        );
+        assert_eq!(page_path("/blog/2024-review"), "/blog/*");
+        assert_eq!(page_path("/a/b/c/d/e"), "/a/b/c/*");
         assert_eq!(page_path("/pricing"), "/pricing");
+        assert_eq!(page_path("/"), "/");
     }
 
     #[test]
@@ -290,11 +353,20 @@ mod tests {
                 "WWW.GoogleTagManager.com".into(),
                 "http://evil".into(),
                 "nodot".into(),
+                "cdn.shop.example".into(),
+                "shop.example".into(),
             ],
             granted: vec!["marketing".into(), "necessary".into(), "bogus".into()],
         };
         let optional = [cat("analytics"), cat("marketing")];
-        let r = PageReport::parse(raw, Timestamp(5), &optional).unwrap_or_else(|e| panic!("{e:?}"));
+        let own_hosts = ["shop.example".to_owned()];
+        let site = SiteView {
+            optional: &optional,
+            own_hosts: &own_hosts,
+        };
+        let r = PageReport::parse(raw, Timestamp(3_600_000 + 5), &site)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(r.at, Timestamp(3_600_000), "kept to the hour");
         assert_eq!(r.path, "/shop");
         assert_eq!(
             r.seen,
@@ -309,6 +381,6 @@ mod tests {
             path: "shop".into(),
             ..RawReport::default()
         };
-        assert!(PageReport::parse(bad, Timestamp(5), &optional).is_err());
+        assert!(PageReport::parse(bad, Timestamp(5), &site).is_err());
     }
 }

@@ -3,19 +3,19 @@
 //! `detect`). No consent id, no value: nothing in it identifies the visitor, which is why it
 //! needs no consent; it is refused when the site turned detection off.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::analytics::enrich;
-use crate::detect::{PageReport, RawReport};
+use crate::detect::{PageReport, RawReport, SiteView};
 use crate::errors::ApiError;
 use crate::http::json::StrictJson;
 use crate::http::state::AppState;
+use crate::http::visitor::user_agent;
 
-/// A report's body is small: 60 names and 60 hosts fit in 16 KiB.
-const REPORT_LIMIT: usize = 16 * 1024;
+/// A report's body is small: 60 names of 100 bytes and 60 hosts of 253 fit in 32 KiB.
+const REPORT_LIMIT: usize = 32 * 1024;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,21 +52,25 @@ pub async fn report(
         .filter(|c| !c.required)
         .map(|c| c.id.clone())
         .collect();
+    let own_hosts: Vec<String> = site
+        .origins
+        .iter()
+        .filter_map(|o| url::Url::parse(o).ok()?.host_str().map(str::to_owned))
+        .collect();
+    let view = SiteView {
+        optional: &optional,
+        own_hosts: &own_hosts,
+    };
     let raw = RawReport {
         path: body.path,
         cookies: body.cookies,
         hosts: body.hosts,
         granted: body.granted,
     };
-    let report = PageReport::parse(raw, state.clock.now(), &optional)
+    let report = PageReport::parse(raw, state.clock.now(), &view)
         .map_err(|e| ApiError::invalid("body", e.0))?;
     // A crawler's view of the page says nothing about what visitors get.
-    let ua = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if enrich::is_bot(ua) {
+    if enrich::is_bot(user_agent(&req)) {
         return Ok(HttpResponse::Accepted().json(json!({ "recorded": 0 })));
     }
     let recorded = report.seen.len();

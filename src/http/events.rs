@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::json::StrictJson;
 use super::state::AppState;
-use super::visitor::{Visitor, gpc_header};
+use super::visitor::{Visitor, gpc_header, user_agent};
 use crate::analytics::enrich;
 use crate::analytics::event::{AcceptedEvent, Context, PropValue};
 use crate::domain::{
@@ -182,11 +182,7 @@ pub async fn collect(
         });
     };
 
-    let ua = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let ua = user_agent(&req);
     if enrich::is_bot(ua) {
         for i in 0..total {
             drop(&mut dropped, i, DropReason::Bot);

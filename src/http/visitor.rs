@@ -35,6 +35,14 @@ pub fn client_address(state: &AppState, req: &HttpRequest) -> IpAddr {
     client_ip(peer, forwarded, &state.trusted)
 }
 
+/// The request's User-Agent (`""` when missing or not text), to classify and forget.
+pub fn user_agent(req: &HttpRequest) -> &str {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
 pub fn gpc_header(req: &HttpRequest) -> bool {
     req.headers()
         .get("sec-gpc")

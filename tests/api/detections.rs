@@ -65,6 +65,14 @@ async fn what_the_site_did_not_declare_or_set_without_consent_is_reported_with_a
     assert_eq!(adp["unconsented_reports"], 2);
 
     let fbp = finding(&report, "_fbp").unwrap_or_else(|| panic!("{report}"));
+    let hour = |t: &Value| {
+        t.as_str()
+            .is_some_and(|t| t.ends_with(":00:00Z") || t.ends_with(":00:00.000Z"))
+    };
+    assert!(
+        hour(&fbp["first_seen"]) && hour(&fbp["last_seen"]),
+        "kept to the hour: {fbp}"
+    );
     assert_eq!(fbp["declared"], false);
     assert_eq!(fbp["suggestion"]["category"], "marketing");
     assert_eq!(fbp["suggestion"]["platform"], "Facebook");
@@ -157,9 +165,16 @@ async fn a_site_that_turned_detection_off_refuses_reports_and_its_banner_says_so
 async fn sightings_leave_with_the_days_retention_deletes() {
     let app = spawn_app().await;
     let (_, key) = app.api_key("demo").await;
-    send(&app, json!({"path": "/", "cookies": ["_fbp"]})).await;
+    let (status, _) = send(&app, json!({"path": "/", "cookies": ["_fbp"]})).await;
+    assert_eq!(status, 202);
     app.clock.advance_days(91);
-    send(&app, json!({"path": "/", "cookies": ["_gcl_au"]})).await;
+    let (status, _) = send(&app, json!({"path": "/", "cookies": ["_gcl_au"]})).await;
+    assert_eq!(status, 202);
+    let (_, before) = read(&app, &key, "?all=true&date_range=12mo").await;
+    assert!(
+        finding(&before, "_fbp").is_some(),
+        "kept until the sweep: {before}"
+    );
     app.store
         .sweep(
             app.retention.clone(),

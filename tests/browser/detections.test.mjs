@@ -53,7 +53,9 @@ async function shopPage(page) {
       body: `<!doctype html><html lang="en"><head><title>Shop</title>
              <script>document.cookie = 'shop_theme=dark-secret-value; path=/';
                      document.cookie = '_declared_ad=ad-secret-value; path=/';</script>
-             <script src="${GTM}"></script></head>
+             <script src="${GTM}"></script>
+             <script type="text/plain" data-category="marketing" src="https://ads.gated.example/tag.js"></script>
+             <script>document.cookie = 'value-without-a-name';</script></head>
              <body><h1>Shop</h1><script src="${server.url}/consent.js" data-site="shop" defer></script></body></html>`,
     }),
   );
@@ -81,9 +83,10 @@ test('undeclared cookies and scripts appear in the report with a suggested categ
     const body = JSON.parse((await sent).postData());
     assert.equal(body.path, '/checkout/order/98765', 'the path, without its query');
     assert.deepEqual(body.cookies.sort(), ['_declared_ad', '_ga', 'shop_theme']);
-    assert.deepEqual(body.hosts, ['www.googletagmanager.com']);
+    assert.deepEqual(body.hosts, ['www.googletagmanager.com'], 'a tag still gated by the banner is not counted');
     assert.deepEqual(body.granted, [], 'sent before any consent');
-    assert.ok(!JSON.stringify(body).includes('secret') && !('consent_id' in body), `names and hosts only: ${JSON.stringify(body)}`);
+    assert.ok(!JSON.stringify(body).includes('secret') && !JSON.stringify(body).includes('value-without') && !('consent_id' in body),
+      `names and hosts only, no value (a cookie without a name is not sent): ${JSON.stringify(body)}`);
     const response = await (await sent).response();
     assert.equal(response.status(), 202);
 
@@ -108,6 +111,7 @@ test('undeclared cookies and scripts appear in the report with a suggested categ
     assert.match(ga.declare, /\[\[sites\.categories\.services\]\]\nname = "Google Analytics"/);
     assert.match(ga.declare, /cookies = \[\{ name = "_ga"/);
     assert.deepEqual(ga.pages, ['/checkout/order/*'], 'the order number is not kept');
+    assert.match(ga.first_seen, /T\d\d:00:00(\.000)?Z$/, 'kept to the hour');
 
     const gtm = by['www.googletagmanager.com'];
     assert.ok(gtm && gtm.kind === 'host' && !gtm.declared, text);

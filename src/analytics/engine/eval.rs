@@ -423,7 +423,7 @@ impl<'q> Evaluation<'q> {
             let Some(slot) = goal_slot else {
                 let revenue = marks
                     .as_deref_mut()
-                    .map_or(0, |m| m.amount_of_set(d, i, set));
+                    .map_or(0, |m| m.amount_of_set(d, i, set & pass.goal_rows));
                 seen.count(local.get(key), set != 0, revenue);
                 continue;
             };
@@ -478,7 +478,7 @@ impl<'q> Evaluation<'q> {
             c.bounces += tally.counters.bounces;
             c.duration_ms += tally.counters.duration_ms;
             c.conversions += tally.counters.conversions;
-            c.revenue += tally.counters.revenue;
+            c.revenue = c.revenue.saturating_add(tally.counters.revenue);
             into.visitors.extend(tally.visitors);
             into.converters.extend(tally.converters);
         }
@@ -522,7 +522,7 @@ impl Seen {
         c.pageviews += i64::from(!self.custom);
         c.events += i64::from(self.custom);
         c.conversions += i64::from(conversion);
-        c.revenue += revenue;
+        c.revenue = c.revenue.saturating_add(revenue);
         Tally::visitor(&mut tally.visitors, self.visitor);
         if conversion {
             Tally::visitor(&mut tally.converters, self.visitor);
@@ -582,7 +582,7 @@ fn visit_goals(d: &Day, marks: &mut DayGoals) -> VisitGoals {
         if set != 0 {
             let v = d.ev_visit[i] as usize;
             g.conversions[v] += 1;
-            g.revenue[v] += marks.amount_of_set(d, i, set);
+            g.revenue[v] = g.revenue[v].saturating_add(marks.amount_of_set(d, i, set));
         }
     }
     g
@@ -612,7 +612,7 @@ fn count_whole_visits(
         Tally::visitor(&mut tally.visitors, d.visit_visitor[v]);
         if let Some(g) = goals.filter(|g| g.conversions[v] > 0) {
             tally.counters.conversions += i64::from(g.conversions[v]);
-            tally.counters.revenue += g.revenue[v];
+            tally.counters.revenue = tally.counters.revenue.saturating_add(g.revenue[v]);
             Tally::visitor(&mut tally.converters, d.visit_visitor[v]);
         }
     }

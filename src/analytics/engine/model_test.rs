@@ -169,6 +169,7 @@ pub(super) fn gen_filter() -> impl Strategy<Value = Filter> {
         "Signup",
         "Twos",
         "Buy",
+        "Big buy",
     ];
     (
         0usize..4,
@@ -204,17 +205,22 @@ fn event_goals() -> Goals {
     Goals::new(events, all.currency().cloned()).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A question about goals: split by `event:goal` (with up to one other part), one or two
-/// filters on goal names, the model's goals.
+/// A question about goals: one or two filters on goal names, split by `event:goal` or not
+/// (with up to one other part), the model's goals.
 fn gen_goal_query() -> impl Strategy<Value = Query> {
     (
         gen_query(),
         prop::option::of(0..dims().len()),
         prop::collection::vec((any::<bool>(), 0..GOAL_NAMES.len()), 1..3),
+        any::<bool>(),
     )
-        .prop_map(|(mut q, other, goal_filters)| {
+        .prop_map(|(mut q, other, goal_filters, split)| {
             q.goals = model_goals();
-            q.dimensions = vec![Dimension::Goal];
+            q.dimensions = if split {
+                vec![Dimension::Goal]
+            } else {
+                Vec::new()
+            };
             if let Some(d) = other
                 .map(|i| dims()[i].clone())
                 .filter(|d| *d != Dimension::Goal)
@@ -401,16 +407,17 @@ fn reference(rows: &[Row], query: &Query) -> Groups {
             };
             // Without an `event:goal` part one key; with it one per goal completed that every
             // goal filter admits by name.
+            let admitted = |g: usize| {
+                query
+                    .filters
+                    .iter()
+                    .filter(|f| f.dimension == Dimension::Goal)
+                    .all(|f| f.admits(Some(&goals.list()[g].name)))
+            };
             let rows: Vec<Option<usize>> = if query.dimensions.contains(&Dimension::Goal) {
                 done.iter()
                     .copied()
-                    .filter(|g| {
-                        query
-                            .filters
-                            .iter()
-                            .filter(|f| f.dimension == Dimension::Goal)
-                            .all(|f| f.admits(Some(&goals.list()[*g].name)))
-                    })
+                    .filter(|g| admitted(*g))
                     .map(Some)
                     .collect()
             } else {
@@ -432,9 +439,10 @@ fn reference(rows: &[Row], query: &Query) -> Groups {
                 let (conversion, revenue) = match row_goal {
                     Some(g) => (true, amount(goals, r, g)),
                     None => {
-                        let first = done
-                            .iter()
-                            .find(|g| goals.list()[**g].revenue_property.is_some());
+                        // The first goal with revenue among those every goal filter admits.
+                        let first = done.iter().find(|g| {
+                            goals.list()[**g].revenue_property.is_some() && admitted(**g)
+                        });
                         (!done.is_empty(), first.map_or(0, |g| amount(goals, r, *g)))
                     }
                 };
@@ -444,7 +452,7 @@ fn reference(rows: &[Row], query: &Query) -> Groups {
                 c.events += i64::from(custom);
                 c.conversions += i64::from(conversion);
                 if query.metrics.contains(&Metric::Revenue) {
-                    c.revenue += revenue;
+                    c.revenue = c.revenue.saturating_add(revenue);
                 }
                 visitors.entry(key.clone()).or_default().insert(r.visitor);
                 if conversion {

@@ -92,7 +92,7 @@ pub async fn report(
     let all = params.all.unwrap_or(false);
     let list: Vec<Json> = findings(site, &rows)
         .iter()
-        .filter(|f| all || f.declared.is_none() || f.violation)
+        .filter(|f| f.listed(all))
         .map(|f| finding_json(site, f))
         .collect();
     let (from, to) = span.labels();

@@ -38,7 +38,7 @@ impl SightingStore for PgSightings {
     fn add_sightings(&self, site: SiteId, report: PageReport) -> StoreFuture<()> {
         let client = self.pool.client();
         Box::pin(async move {
-            let day = report.at.0.div_euclid(86_400_000);
+            let day = report.day();
             let granted = crate::detect::granted_key(&report.granted);
             let limit = i64::try_from(MAX_ROWS_PER_DAY).unwrap_or(i64::MAX);
             let pages = i32::try_from(MAX_PAGES).unwrap_or(i32::MAX);

@@ -62,7 +62,7 @@ fn row(site: &SiteId, k: &[u8], v: &[u8]) -> Result<SightingRow, StoreError> {
 /// reports at once are both counted); a name new to a day that already holds
 /// `MAX_ROWS_PER_DAY` rows is left out.
 pub fn add(t: &Trees, site: &SiteId, report: &PageReport) -> Result<(), StoreError> {
-    let day = report.at.0.div_euclid(86_400_000);
+    let day = report.day();
     let granted = crate::detect::granted_key(&report.granted);
     let mut rows_today: Option<usize> = None;
     for (kind, name) in &report.seen {
@@ -72,6 +72,7 @@ pub fn add(t: &Trees, site: &SiteId, report: &PageReport) -> Result<(), StoreErr
                 Some(n) => n,
                 None => t.sightings.scan_prefix(day_prefix(site, day)).count(),
             };
+            rows_today = Some(n);
             if n >= MAX_ROWS_PER_DAY {
                 continue;
             }
