@@ -3,6 +3,7 @@
 //! cookie name or a script's host probably is, to suggest a category for what a site did not
 //! declare.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 const TSV: &str = include_str!("../../third_party/open-cookie-database/cookie-catalogue.tsv");
@@ -80,44 +81,65 @@ pub fn entries() -> &'static [Entry] {
     ENTRIES.get_or_init(|| parse(TSV))
 }
 
+/// The catalogue indexed once: exact names, prefixes (longest first), and entries by domain.
+struct Index {
+    exact: HashMap<&'static str, &'static Entry>,
+    prefixes: Vec<&'static Entry>,
+    by_domain: HashMap<&'static str, Vec<&'static Entry>>,
+}
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut i = Index {
+            exact: HashMap::new(),
+            prefixes: Vec::new(),
+            by_domain: HashMap::new(),
+        };
+        for e in entries() {
+            if e.prefix {
+                i.prefixes.push(e);
+            } else {
+                i.exact.entry(e.name.as_str()).or_insert(e);
+            }
+            for d in &e.domains {
+                i.by_domain.entry(d.as_str()).or_default().push(e);
+            }
+        }
+        i.prefixes.sort_by_key(|e| std::cmp::Reverse(e.name.len()));
+        i
+    })
+}
+
 /// The entry for a cookie name: an exact name first, else the longest matching prefix. A
 /// name stored with an id part as `*` (`_ga_*`) matches by what comes before the star.
 pub fn cookie(name: &str) -> Option<&'static Entry> {
-    let exact = name.split('*').next().unwrap_or(name);
-    entries()
-        .iter()
-        .find(|e| !e.prefix && e.name == name)
-        .or_else(|| {
-            entries()
-                .iter()
-                .filter(|e| e.prefix && exact.starts_with(e.name.as_str()))
-                .max_by_key(|e| e.name.len())
-        })
+    let i = index();
+    let before_star = name.split('*').next().unwrap_or(name);
+    i.exact.get(name).copied().or_else(|| {
+        i.prefixes
+            .iter()
+            .copied()
+            .find(|e| before_star.starts_with(e.name.as_str()))
+    })
 }
 
-/// The entry for a host: one whose domains hold the host or a parent of it (the longest
+/// The entry for a host: one whose domains hold the host or its nearest parent (the longest
 /// domain wins; among its entries, a marketing one before analytics before the rest, since a
 /// suggestion errs toward asking consent).
 pub fn host(host: &str) -> Option<&'static Entry> {
-    let under = |d: &str| host == d || host.ends_with(&format!(".{d}"));
     let rank = |e: &Entry| match e.category.as_str() {
         "Marketing" => 2,
         "Analytics" => 1,
         _ => 0,
     };
-    entries()
-        .iter()
-        .filter_map(|e| {
-            let d = e
-                .domains
-                .iter()
-                .filter(|d| under(d))
-                .map(String::len)
-                .max()?;
-            Some((d, rank(e), e))
-        })
-        .max_by_key(|(d, r, _)| (*d, *r))
-        .map(|(_, _, e)| e)
+    let mut rest = host;
+    loop {
+        if let Some(found) = index().by_domain.get(rest) {
+            return found.iter().copied().max_by_key(|e| rank(e));
+        }
+        rest = rest.split_once('.')?.1;
+    }
 }
 
 #[cfg(test)]

@@ -146,6 +146,21 @@ async fn a_report_that_cannot_be_a_pages_is_refused_and_stores_nothing() {
     assert_eq!(report["findings"], json!([]));
     let (status, answer) = read(&app, "cs_0000000000000000_00", "").await;
     assert_eq!(status, 401, "{answer}");
+    for range in [
+        "2026-12-05,2026-12-01",
+        "realtime",
+        "2026-02-30,2026-03-01",
+        "1d",
+    ] {
+        let (status, answer) = read(&app, &key, &format!("?date_range={range}")).await;
+        assert_eq!(status, 400, "{range}: {answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("date_range")),
+            "{answer}"
+        );
+    }
 }
 
 #[actix_web::test]
@@ -186,4 +201,38 @@ async fn sightings_leave_with_the_days_retention_deletes() {
     let (_, report) = read(&app, &key, "?all=true&date_range=12mo").await;
     assert!(finding(&report, "_fbp").is_none(), "{report}");
     assert!(finding(&report, "_gcl_au").is_some(), "{report}");
+}
+
+/// `n` written in letters (`a`, `b`, … `ba`, …), after a prefix.
+fn letters(mut n: usize) -> String {
+    let mut out = String::from("ck_");
+    loop {
+        out.push(char::from(b'a' + (n % 26) as u8));
+        n /= 26;
+        if n == 0 {
+            return out;
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_site_keeps_at_most_two_thousand_rows_a_day_and_the_answer_lists_five_hundred() {
+    let app = spawn_app_with(|s| {
+        s.rate_limit = consentry::settings::RateLimit {
+            burst: 10_000,
+            per_minute: 10_000,
+        };
+    })
+    .await;
+    let (_, key) = app.api_key("demo").await;
+    for report in 0..35 {
+        // Letters only: a name with digits in it could be starred into another.
+        let names: Vec<String> = (0..60).map(|i| letters(report * 60 + i)).collect();
+        let (status, body) = send(&app, json!({"path": "/", "cookies": names})).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    let (_, report) = read(&app, &key, "?all=true").await;
+    let listed = report["findings"].as_array().map_or(0, Vec::len);
+    assert_eq!(listed, 500, "{}", report["not_listed"]);
+    assert_eq!(report["not_listed"], 1_500, "2,100 names sent, 2,000 kept");
 }

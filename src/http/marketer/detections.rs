@@ -18,6 +18,10 @@ use crate::errors::ApiError;
 use crate::http::state::AppState;
 use crate::http::wire::rfc3339;
 
+/// The most findings an answer lists (undeclared and flagged ones first); `not_listed` counts
+/// the rest.
+const MAX_FINDINGS: usize = 500;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportParams {
@@ -90,11 +94,24 @@ pub async fn report(
         .await
         .map_err(ApiError::Storage)?;
     let all = params.all.unwrap_or(false);
-    let list: Vec<Json> = findings(site, &rows)
-        .iter()
-        .filter(|f| f.listed(all))
-        .map(|f| finding_json(site, f))
-        .collect();
+    // Judging thousands of rows is CPU work: off the request's worker.
+    let judged = entry.clone();
+    let (list, more) = web::block(move || {
+        let site = &judged.site;
+        let listed: Vec<_> = findings(site, &rows)
+            .into_iter()
+            .filter(|f| f.listed(all))
+            .collect();
+        let more = listed.len().saturating_sub(MAX_FINDINGS);
+        let list: Vec<Json> = listed
+            .iter()
+            .take(MAX_FINDINGS)
+            .map(|f| finding_json(site, f))
+            .collect();
+        (list, more)
+    })
+    .await
+    .map_err(|_| ApiError::Storage(crate::store::StoreError::Closed))?;
     let (from, to) = span.labels();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -102,5 +119,6 @@ pub async fn report(
             "date_range": [from, to],
             "detection": site.detect_cookies,
             "findings": list,
+            "not_listed": more,
         })))
 }
