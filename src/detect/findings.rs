@@ -143,7 +143,7 @@ fn declared_cookie(site: &Site, name: &str) -> Option<Declared> {
         c.services.iter().find_map(|s| {
             s.cookies
                 .iter()
-                .any(|k| Glob::new(&k.name).matches(name))
+                .any(|k| Glob::new(&super::cookie_name(&k.name)).matches(name))
                 .then(|| Declared {
                     category: c.id.to_string(),
                     service: s.name.clone(),
@@ -217,4 +217,54 @@ pub fn declaration(site: &Site, f: &Finding) -> String {
         SightingKind::Host => lines.push(format!("hosts = [{}]", quoted(&f.name))),
     }
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::site::CookieDecl;
+
+    fn row(name: &str, granted: &str) -> SightingRow {
+        SightingRow {
+            day: 20_000,
+            kind: SightingKind::Cookie,
+            name: name.into(),
+            granted: granted.into(),
+            first: Timestamp(0),
+            last: Timestamp(0),
+            reports: 1,
+            pages: vec!["/".into()],
+        }
+    }
+
+    #[test]
+    fn a_declared_name_with_an_id_in_it_matches_the_stored_form_and_is_judged_by_its_category() {
+        let mut site = crate::settings::Settings::demo(std::env::temp_dir()).sites[0].clone();
+        let marketing = site
+            .categories
+            .iter_mut()
+            .find(|c| c.id.as_str() == "marketing")
+            .unwrap_or_else(|| panic!("the demo site has marketing"));
+        marketing.services[0].cookies.push(CookieDecl {
+            name: "_ga_2X3Y4Z5W".into(),
+            duration: "2 years".into(),
+            purpose: "x".into(),
+        });
+        let rows = [
+            row("_ga_*", "analytics"),
+            row("_ga_*", "analytics,marketing"),
+        ];
+        let f = &findings(&site, &rows)[0];
+        assert_eq!(
+            f.declared.as_ref().map(|d| d.category.as_str()),
+            Some("marketing")
+        );
+        assert_eq!((f.reports, f.unconsented, f.violation), (2, 1, true));
+        assert!(!f.listed(false) || f.violation);
+        let granted = [row("_ga_*", "analytics,marketing")];
+        assert!(
+            !findings(&site, &granted)[0].listed(false),
+            "declared and consented"
+        );
+    }
 }

@@ -172,7 +172,7 @@ impl PageReport {
         }
         let mut seen: Vec<(SightingKind, String)> = Vec::new();
         for name in raw.cookies.iter().filter(|n| is_cookie_name(n)) {
-            seen.push((SightingKind::Cookie, star_ids(name, &['_', '-', '.', ':'])));
+            seen.push((SightingKind::Cookie, cookie_name(name)));
         }
         let own = |h: &str| {
             site.own_hosts
@@ -262,6 +262,12 @@ fn page_path(raw: &str) -> String {
         out.truncate(cut);
     }
     out
+}
+
+/// A cookie name as it is kept: its id-like parts (between `_ - . :`) written `*`. Declared
+/// names are compared in the same form, so a declared `_ga_2X3Y4Z5W` is the stored `_ga_*`.
+pub fn cookie_name(raw: &str) -> String {
+    star_ids(raw, &['_', '-', '.', ':'])
 }
 
 /// `text` with every part between `separators` that looks like an id replaced by `*`

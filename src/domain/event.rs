@@ -46,6 +46,9 @@ impl DropReason {
 /// The longest event name, in bytes.
 pub const MAX_EVENT_NAME: usize = 64;
 
+/// The longest event property key, in characters.
+pub const MAX_PROP_KEY: usize = 40;
+
 /// Whether a name can be an event's: 1 to 64 ASCII letters, digits, `_ - . :` and spaces.
 pub fn is_event_name(name: &str) -> bool {
     !name.is_empty()

@@ -26,7 +26,6 @@ use crate::store::StoreError;
 pub const EVENTS_LIMIT: usize = 32 * 1024;
 pub const MAX_BATCH: usize = 50;
 const MAX_PROPS: usize = 30;
-const MAX_PROP_KEY: usize = 40;
 const MAX_PROP_VALUE: usize = 200;
 
 #[derive(Debug, Deserialize)]
@@ -70,7 +69,7 @@ fn props(raw: BTreeMap<String, Value>) -> Option<Vec<(String, PropValue)>> {
     }
     let mut out = Vec::with_capacity(raw.len());
     for (k, v) in raw {
-        if k.is_empty() || k.chars().count() > MAX_PROP_KEY {
+        if k.is_empty() || k.chars().count() > crate::domain::event::MAX_PROP_KEY {
             return None;
         }
         let value = match v {

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use super::file::{SettingsError, err};
 use crate::analytics::funnel::{PagePattern, Step};
 use crate::analytics::goals::{Currency, Goal, Goals};
+use crate::domain::event::MAX_PROP_KEY;
 use crate::domain::is_event_name;
 
 /// One goal as written: a name, exactly one of `event` and `page`, and optionally the
@@ -38,6 +39,18 @@ pub(super) fn goals(raw: Vec<FileGoal>, at: &str) -> Result<Goals, SettingsError
                 ));
             }
         };
+        if let Some(key) = &g.revenue {
+            let len = key.chars().count();
+            if len == 0 || len > MAX_PROP_KEY || key.chars().any(char::is_control) {
+                return Err(err(
+                    &field("revenue"),
+                    format!(
+                        "must be an event property's key: 1 to {MAX_PROP_KEY} characters, no \
+                         control characters"
+                    ),
+                ));
+            }
+        }
         match (&g.revenue, g.currency.as_deref()) {
             (Some(_), Some(c)) => {
                 let c = Currency::parse(c).ok_or_else(|| {
@@ -173,6 +186,11 @@ mod tests {
                 "name = \"x\"\nevent = \"buy\"\nrevenue = \"v\"\ncurrency = \"euro\"",
                 "goals[0].currency",
                 "not a currency",
+            ),
+            (
+                "name = \"x\"\nevent = \"buy\"\nrevenue = \"\"\ncurrency = \"EUR\"",
+                "goals[0].revenue",
+                "event property's key",
             ),
         ];
         for (goal, setting, problem) in cases {
