@@ -157,7 +157,7 @@ fn declared_host(site: &Site, host: &str) -> Option<Declared> {
         c.services.iter().find_map(|s| {
             s.hosts
                 .iter()
-                .any(|h| host == h || host.ends_with(&format!(".{h}")))
+                .any(|h| super::is_under(host, h))
                 .then(|| Declared {
                     category: c.id.to_string(),
                     service: s.name.clone(),

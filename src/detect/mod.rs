@@ -174,12 +174,13 @@ impl PageReport {
         for name in raw.cookies.iter().filter(|n| is_cookie_name(n)) {
             seen.push((SightingKind::Cookie, cookie_name(name)));
         }
-        let own = |h: &str| {
-            site.own_hosts
-                .iter()
-                .any(|o| h == o || h.strip_suffix(o.as_str()).is_some_and(|p| p.ends_with('.')))
-        };
-        for host in raw.hosts.iter().filter_map(|h| host(h)).filter(|h| !own(h)) {
+        let own = |h: &str| site.own_hosts.iter().any(|o| is_under(h, o));
+        for host in raw
+            .hosts
+            .iter()
+            .filter_map(|h| host_name(h))
+            .filter(|h| !own(h))
+        {
             seen.push((SightingKind::Host, star_ids(&host, &['.', '-'])));
         }
         seen.sort();
@@ -226,8 +227,14 @@ fn is_cookie_name(name: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && !b"()<>@,;\\\"/[]?={}".contains(&b))
 }
 
+/// Whether `host` is `domain` or one of its subdomains.
+pub fn is_under(host: &str, domain: &str) -> bool {
+    host.strip_suffix(domain)
+        .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+}
+
 /// A host name, lower-cased: letters, digits, dots and dashes, with a dot (or `localhost`).
-fn host(raw: &str) -> Option<String> {
+pub fn host_name(raw: &str) -> Option<String> {
     let h = raw.trim_end_matches('.').to_ascii_lowercase();
     let ok = !h.is_empty()
         && h.len() <= MAX_HOST

@@ -374,21 +374,18 @@ fn check_http_url(field: &str, raw: &str) -> Result<(), SettingsError> {
     }
 }
 
-/// A host name as detection reports one: letters, digits, dots and dashes, with a dot.
-fn check_host(field: &str, raw: &str) -> Result<(), SettingsError> {
-    let ok = raw.contains('.')
-        && raw.len() <= crate::detect::MAX_HOST
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(err(
-            field,
-            format!("`{raw}` is not a host name like cdn.example.org (no scheme, path or port)"),
-        ))
-    }
+/// A host name as detection reports one (`detect::host_name`), with a dot; in that form.
+fn check_host(field: &str, raw: &str) -> Result<String, SettingsError> {
+    crate::detect::host_name(raw)
+        .filter(|h| h.contains('.'))
+        .ok_or_else(|| {
+            err(
+                field,
+                format!(
+                    "`{raw}` is not a host name like cdn.example.org (no scheme, path or port)"
+                ),
+            )
+        })
 }
 
 fn is_date(raw: &str) -> bool {
@@ -494,7 +491,11 @@ impl FileSite {
                             purpose: k.purpose,
                         })
                         .collect(),
-                    hosts: s.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+                    hosts: s
+                        .hosts
+                        .iter()
+                        .filter_map(|h| crate::detect::host_name(h))
+                        .collect(),
                 })
                 .collect();
             categories.push(Category {

@@ -107,6 +107,10 @@ impl Endpoint {
     }
 }
 
+/// An answer with the names of its metrics and dimensions, and the currency its `revenue` is
+/// counted in (the site's, as in force when the question was asked).
+pub(super) type Answered = (Answer, Vec<String>, Vec<String>, Option<String>);
+
 /// Runs a query for a site and logs it.
 pub async fn answer(
     state: &AppState,
@@ -114,7 +118,7 @@ pub async fn answer(
     access: &Access,
     body: &QueryBody,
     endpoint: Endpoint,
-) -> Result<(Answer, Vec<String>, Vec<String>), ApiError> {
+) -> Result<Answered, ApiError> {
     let entry = state.site(site)?;
     let site = &entry.site;
     let now = state.clock.now();
@@ -171,7 +175,8 @@ pub async fn answer(
         suppressed: answer.suppressed,
     };
     log_query(state, &site.id, access, body, logged).await?;
-    Ok((answer, metrics, dims))
+    let currency = site.goals.currency().map(|c| c.as_str().to_owned());
+    Ok((answer, metrics, dims, currency))
 }
 
 /// What the query log records of an answer besides its parameters.
@@ -256,11 +261,11 @@ async fn respond(
     endpoint: Endpoint,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
-    let (a, metrics, dims) = answer(&state, &site, &access, &body, endpoint).await?;
+    let (a, metrics, dims, currency) = answer(&state, &site, &access, &body, endpoint).await?;
     let mut json = to_json(&a, metrics, dims, state.min_group_size, started);
-    if let Some(currency) = state.site(&site)?.site.goals.currency() {
+    if let Some(currency) = currency {
         // What `revenue` is counted in.
-        json["meta"]["currency"] = json!(currency.as_str());
+        json["meta"]["currency"] = json!(currency);
     }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -386,7 +391,7 @@ pub async fn export_csv(
     params: web::Query<CsvParams>,
 ) -> Result<HttpResponse, ApiError> {
     let body = params.body()?;
-    let (a, metrics, dims) = answer(&state, &site, &access, &body, Endpoint::Query).await?;
+    let (a, metrics, dims, _) = answer(&state, &site, &access, &body, Endpoint::Query).await?;
     let name = format!("consentry-{}-{}.csv", site.as_str(), a.span.labels().1);
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
