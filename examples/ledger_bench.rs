@@ -30,6 +30,7 @@ fn decision(n: u64, site: &SiteId) -> Decision {
         policy_version: PolicyVersion::parse("2026-11-01").expect("a version"),
         policy_hash: "00".repeat(32),
         banner_hash: "00".repeat(32),
+        variant: None,
         language: "en".into(),
         regime: Regime::OptIn,
         jurisdiction: "EEA".into(),

@@ -154,7 +154,7 @@ fn fields_object(fields: Vec<(String, String)>) -> Value {
 
 /// The CSV columns: one row per decision or tombstone of the site (not verifiable on its
 /// own: the JSON Lines file is the proof).
-const CSV_COLUMNS: [&str; 13] = [
+const CSV_COLUMNS: [&str; 14] = [
     "seq",
     "hash",
     "recorded_at",
@@ -168,6 +168,7 @@ const CSV_COLUMNS: [&str; 13] = [
     "channel",
     "policy_hash",
     "banner_hash",
+    "variant",
 ];
 
 /// The export as CSV.
@@ -204,6 +205,7 @@ pub fn csv(site: &SiteId, rows: &[LedgerRow]) -> String {
             field("channel").to_owned(),
             field("policy_hash").to_owned(),
             field("banner_hash").to_owned(),
+            field("variant").to_owned(),
         ];
         let cells: Vec<String> = cells.iter().map(|c| crate::csv::field(c)).collect();
         out.push_str(&cells.join(","));

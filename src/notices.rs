@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::domain::variant::Variant;
 use crate::domain::{EntryHash, Site};
 use crate::i18n;
 
@@ -37,15 +38,37 @@ pub struct CategoryDoc {
     pub services: Vec<ServiceDoc>,
 }
 
-/// What the banner shows in one language.
+/// What the banner shows in one language (in one variant, when the site runs an experiment).
 #[derive(Debug, Clone, Serialize)]
 pub struct BannerDoc {
     pub kind: &'static str,
     pub site: String,
     pub language: &'static str,
     pub policy_version: String,
-    pub texts: BTreeMap<&'static str, &'static str>,
+    pub texts: BTreeMap<&'static str, String>,
     pub categories: Vec<CategoryDoc>,
+    /// Absent for the banner without a variant, whose document is as it was before
+    /// experiments existed (and so keeps its hash).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<VariantDoc>,
+}
+
+/// What a variant changes besides texts: its name, layout and the order of the first layer.
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantDoc {
+    pub name: String,
+    pub layout: &'static str,
+    pub buttons: [&'static str; 3],
+}
+
+impl VariantDoc {
+    fn of(v: &Variant) -> VariantDoc {
+        VariantDoc {
+            name: v.name.to_string(),
+            layout: v.layout.as_str(),
+            buttons: v.first_layer.buttons().map(|b| b.as_str()),
+        }
+    }
 }
 
 /// A document and its hash.
@@ -86,24 +109,42 @@ pub struct PolicyDoc {
     pub categories: BTreeMap<&'static str, Vec<CategoryDoc>>,
 }
 
+/// The banner's documents by language.
+pub type Banners = BTreeMap<&'static str, Archived<BannerDoc>>;
+
 /// A site's notices.
 #[derive(Debug, Clone)]
 pub struct SiteNotices {
     pub policy: Archived<PolicyDoc>,
-    pub banners: BTreeMap<&'static str, Archived<BannerDoc>>,
+    /// The banner without a variant.
+    pub banners: Banners,
+    /// Each variant's banner, by variant name.
+    pub variants: BTreeMap<String, Banners>,
+}
+
+fn in_language<'a>(banners: &'a Banners, language: &str) -> Option<&'a Archived<BannerDoc>> {
+    banners.get(language).or_else(|| banners.get("en"))
 }
 
 impl SiteNotices {
+    /// The banner without a variant in `language` (else English).
     pub fn banner(&self, language: &str) -> Option<&Archived<BannerDoc>> {
-        self.banners
-            .get(language)
-            .or_else(|| self.banners.get("en"))
+        in_language(&self.banners, language)
+    }
+
+    /// The banner of `variant` (none: the banner without a variant) in `language`.
+    pub fn banner_of(&self, variant: Option<&str>, language: &str) -> Option<&Archived<BannerDoc>> {
+        match variant {
+            None => self.banner(language),
+            Some(name) => in_language(self.variants.get(name)?, language),
+        }
     }
 
     /// Every document with its hash, for the archive.
     pub fn documents(&self) -> Vec<(EntryHash, Vec<u8>)> {
         let mut out = vec![(self.policy.hash, self.policy.bytes.clone())];
-        out.extend(self.banners.values().map(|b| (b.hash, b.bytes.clone())));
+        let banners = self.variants.values().chain([&self.banners]);
+        out.extend(banners.flat_map(|b| b.values().map(|b| (b.hash, b.bytes.clone()))));
         out
     }
 }
@@ -163,23 +204,41 @@ impl SiteNotices {
                 .map(|l| (*l, categories(site, l)))
                 .collect(),
         };
-        let banners = i18n::LANGUAGES
-            .iter()
-            .map(|l| {
-                let doc = BannerDoc {
-                    kind: "banner",
-                    site: site.id.to_string(),
-                    language: l,
-                    policy_version: p.version.to_string(),
-                    texts: i18n::texts(l).collect(),
-                    categories: categories(site, l),
-                };
-                (*l, Archived::new(doc))
-            })
-            .collect();
         SiteNotices {
             policy: Archived::new(policy),
-            banners,
+            banners: banners(site, None),
+            variants: site
+                .experiment
+                .variants()
+                .iter()
+                .map(|v| (v.name.to_string(), banners(site, Some(v))))
+                .collect(),
         }
     }
+}
+
+/// The banner's documents in every language, with a variant's texts over the banner's own.
+fn banners(site: &Site, variant: Option<&Variant>) -> Banners {
+    i18n::LANGUAGES
+        .iter()
+        .map(|l| {
+            let own = variant.and_then(|v| v.texts.get(*l));
+            let texts = i18n::texts(l)
+                .map(|(key, text)| {
+                    let text = own.and_then(|t| t.get(key)).map_or(text, String::as_str);
+                    (key, text.to_owned())
+                })
+                .collect();
+            let doc = BannerDoc {
+                kind: "banner",
+                site: site.id.to_string(),
+                language: l,
+                policy_version: site.policy.version.to_string(),
+                texts,
+                categories: categories(site, l),
+                variant: variant.map(VariantDoc::of),
+            };
+            (*l, Archived::new(doc))
+        })
+        .collect()
 }

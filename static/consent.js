@@ -118,7 +118,7 @@
 
   // Record a decision; the server's answer is what gets applied.
   function send(action, choices) {
-    var b = {action: action, choices: choices || {}, policy_version: cfg.policy_version, url: location.href, language: cfg.language || lang, gpc: gpc};
+    var b = {action: action, choices: choices || {}, policy_version: cfg.policy_version, url: location.href, language: cfg.language || lang, gpc: gpc, variant: cfg.variant || undefined};
     if (ck) b.consent_id = ck.id;
     return req('consents', b).then(function (x) {
       if (x.s == 201) {
@@ -397,11 +397,14 @@
       btn(T.do_not_sell, function () {
         done(function () { return send('save', opt(function (c) { return !sale(c) && !!ch[c.id]; })); });
       }, bb);
+      btn(T.customise, prefs, bb);
     } else {
-      btn(T.reject_all, choose('reject_all'), bb);
-      btn(T.accept_all, choose('accept_all'), bb);
+      // The three equal choices, in the order of the banner variant shown.
+      (cfg.buttons || ['reject_all', 'accept_all', 'customise']).forEach(function (k) {
+        btn(T[k], k == 'customise' ? prefs : choose(k), bb);
+      });
     }
-    btn(T.customise, prefs, bb);
+    bn.className = 'cst-banner cst-' + (cfg.layout || 'box');
     bn.hidden = false;
     fab.hidden = true;
     var a = d.activeElement;

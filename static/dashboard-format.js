@@ -25,7 +25,7 @@ export const FILTER_DIMENSIONS = [
   ['Technology', [['visit:browser', 'Browser'], ['visit:os', 'Operating system'], ['visit:device', 'Device']]],
   ['Events', [['event:goal', 'Goal'], ['event:name', 'Event name']]],
 ];
-export const DIM = { 'consent:jurisdiction': 'Jurisdiction' };
+export const DIM = { 'consent:jurisdiction': 'Jurisdiction', 'consent:variant': 'Banner variant' };
 FILTER_DIMENSIONS.forEach(function (g) { g[1].forEach(function (d) { DIM[d[0]] = d[1]; }); });
 
 /** A dimension's name for people: `event:props:plan` is "Property plan". */
@@ -75,7 +75,7 @@ export function valueLabel(dim, v) {
   if (v === '(none)') {
     return {
       'visit:source': 'Direct / none', 'visit:utm_campaign': '(no campaign)', 'visit:country': 'Unknown',
-      'visit:region': 'Unknown region',
+      'visit:region': 'Unknown region', 'consent:variant': 'No variant',
     }[dim] || '(none)';
   }
   if (dim === 'visit:country') return countryName(v);

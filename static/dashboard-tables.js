@@ -6,7 +6,9 @@
      data-dimension         the query's dimensions, comma-separated (regions: country,region)
      data-metrics           the query's metrics, comma-separated
      data-filter-dimension  what a click on a row filters by, when not the first dimension
-     data-api="consent-stats"  the consent table: banner decisions, not filtered
+     data-api="consent-stats"  the consent table: banner decisions, not filtered; with
+                            opt_in_rate_low and opt_in_rate_high among the metrics, one
+                            column shows the opt-in rate's 95 % interval
      data-empty             what an empty table says instead of "Nothing recorded in this period"
    Every table shows ten rows and a "Show more" button that asks for a hundred. */
 
@@ -26,6 +28,7 @@ function view(panel) {
     dims: attr('data-dimension').split(','),
     metrics: attr('data-metrics').split(','),
     filterDim: attr('data-filter-dimension'),
+    empty: attr('data-empty'),
     label: (tab ? tab.textContent : $('h2', panel).textContent).trim(),
   };
 }
@@ -58,16 +61,25 @@ export function createTables(opts) {
   function render(panel, res, limit) {
     const dims = res.meta.dimensions, metrics = res.meta.metrics, consent = isConsent(panel), v = view(panel);
     const clickable = !consent;
+    const lowI = metrics.indexOf('opt_in_rate_low'), highI = metrics.indexOf('opt_in_rate_high');
+    const interval = lowI >= 0 && highI >= 0;
+    const shown = metrics.filter(function (m, i) { return i !== lowI && i !== highI; });
     const thead = $('thead', panel), tbody = $('tbody', panel);
     thead.textContent = ''; tbody.textContent = '';
     const hr = el('tr');
     const th0 = el('th', 'col-dim', header(dims)); th0.scope = 'col'; hr.appendChild(th0);
-    metrics.forEach(function (m) {
+    shown.forEach(function (m) {
       const th = el('th', 'num', SHORT[m] || METRIC[m] || m);
       th.scope = 'col';
       if (SHORT[m]) th.title = METRIC[m];
       hr.appendChild(th);
     });
+    if (interval) {
+      const thi = el('th', 'num', '95% interval');
+      thi.scope = 'col';
+      thi.title = 'Where the opt-in rate lies with 95% confidence (Wilson score interval): variants whose intervals do not overlap differ';
+      hr.appendChild(thi);
+    }
     if (consent) { const ths = el('th', 'col-split', 'Split'); ths.scope = 'col'; hr.appendChild(ths); }
     thead.appendChild(hr);
 
@@ -98,7 +110,8 @@ export function createTables(opts) {
       inner.title = values.join(' · ');
       th.appendChild(inner);
       tr.appendChild(th);
-      metrics.forEach(function (m, i) { tr.appendChild(el('td', 'num', fmt(m, r.metrics[i]))); });
+      metrics.forEach(function (m, i) { if (i !== lowI && i !== highI) tr.appendChild(el('td', 'num', fmt(m, r.metrics[i]))); });
+      if (interval) tr.appendChild(el('td', 'num interval', fmt('opt_in_rate', r.metrics[lowI]) + ' – ' + fmt('opt_in_rate', r.metrics[highI])));
       if (consent) {
         const td = el('td', 'col-split');
         const split = el('span', 'split');
@@ -106,7 +119,7 @@ export function createTables(opts) {
         const inI = metrics.indexOf('opt_in_rate'), outI = metrics.indexOf('opt_out_rate');
         const a = el('span', 'split-in'), b = el('span', 'split-out');
         a.style.width = (inI >= 0 ? r.metrics[inI] : 0) + '%';
-        b.style.width = (outI >= 0 ? r.metrics[outI] : 0) + '%';
+        b.style.width = (outI >= 0 ? r.metrics[outI] : inI >= 0 ? 100 - r.metrics[inI] : 0) + '%';
         split.appendChild(a); split.appendChild(b);
         td.appendChild(split);
         tr.appendChild(td);
@@ -117,8 +130,8 @@ export function createTables(opts) {
     if (!res.results.length) {
       const tr0 = el('tr', 'row-empty');
       const td0 = el('td', 'panel-empty', sup ? 'Every group here has fewer than ' + (res.meta.min_group_size || 5) +
-        ' visitors, so none is shown.' : panel.getAttribute('data-empty') || 'Nothing recorded in this period.');
-      td0.colSpan = metrics.length + (consent ? 2 : 1);
+        ' visitors, so none is shown.' : v.empty || 'Nothing recorded in this period.');
+      td0.colSpan = shown.length + (interval ? 1 : 0) + (consent ? 2 : 1);
       tr0.appendChild(td0);
       tbody.appendChild(tr0);
     }

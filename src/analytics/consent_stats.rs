@@ -2,7 +2,8 @@
 //! banner's own funnel (how many decide, how many opt in) can be reported without reading the
 //! ledger.
 //!
-//! Two kinds of rows per day, action and jurisdiction:
+//! Two kinds of rows per day, action, jurisdiction and banner variant (none outside an
+//! experiment):
 //! - a decision row per number of granted categories (required ones included), counting
 //!   decisions; whether a decision opted in is decided at query time, when the site's required
 //!   categories are known;
@@ -29,6 +30,8 @@ pub struct StatKey {
     pub day: u32,
     pub action: String,
     pub jurisdiction: String,
+    /// The banner variant the decisions were made on; `None` outside an experiment.
+    pub variant: Option<String>,
     pub kind: StatKind,
 }
 
@@ -75,22 +78,28 @@ pub fn day_prefix(site: &str, day: u32) -> Vec<u8> {
     k
 }
 
-/// `site 0x00 day action 0x00 jurisdiction 0x00 kind(0: granted count, 1: category) tail`.
+/// `site 0x00 day action 0x00 jurisdiction 0x00 kind tail`, where kind and tail are
+/// 0 and the granted count, or 1 and the category, for a decision outside an experiment (the
+/// rows written before experiments existed), and 2 or 3 with `variant 0x00` before the same
+/// tails for one made on a banner variant.
 pub fn key(site: &str, k: &StatKey) -> Vec<u8> {
     let mut out = day_prefix(site, k.day);
     out.extend_from_slice(k.action.as_bytes());
     out.push(0);
     out.extend_from_slice(k.jurisdiction.as_bytes());
     out.push(0);
+    let variant_kinds = u8::from(k.variant.is_some()) * 2;
     match &k.kind {
-        StatKind::Granted(n) => {
-            out.push(0);
-            out.push(*n);
-        }
-        StatKind::Category(c) => {
-            out.push(1);
-            out.extend_from_slice(c.as_bytes());
-        }
+        StatKind::Granted(_) => out.push(variant_kinds),
+        StatKind::Category(_) => out.push(1 + variant_kinds),
+    }
+    if let Some(v) = &k.variant {
+        out.extend_from_slice(v.as_bytes());
+        out.push(0);
+    }
+    match &k.kind {
+        StatKind::Granted(n) => out.push(*n),
+        StatKind::Category(c) => out.extend_from_slice(c.as_bytes()),
     }
     out
 }
@@ -105,15 +114,26 @@ pub fn parse_key(k: &[u8]) -> Option<StatKey> {
     let action = std::str::from_utf8(parts.next()?).ok()?.to_owned();
     let jurisdiction = std::str::from_utf8(parts.next()?).ok()?.to_owned();
     let tail = parts.next()?;
-    let kind = match tail.first()? {
-        0 => StatKind::Granted(*tail.get(1)?),
-        1 => StatKind::Category(std::str::from_utf8(tail.get(1..)?).ok()?.to_owned()),
+    let kind_byte = *tail.first()?;
+    let mut tail = tail.get(1..)?;
+    let variant = if kind_byte >= 2 {
+        let end = tail.iter().position(|b| *b == 0)?;
+        let name = std::str::from_utf8(&tail[..end]).ok()?.to_owned();
+        tail = tail.get(end + 1..)?;
+        Some(name)
+    } else {
+        None
+    };
+    let kind = match kind_byte % 2 {
+        0 if kind_byte < 4 => StatKind::Granted(*tail.first()?),
+        1 if kind_byte < 4 => StatKind::Category(std::str::from_utf8(tail).ok()?.to_owned()),
         _ => return None,
     };
     Some(StatKey {
         day,
         action,
         jurisdiction,
+        variant,
         kind,
     })
 }
@@ -125,6 +145,7 @@ pub fn deltas(d: &Decision) -> Vec<(StatKey, StatCounts)> {
         day,
         action: d.action.as_str().to_owned(),
         jurisdiction: d.jurisdiction.clone(),
+        variant: d.variant.as_ref().map(ToString::to_string),
         kind,
     };
     let granted = d.choices.iter().filter(|(_, g)| *g).count();
@@ -159,16 +180,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_round_trip_for_both_kinds() {
-        for kind in [StatKind::Granted(3), StatKind::Category("analytics".into())] {
-            let k = StatKey {
-                day: 20_000,
-                action: "accept_all".into(),
-                jurisdiction: "US-CA".into(),
-                kind,
-            };
-            assert_eq!(parse_key(&key("demo", &k)), Some(k));
+    fn keys_round_trip_for_both_kinds_with_and_without_a_variant() {
+        for variant in [None, Some("short-text".to_owned())] {
+            for kind in [StatKind::Granted(3), StatKind::Category("analytics".into())] {
+                let k = StatKey {
+                    day: 20_000,
+                    action: "accept_all".into(),
+                    jurisdiction: "US-CA".into(),
+                    variant: variant.clone(),
+                    kind,
+                };
+                assert_eq!(parse_key(&key("demo", &k)), Some(k));
+            }
         }
+    }
+
+    #[test]
+    fn a_key_outside_an_experiment_is_written_as_before_experiments_existed() {
+        let k = StatKey {
+            day: 1,
+            action: "save".into(),
+            jurisdiction: "EEA".into(),
+            variant: None,
+            kind: StatKind::Granted(2),
+        };
+        assert_eq!(key("s", &k), b"s\0\0\0\0\x01save\0EEA\0\0\x02");
     }
 
     #[test]

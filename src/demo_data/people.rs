@@ -217,6 +217,7 @@ pub fn decision(
         policy_version: site.policy.version.clone(),
         policy_hash: shown.policy_hash.clone(),
         banner_hash: shown.banner(language),
+        variant: None,
         language: language.to_owned(),
         regime: v.regime,
         jurisdiction: Jurisdiction::of(&v.location()).code(),

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::clock::Timestamp;
-use super::ids::{CategoryId, ConsentId, PolicyVersion, SiteId};
+use super::ids::{CategoryId, ConsentId, PolicyVersion, SiteId, VariantName};
 use super::jurisdiction::Regime;
 use super::site::Site;
 
@@ -184,6 +184,8 @@ pub struct Decision {
     pub policy_hash: String,
     /// Hex SHA-256 of the archived banner texts shown, in `language`.
     pub banner_hash: String,
+    /// The variant of the site's banner experiment shown, if one ran.
+    pub variant: Option<VariantName>,
     pub language: String,
     pub regime: Regime,
     /// The contract's jurisdiction code, e.g. `EEA` or `US-CA`.

@@ -60,6 +60,7 @@ fn site() -> Site {
         )]),
         goals: Default::default(),
         detect_cookies: true,
+        experiment: Default::default(),
     }
 }
 
@@ -170,6 +171,7 @@ fn production(c: &Case) -> Result<(), DropReason> {
             policy_version: PolicyVersion::parse(c.version).unwrap(),
             policy_hash: String::new(),
             banner_hash: String::new(),
+            variant: None,
             language: "en".into(),
             regime: c.regime,
             jurisdiction: "EEA".into(),

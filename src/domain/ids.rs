@@ -103,6 +103,14 @@ token_type!(
     false
 );
 
+token_type!(
+    /// A banner variant's name in a site's experiment, e.g. `short-text`. Lowercase, at most
+    /// 40 characters.
+    VariantName,
+    40,
+    true
+);
+
 impl CategoryId {
     /// The category every site has, always granted.
     pub fn necessary() -> CategoryId {

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::clock::Timestamp;
 use super::consent::{Action, Channel, Choices, Decision};
-use super::ids::{CategoryId, ConsentId, PolicyVersion, SiteId, Subject};
+use super::ids::{CategoryId, ConsentId, PolicyVersion, SiteId, Subject, VariantName};
 use super::jurisdiction::Regime;
 
 /// A SHA-256 digest.
@@ -257,7 +257,7 @@ pub fn decision_payload(d: &Decision, subject: &Subject) -> Vec<u8> {
         .iter()
         .map(|(c, granted)| format!("{}:{}", c, u8::from(granted)))
         .collect();
-    let lines = [
+    let mut lines = vec![
         ("format", "consentry-decision-1".to_owned()),
         ("site", d.site.to_string()),
         ("subject", subject.hex()),
@@ -280,6 +280,11 @@ pub fn decision_payload(d: &Decision, subject: &Subject) -> Vec<u8> {
         ("recorded_at", d.recorded_at.0.to_string()),
         ("expires_at", d.expires_at.0.to_string()),
     ];
+    // Written only when a variant was shown, so a decision outside an experiment keeps the
+    // payload it had before experiments existed.
+    if let Some(v) = &d.variant {
+        lines.insert(8, ("variant", v.to_string()));
+    }
     let mut out = String::new();
     for (k, v) in lines {
         out.push_str(k);
@@ -347,6 +352,7 @@ pub fn parse_decision_payload(bytes: &[u8], consent_id: &ConsentId) -> Option<De
         policy_version: PolicyVersion::parse(fields.get("policy_version")?).ok()?,
         policy_hash: fields.get("policy_hash")?.clone(),
         banner_hash: fields.get("banner_hash")?.clone(),
+        variant: opt("variant").and_then(|v| VariantName::parse(&v).ok()),
         language: fields.get("language")?.clone(),
         regime: Regime::parse(fields.get("regime")?)?,
         jurisdiction: fields.get("jurisdiction")?.clone(),
@@ -427,6 +433,7 @@ mod tests {
             policy_version: PolicyVersion::parse("v1").unwrap(),
             policy_hash: "ab".repeat(32),
             banner_hash: "cd".repeat(32),
+            variant: None,
             language: "de".into(),
             regime: Regime::OptIn,
             jurisdiction: "EEA".into(),
@@ -455,6 +462,23 @@ mod tests {
             !text.contains(d.consent_id.as_str()),
             "the raw id is not in the payload"
         );
+        assert!(
+            !text.contains("variant="),
+            "no variant line outside an experiment"
+        );
+    }
+
+    #[test]
+    fn a_decision_made_on_a_banner_variant_names_it_in_its_payload() {
+        let d = Decision {
+            variant: Some(VariantName::parse("short").unwrap()),
+            ..decision()
+        };
+        let bytes = decision_payload(&d, &Subject([7; 16]));
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains("\nbanner_hash=cdcd"), "{text}");
+        assert!(text.contains("\nvariant=short\n"), "{text}");
+        assert_eq!(parse_decision_payload(&bytes, &d.consent_id), Some(d));
     }
 
     fn chain(n: u64) -> Vec<(u64, Vec<u8>, Option<Vec<u8>>)> {

@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod operator_token;
 pub mod segment;
 pub mod site;
+pub mod variant;
 
 pub use api_key::{ApiKey, ApiKeyId, KeyRefusal, PresentedKey};
 pub use clock::{Clock, SystemClock, Timestamp};
@@ -27,7 +28,7 @@ pub use consent::{
     Action, Channel, Choices, ConsentRecord, Decision, DecisionError, DecisionRequest,
 };
 pub use event::{DropReason, event_categories, gate, is_event_name};
-pub use ids::{CategoryId, ConsentId, IdError, PolicyVersion, SiteId, Subject};
+pub use ids::{CategoryId, ConsentId, IdError, PolicyVersion, SiteId, Subject, VariantName};
 pub use jurisdiction::{Jurisdiction, Location, Regime};
 pub use ledger::{EntryHash, EntryHeader, EntryKind, GENESIS};
 pub use operator_token::{PresentedToken, TokenDigest, generate_token};

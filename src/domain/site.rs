@@ -7,6 +7,7 @@ use crate::analytics::goals::Goals;
 use super::clock::Timestamp;
 use super::ids::{CategoryId, PolicyVersion, SiteId};
 use super::jurisdiction::Regime;
+use super::variant::Experiment;
 
 /// Text in several languages, with English as the fallback every site must provide.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -138,6 +139,8 @@ pub struct Site {
     pub goals: Goals,
     /// Whether the banner reports the cookies and third-party hosts it sees (`detect`).
     pub detect_cookies: bool,
+    /// The banner's variants, when the site runs an experiment.
+    pub experiment: Experiment,
 }
 
 impl Site {

@@ -17,6 +17,8 @@ use crate::notices::CategoryDoc;
 pub struct BannerQuery {
     lang: Option<String>,
     gpc: Option<String>,
+    /// A variant of the site's experiment to show (a preview); drawn at random when absent.
+    variant: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -37,7 +39,7 @@ struct BannerJson<'a> {
     country: Option<&'a str>,
     gpc: bool,
     language: &'static str,
-    texts: &'a BTreeMap<&'static str, &'static str>,
+    texts: &'a BTreeMap<&'static str, String>,
     categories: Vec<BannerCategory<'a>>,
     consent_max_age_days: u32,
     reject_max_age_days: u32,
@@ -50,6 +52,12 @@ struct BannerJson<'a> {
     upcoming_change: Option<UpcomingJson>,
     /// Whether the script reports the cookie names and third-party hosts it sees (`detect`).
     detect: bool,
+    /// The variant of the site's experiment shown, which the decision names; null without one.
+    variant: Option<&'a str>,
+    /// Where the first layer sits: `box` or `bar`.
+    layout: &'static str,
+    /// The first layer's three choices in the order shown.
+    buttons: [&'static str; 3],
 }
 
 #[derive(Serialize)]
@@ -86,7 +94,19 @@ pub async fn banner(
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
     let language = i18n::choose(query.lang.as_deref(), accept);
-    let Some(banner) = entry.notices.banner(language) else {
+    let variant = match query.variant.as_deref() {
+        Some(name) => Some(site.experiment.find(name).ok_or_else(|| {
+            ApiError::invalid(
+                "variant",
+                "names no variant of this site's banner experiment",
+            )
+        })?),
+        None => site.experiment.draw(rand::random()),
+    };
+    let Some(banner) = entry
+        .notices
+        .banner_of(variant.map(|v| v.name.as_str()), language)
+    else {
         return Err(ApiError::UnknownSite(site.id.to_string()));
     };
     let categories = banner
@@ -128,6 +148,13 @@ pub async fn banner(
             summary: u.summary.clone(),
         }),
         detect: site.detect_cookies,
+        variant: variant.map(|v| v.name.as_str()),
+        layout: variant.map(|v| v.layout).unwrap_or_default().as_str(),
+        buttons: variant
+            .map(|v| v.first_layer)
+            .unwrap_or_default()
+            .buttons()
+            .map(|b| b.as_str()),
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

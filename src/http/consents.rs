@@ -13,6 +13,7 @@ use super::visitor::Visitor;
 use super::wire::ConsentJson;
 use crate::domain::{
     Action, Channel, ConsentId, ConsentRecord, Decision, DecisionError, DecisionRequest, EntryHash,
+    VariantName,
 };
 use crate::errors::ApiError;
 use crate::i18n;
@@ -32,6 +33,8 @@ pub struct ConsentBody {
     url: Option<String>,
     language: Option<String>,
     gpc: Option<bool>,
+    /// The variant of the site's banner experiment the decision was made on.
+    variant: Option<String>,
 }
 
 /// A decision as asked, before it is resolved against the site and the visitor.
@@ -44,6 +47,9 @@ pub struct Ask {
     pub language: &'static str,
     pub gpc_signal: bool,
     pub channel: Channel,
+    /// The banner variant shown, as named by the script (checked against the site's
+    /// experiment when recorded).
+    pub variant: Option<VariantName>,
 }
 
 /// Keeps the origin and path of a page URL, never its query or fragment.
@@ -104,6 +110,11 @@ impl ConsentBody {
                 "must be at most 35 characters",
             ));
         }
+        let variant = self
+            .variant
+            .as_deref()
+            .map(|raw| VariantName::parse(raw).map_err(|e| ApiError::invalid("variant", e)))
+            .transpose()?;
         Ok(Ask {
             action,
             choices: self.choices,
@@ -113,6 +124,7 @@ impl ConsentBody {
             language: i18n::choose(self.language.as_deref(), None),
             gpc_signal: self.gpc.unwrap_or(false),
             channel,
+            variant,
         })
     }
 }
@@ -129,6 +141,16 @@ pub async fn record(
     ask: Ask,
 ) -> Result<ConsentRecord, ApiError> {
     let site = &entry.site;
+    if ask
+        .variant
+        .as_ref()
+        .is_some_and(|v| site.experiment.find(v.as_str()).is_none())
+    {
+        return Err(ApiError::invalid(
+            "variant",
+            "names no variant of this site's banner experiment",
+        ));
+    }
     let gpc = visitor.gpc_header || ask.gpc_signal;
     let request = DecisionRequest {
         action: ask.action,
@@ -164,7 +186,7 @@ pub async fn record(
     let now = state.clock.now();
     let banner_hash = entry
         .notices
-        .banner(ask.language)
+        .banner_of(ask.variant.as_ref().map(VariantName::as_str), ask.language)
         .map(|b| b.hash)
         .unwrap_or(EntryHash([0; 32]));
     let decision = Decision {
@@ -176,6 +198,7 @@ pub async fn record(
         policy_version: site.policy.version.clone(),
         policy_hash: entry.notices.policy.hash.hex(),
         banner_hash: banner_hash.hex(),
+        variant: ask.variant,
         language: ask.language.to_owned(),
         regime: visitor.regime,
         jurisdiction: visitor.jurisdiction.code(),

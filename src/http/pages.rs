@@ -281,6 +281,7 @@ async fn save(
         language: i18n::choose(None, accept),
         gpc_signal: false,
         channel: Channel::PolicyForm,
+        variant: None,
     };
     let visitor = Visitor::of(state, req, site);
     let saved = record(state, &entry, &visitor, ask).await?;

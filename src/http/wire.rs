@@ -31,6 +31,9 @@ pub struct ConsentJson {
     pub receipt: String,
     pub policy_hash: String,
     pub banner_hash: String,
+    /// The banner variant the decision was made on; absent outside an experiment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     pub language: String,
 }
 
@@ -50,6 +53,7 @@ impl From<&ConsentRecord> for ConsentJson {
             receipt: r.receipt.clone(),
             policy_hash: d.policy_hash.clone(),
             banner_hash: d.banner_hash.clone(),
+            variant: d.variant.as_ref().map(ToString::to_string),
             language: d.language.clone(),
         }
     }

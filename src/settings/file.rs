@@ -89,6 +89,9 @@ pub struct FileSite {
     goals: Vec<super::goals::FileGoal>,
     /// Cookie and tracker detection (default on).
     detect: Option<bool>,
+    /// A banner experiment: its variants.
+    #[serde(default)]
+    banner_variants: Vec<super::variants::FileVariant>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -589,6 +592,8 @@ impl FileSite {
             event_categories.insert(event, known.id.clone());
         }
         let goals = super::goals::goals(self.goals, &format!("sites[{id}]"))?;
+        let experiment =
+            super::variants::experiment(self.banner_variants, &format!("sites[{id}]"))?;
         Ok(Site {
             id,
             name: self.name,
@@ -601,6 +606,7 @@ impl FileSite {
             event_categories,
             goals,
             detect_cookies: self.detect.unwrap_or(true),
+            experiment,
         })
     }
 }

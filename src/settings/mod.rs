@@ -6,6 +6,7 @@
 
 mod file;
 mod goals;
+mod variants;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -14,6 +14,7 @@ mod contract;
 mod crash;
 mod detections;
 mod events;
+mod experiments;
 mod funnels;
 mod geo_fixture;
 mod goals;

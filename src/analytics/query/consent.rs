@@ -2,7 +2,9 @@
 //! action, jurisdiction and category, and what share opted in or out.
 //!
 //! A decision opted in when it granted at least one optional category; split by category, when
-//! it granted that category. Opting out is the rest, so the two rates add up to 100.
+//! it granted that category. Opting out is the rest, so the two rates add up to 100. The
+//! opt-in rate's 95 % interval is Wilson's score interval, which stays inside 0 to 100 and is
+//! honest for small groups and rates near the ends: what comparing banner variants needs.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -20,13 +22,19 @@ pub enum StatMetric {
     Decisions,
     OptInRate,
     OptOutRate,
+    /// The lower end of the opt-in rate's 95 % interval.
+    OptInRateLow,
+    /// The upper end of the opt-in rate's 95 % interval.
+    OptInRateHigh,
 }
 
 impl StatMetric {
-    const ALL: [StatMetric; 3] = [
+    const ALL: [StatMetric; 5] = [
         StatMetric::Decisions,
         StatMetric::OptInRate,
         StatMetric::OptOutRate,
+        StatMetric::OptInRateLow,
+        StatMetric::OptInRateHigh,
     ];
 
     pub fn name(self) -> &'static str {
@@ -34,6 +42,8 @@ impl StatMetric {
             StatMetric::Decisions => "decisions",
             StatMetric::OptInRate => "opt_in_rate",
             StatMetric::OptOutRate => "opt_out_rate",
+            StatMetric::OptInRateLow => "opt_in_rate_low",
+            StatMetric::OptInRateHigh => "opt_in_rate_high",
         }
     }
 }
@@ -43,14 +53,17 @@ pub enum StatDim {
     Action,
     Jurisdiction,
     Category,
+    /// The banner variant shown, `(none)` for decisions outside an experiment.
+    Variant,
     Time(TimeGrain),
 }
 
 impl StatDim {
-    const NAMED: [(&'static str, StatDim); 5] = [
+    const NAMED: [(&'static str, StatDim); 6] = [
         ("consent:action", StatDim::Action),
         ("consent:jurisdiction", StatDim::Jurisdiction),
         ("consent:category", StatDim::Category),
+        ("consent:variant", StatDim::Variant),
         ("time:day", StatDim::Time(TimeGrain::Day)),
         ("time:month", StatDim::Time(TimeGrain::Month)),
     ];
@@ -89,7 +102,7 @@ fn dim(raw: &str, field: &str, time_ok: bool) -> Result<StatDim, QueryError> {
         None => Err(invalid(
             "unknown_dimension",
             format!(
-                "`{field}` has `{raw}`; consent statistics have consent:action, consent:jurisdiction, consent:category, time:day and time:month"
+                "`{field}` has `{raw}`; consent statistics have consent:action, consent:jurisdiction, consent:category, consent:variant, time:day and time:month"
             ),
         )),
     }
@@ -105,7 +118,7 @@ pub fn parse(raw: &RawQuery, now: Timestamp) -> Result<StatQuery, QueryError> {
             .ok_or_else(|| {
                 invalid(
                     "unknown_metric",
-                    format!("`metrics` has `{m}`; consent statistics have decisions, opt_in_rate and opt_out_rate"),
+                    format!("`metrics` has `{m}`; consent statistics have decisions, opt_in_rate, opt_out_rate, opt_in_rate_low and opt_in_rate_high"),
                 )
             })?;
         if !metrics.contains(&m) {
@@ -203,18 +216,38 @@ struct Tally {
     opted_in: i64,
 }
 
+/// A share in percent, to one decimal.
+fn percent(share: f64) -> f64 {
+    (share * 1000.0).round() / 10.0
+}
+
+/// Wilson's 95 % score interval of `part` out of `n`, as shares; (0, 0) for no decisions.
+fn wilson(part: i64, n: i64) -> (f64, f64) {
+    if n <= 0 {
+        return (0.0, 0.0);
+    }
+    const Z: f64 = 1.959_964;
+    let (n, p) = (n as f64, part as f64 / n as f64);
+    let z2 = Z * Z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
 fn metric_value(m: StatMetric, t: &Tally) -> Value {
     let rate = |part: i64| {
         if t.decisions == 0 {
             0.0
         } else {
-            (part as f64 * 1000.0 / t.decisions as f64).round() / 10.0
+            percent(part as f64 / t.decisions as f64)
         }
     };
     match m {
         StatMetric::Decisions => Value::Int(t.decisions),
         StatMetric::OptInRate => Value::Float(rate(t.opted_in)),
         StatMetric::OptOutRate => Value::Float(rate(t.decisions - t.opted_in)),
+        StatMetric::OptInRateLow => Value::Float(percent(wilson(t.opted_in, t.decisions).0)),
+        StatMetric::OptInRateHigh => Value::Float(percent(wilson(t.opted_in, t.decisions).1)),
     }
 }
 
@@ -261,6 +294,7 @@ pub async fn execute(
         let text = |d: StatDim| match d {
             StatDim::Action => key.action.as_str(),
             StatDim::Jurisdiction => key.jurisdiction.as_str(),
+            StatDim::Variant => key.variant.as_deref().unwrap_or("(none)"),
             _ => category,
         };
         if !query
@@ -345,4 +379,28 @@ pub async fn execute(
         span: query.span,
         previous: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_matches_wilsons_published_values_and_stays_within_bounds() {
+        // 81 of 263 (Wilson 1927 as tabulated by Newcombe 1998, case 3): 0.2553 to 0.3662.
+        let (low, high) = wilson(81, 263);
+        assert!(
+            (low - 0.2553).abs() < 5e-4 && (high - 0.3662).abs() < 5e-4,
+            "{low} {high}"
+        );
+        // 0 of 10: 0 to 0.2775; 10 of 10: 0.7225 to 1.
+        let (low, high) = wilson(0, 10);
+        assert!(low == 0.0 && (high - 0.2775).abs() < 5e-4, "{low} {high}");
+        let (low, high) = wilson(10, 10);
+        assert!(
+            (low - 0.7225).abs() < 5e-4 && (high - 1.0).abs() < 1e-9,
+            "{low} {high}"
+        );
+        assert_eq!(wilson(0, 0), (0.0, 0.0));
+    }
 }

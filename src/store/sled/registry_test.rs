@@ -48,6 +48,7 @@ pub(crate) fn decision(id: &ConsentId) -> Decision {
         policy_version: PolicyVersion::parse("v1").unwrap(),
         policy_hash: "00".repeat(32),
         banner_hash: "00".repeat(32),
+        variant: None,
         language: "en".into(),
         regime: Regime::OptIn,
         jurisdiction: "EEA".into(),
