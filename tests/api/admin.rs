@@ -602,3 +602,43 @@ async fn admin_token_list_and_revoke_manage_stored_tokens_and_a_revoked_one_is_r
     }
     server.kill();
 }
+
+#[actix_web::test]
+async fn a_reload_starts_a_banner_experiment_and_refuses_a_variant_without_an_equal_reject_button()
+{
+    let (app, file, _dir) = app_with_file(&config("[]", POLICY_VERSION, "")).await;
+    let variants = |second: &str| {
+        format!(
+            "{}\n[[sites.banner_variants]]\nname = \"control\"\n\
+             [[sites.banner_variants]]\nname = \"bar\"\nlayout = \"bar\"\n{second}\n",
+            config("[]", POLICY_VERSION, "")
+        )
+    };
+    std::fs::write(&file, variants("")).unwrap();
+    let (status, body) = app.admin("POST", "/reload", Some(TOKEN), None).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, bar) = app
+        .get_json("/api/v1/sites/demo/banner?variant=bar", &[])
+        .await;
+    assert_eq!(bar["layout"], "bar", "{bar}");
+
+    std::fs::write(&file, variants("buttons = [\"accept_all\", \"customise\"]")).unwrap();
+    let (status, body) = app.admin("POST", "/reload", Some(TOKEN), None).await;
+    assert_eq!(status, 400, "{body}");
+    assert_error(&body, "invalid_configuration");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("sites[demo].banner_variants[1].buttons")
+            && message.contains("lacks `reject_all`")
+            && message.contains("equal weight"),
+        "{message}"
+    );
+    let (_, still) = app
+        .get_json("/api/v1/sites/demo/banner?variant=bar", &[])
+        .await;
+    assert_eq!(
+        still["buttons"],
+        json!(["reject_all", "accept_all", "customise"]),
+        "the running experiment stays: {still}"
+    );
+}
