@@ -55,6 +55,10 @@ pub struct Common {
         hide_env_values = true
     )]
     pub postgres_url: Option<String>,
+    /// A file holding the data folder's key-encryption key: 32 random bytes, raw or as 64 hex
+    /// digits, kept outside the data folder.
+    #[arg(long, env = "CONSENTRY_ENCRYPTION_KEY_FILE", global = true)]
+    pub encryption_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +74,11 @@ pub enum Command {
     Visitor {
         #[command(subcommand)]
         command: VisitorCommand,
+    },
+    /// The data folder's encryption at rest.
+    Storage {
+        #[command(subcommand)]
+        command: StorageCommand,
     },
     /// Check the stored data (the server must be stopped).
     Store {
@@ -151,6 +160,18 @@ pub enum VisitorCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Re-wrap the data folder's data key with a new key-encryption key (the current one is
+    /// `encryption_key_file`). Only the folder's keyring changes, so it is quick and safe while
+    /// the server runs; give the server the new key file before its next start.
+    RotateKey {
+        /// The new key file: 32 random bytes, raw or as 64 hex digits.
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum StoreCommand {
     /// Check what the ledger's chain does not cover: no visitor number shared, every event
     /// allowed by a decision of its visitor, nothing held under an erased id.
@@ -182,6 +203,7 @@ impl Common {
                 trusted_proxies: self.trusted_proxies.clone(),
                 admin_token_sha256: self.admin_token_sha256.clone(),
                 postgres_url: self.postgres_url.clone(),
+                encryption_key_file: self.encryption_key_file.clone(),
             },
         })
     }
@@ -211,6 +233,9 @@ pub fn run(cli: Cli) -> i32 {
         Command::Store {
             command: StoreCommand::Check,
         } => check_store(settings),
+        Command::Storage {
+            command: StorageCommand::RotateKey { new_key_file },
+        } => rotate_key(&settings, &new_key_file),
         Command::Keys { server, command } => crate::keys_cli::run(settings, command, server),
         Command::AdminToken { command } => crate::keys_cli::admin_token(&settings, command),
         Command::DemoData(args) => crate::demo_data::run(settings, args),
@@ -239,6 +264,40 @@ fn serve(settings: Settings) -> i32 {
             }
         }
     })
+}
+
+fn rotate_key(settings: &Settings, new_key_file: &std::path::Path) -> i32 {
+    use crate::store::vault;
+    let Some(old) = &settings.encryption_key else {
+        eprintln!(
+            "consentry: set `encryption_key_file` (or CONSENTRY_ENCRYPTION_KEY_FILE) to the key \
+             the data folder is encrypted with now"
+        );
+        return 2;
+    };
+    let new = match vault::KeyEncryptionKey::read(new_key_file) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("consentry: {e}");
+            return 2;
+        }
+    };
+    match vault::rotate(&settings.data_dir, old, &new) {
+        Ok(()) => {
+            println!(
+                "consentry: the data key of {} is now wrapped by the key in {} (fingerprint {}); \
+                 the old key file no longer opens it: set encryption_key_file to the new one",
+                settings.data_dir.display(),
+                new.path().display(),
+                new.fingerprint()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("consentry: {e}");
+            1
+        }
+    }
 }
 
 fn verify(settings: Settings) -> i32 {

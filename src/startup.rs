@@ -174,6 +174,19 @@ impl Application {
         let port = bound.port();
         let metrics = Arc::new(Metrics::default());
         let opened = crate::store::open(&settings, metrics.clone())?;
+        match (&settings.encryption_key, &settings.postgres_url) {
+            (Some(key), _) => log::info!(
+                "storage is encrypted at rest with the data key of {} (key-encryption key {}, fingerprint {})",
+                settings.data_dir.display(),
+                key.path().display(),
+                key.fingerprint()
+            ),
+            (None, None) => log::warn!(
+                "STORAGE IS NOT ENCRYPTED: consents, the ledger and events are written to {} as plain bytes; set `encryption_key_file` for a new data folder (see the README, \"Encryption at rest\")",
+                settings.data_dir.display()
+            ),
+            (None, Some(_)) => {}
+        }
         let store: Arc<dyn ConsentStore> = opened.clone().consents();
         let access: Arc<dyn AccessStore> = opened.clone().access();
         let sightings: Arc<dyn SightingStore> = opened.clone().sightings();
@@ -210,6 +223,7 @@ impl Application {
             own_origins: OwnOrigins::new(settings.public_origin.as_deref(), bound),
             body_timeout: Duration::from_secs(settings.body_timeout_seconds),
             min_group_size: settings.min_group_size,
+            storage_encrypted: settings.encryption_key.is_some(),
         });
         let sweep_stop = Cancel::default();
         spawn_sweeper(

@@ -17,6 +17,7 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
             let mut body = json!({
                 "status": "ok",
                 "store": "writable",
+                "storage_encrypted": state.storage_encrypted,
                 "geoip": {"loaded": geo.loaded, "build_epoch": geo.build_epoch, "database_type": geo.database_type},
             });
             if let Some(reason) = geo_degraded(&geo) {

@@ -45,6 +45,8 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     /// Query groups narrower than the site with fewer visitors than this are suppressed.
     pub min_group_size: u32,
+    /// Whether the data folder is encrypted at rest (`encryption_key_file`).
+    pub storage_encrypted: bool,
 }
 
 impl AppState {

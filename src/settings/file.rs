@@ -55,6 +55,8 @@ pub struct FileSettings {
     pub admin_token_sha256: Option<String>,
     /// The PostgreSQL database every node shares (everything is kept there when set).
     pub postgres_url: Option<String>,
+    /// A file holding the key-encryption key of the data folder (32 bytes, raw or hex).
+    pub encryption_key_file: Option<PathBuf>,
     /// Ignored: it bounded the raw-event scans that the analytics engine replaced. Still
     /// accepted so that existing configuration files keep working.
     #[allow(dead_code)]
@@ -281,6 +283,21 @@ impl FileSettings {
             None | Some("") => None,
             Some(raw) => Some(super::PostgresUrl::parse(raw).map_err(|e| err("postgres_url", e))?),
         };
+        let encryption_key = match &self.encryption_key_file {
+            None => None,
+            Some(path) if path.as_os_str().is_empty() => None,
+            Some(path) => Some(
+                crate::store::vault::KeyEncryptionKey::read(path)
+                    .map_err(|e| err("encryption_key_file", e))?,
+            ),
+        };
+        if encryption_key.is_some() && postgres_url.is_some() {
+            return Err(err(
+                "encryption_key_file",
+                "encrypts the data folder, which holds nothing with `postgres_url` set: encrypt \
+                 the database's storage with PostgreSQL's own means instead",
+            ));
+        }
         let mut sites = Vec::with_capacity(self.sites.len());
         for raw in self.sites {
             let site = raw.into_site()?;
@@ -312,6 +329,7 @@ impl FileSettings {
             min_group_size,
             admin_token,
             postgres_url,
+            encryption_key,
             sites,
             source: SettingsSource::default(),
         })

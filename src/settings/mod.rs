@@ -62,6 +62,9 @@ pub struct Settings {
     pub admin_token: Option<TokenDigest>,
     /// The PostgreSQL database every node shares; `None`: the data folder holds everything.
     pub postgres_url: Option<PostgresUrl>,
+    /// The key-encryption key of the data folder (`encryption_key_file`); `None`: the folder
+    /// is not encrypted.
+    pub encryption_key: Option<crate::store::vault::KeyEncryptionKey>,
     pub sites: Vec<Site>,
     /// Where these settings came from, so that a reload reads the same places again.
     pub source: SettingsSource,
@@ -85,6 +88,7 @@ pub struct Overrides {
     /// 64 hex digits.
     pub admin_token_sha256: Option<String>,
     pub postgres_url: Option<String>,
+    pub encryption_key_file: Option<PathBuf>,
 }
 
 /// A PostgreSQL connection string (`postgres://user:password@host:port/db` or
@@ -174,6 +178,9 @@ impl Settings {
         if let Some(url) = &overrides.postgres_url {
             file.postgres_url = Some(url.clone());
         }
+        if let Some(path) = &overrides.encryption_key_file {
+            file.encryption_key_file = Some(path.clone());
+        }
         if let Some(list) = &overrides.trusted_proxies {
             file.trusted_proxies = Some(
                 list.split(',')
@@ -258,6 +265,8 @@ impl Settings {
         differs("min_group_size", self.min_group_size != new.min_group_size);
         differs("admin_token_sha256", self.admin_token != new.admin_token);
         differs("postgres_url", self.postgres_url != new.postgres_url);
+        let fingerprint = |s: &Settings| s.encryption_key.as_ref().map(|k| k.fingerprint());
+        differs("encryption_key_file", fingerprint(self) != fingerprint(new));
         out
     }
 
@@ -281,6 +290,7 @@ impl Settings {
             cache_capacity_mb: self.cache_capacity_mb,
             analytics_cache_mb: self.analytics_cache_mb,
             durability: self.durability,
+            encryption_key: self.encryption_key.clone(),
         }
     }
 

@@ -22,6 +22,7 @@ pub(crate) mod queue;
 pub(crate) mod records;
 pub mod retention;
 pub mod sled;
+pub mod vault;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -48,13 +49,15 @@ pub enum Durability {
 }
 
 /// What opening a store needs besides its folder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// The page cache, in megabytes.
     pub cache_capacity_mb: u64,
     /// Decoded analytics days kept in memory for queries, in megabytes.
     pub analytics_cache_mb: u64,
     pub durability: Durability,
+    /// The data folder's key-encryption key; `None`: stored as plain bytes.
+    pub encryption_key: Option<vault::KeyEncryptionKey>,
 }
 
 /// What a store call resolves to.
@@ -71,6 +74,10 @@ pub enum StoreError {
         "the data folder is locked by another process (a running server: one process opens it at a time); stop the server (SIGTERM, it exits within seconds), run this command, then start the server again"
     )]
     Locked,
+    /// The data folder's encryption refused to open it (no key, a wrong key, a key for a
+    /// folder written without one).
+    #[error("{0}")]
+    Encryption(String),
     #[error("storage has shut down")]
     Closed,
     #[error("the event queue is full; try again shortly")]

@@ -92,7 +92,6 @@ pub fn log_query(t: &Trees, at: Timestamp, line: &str) -> Result<(), StoreError>
 
 pub fn query_log(t: &Trees) -> Result<Vec<String>, StoreError> {
     t.query_log
-        .iter()
         .values()
         .map(|v| {
             v.map(|v| String::from_utf8_lossy(&v).into_owned())
@@ -172,8 +171,7 @@ pub fn delete_segment(t: &Trees, site: &SiteId, name: &SegmentName) -> Result<bo
     let removed = t
         .saved_segments
         .remove(segment_key(site, name))
-        .map_err(map_err)?
-        .is_some();
+        .map_err(map_err)?;
     t.saved_segments.flush().map_err(map_err)?;
     Ok(removed)
 }
@@ -212,11 +210,7 @@ pub fn operator_tokens(t: &Trees) -> Result<Vec<(TokenDigest, Timestamp)>, Store
 }
 
 pub fn remove_operator_token(t: &Trees, digest: &TokenDigest) -> Result<bool, StoreError> {
-    let removed = t
-        .meta
-        .remove(operator_token_key(digest))
-        .map_err(map_err)?
-        .is_some();
+    let removed = t.meta.remove(operator_token_key(digest)).map_err(map_err)?;
     t.meta.flush().map_err(map_err)?;
     Ok(removed)
 }
@@ -274,6 +268,7 @@ mod tests {
         let store = super::super::SledStore::open(
             dir.path(),
             crate::store::StoreOptions {
+                encryption_key: None,
                 cache_capacity_mb: 16,
                 analytics_cache_mb: 8,
                 durability: crate::store::Durability::Flush,

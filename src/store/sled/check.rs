@@ -208,6 +208,7 @@ mod tests {
     async fn the_check_finds_a_shared_visitor_number_an_unconsented_event_and_a_revived_erasure() {
         let dir = tempfile::tempdir().unwrap();
         let options = StoreOptions {
+            encryption_key: None,
             cache_capacity_mb: 16,
             analytics_cache_mb: 32,
             durability: Durability::Flush,

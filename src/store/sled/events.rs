@@ -196,7 +196,7 @@ struct State {
     leased_until: u64,
     counter: u32,
     events: Vec<(Vec<u8>, Vec<u8>)>,
-    index: sled::Batch,
+    index: super::vault_tree::Batch,
     pending: usize,
     /// Whether each consent seen since the last write is still held (and its subject).
     live: HashMap<(SiteId, ConsentId), Option<Subject>>,
@@ -226,7 +226,7 @@ fn run(trees: Trees, taken: &Taken<Job>) {
         leased_until: next_visitor,
         counter: 0,
         events: Vec::new(),
-        index: sled::Batch::default(),
+        index: super::vault_tree::Batch::default(),
         pending: 0,
         live: HashMap::new(),
         latest_ms: 0,

@@ -85,9 +85,9 @@ impl SledLedger {
         // Ledger first: sled recovers its log in order, so state and history can lag the
         // ledger after a crash but never run ahead of it, and `reconcile` catches them up at
         // open.
-        let mut ledger = sled::Batch::default();
-        let mut consents = sled::Batch::default();
-        let mut history = sled::Batch::default();
+        let mut ledger = super::vault_tree::Batch::default();
+        let mut consents = super::vault_tree::Batch::default();
+        let mut history = super::vault_tree::Batch::default();
         for d in &group.decisions {
             let seq = d.header.seq;
             let mut entry = Vec::with_capacity(EntryHeader::LEN + d.payload.len());
@@ -123,7 +123,7 @@ impl SledLedger {
             }
         }
         for (key, counts) in stats {
-            trees.consent_stats.merge(key, counts.to_bytes())?;
+            trees.consent_stats.merge(key, counts.to_bytes().to_vec())?;
         }
         for (hash, document) in &group.notices {
             trees.notices.insert(hash.0, document.as_slice())?;

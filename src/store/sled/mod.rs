@@ -42,6 +42,7 @@ pub(crate) mod registry_test;
 mod retention;
 mod sealed;
 mod sightings;
+pub(crate) mod vault_tree;
 
 use std::ops::Range;
 use std::path::Path;
@@ -90,24 +91,24 @@ pub const TREES: [&str; 16] = [
 #[derive(Clone)]
 pub(crate) struct Trees {
     pub db: sled::Db,
-    pub ledger: sled::Tree,
-    pub consents: sled::Tree,
-    pub history: sled::Tree,
-    pub notices: sled::Tree,
-    pub meta: sled::Tree,
-    pub events: sled::Tree,
-    pub visitor_numbers: sled::Tree,
-    pub visitor_days: sled::Tree,
-    pub erasures: sled::Tree,
-    pub rights_log: sled::Tree,
-    pub consent_stats: sled::Tree,
-    pub api_keys: sled::Tree,
-    pub query_log: sled::Tree,
-    pub saved_segments: sled::Tree,
+    pub ledger: vault_tree::Tree,
+    pub consents: vault_tree::Tree,
+    pub history: vault_tree::Tree,
+    pub notices: vault_tree::Tree,
+    pub meta: vault_tree::Tree,
+    pub events: vault_tree::Tree,
+    pub visitor_numbers: vault_tree::Tree,
+    pub visitor_days: vault_tree::Tree,
+    pub erasures: vault_tree::Tree,
+    pub rights_log: vault_tree::Tree,
+    pub consent_stats: vault_tree::Tree,
+    pub api_keys: vault_tree::Tree,
+    pub query_log: vault_tree::Tree,
+    pub saved_segments: vault_tree::Tree,
     /// Withdrawals already purged: the purge of a decision runs once, not every sweep.
-    pub purged: sled::Tree,
+    pub purged: vault_tree::Tree,
     /// Cookie and tracker sightings (`sightings`).
-    pub sightings: sled::Tree,
+    pub sightings: vault_tree::Tree,
     /// The secret consent ids are hashed with at rest.
     pub secret: [u8; 32],
     /// The sealed days.
@@ -122,7 +123,7 @@ impl Trees {
 
 /// A per-database secret kept in `meta` under `name`, made (durably) the first time it is asked
 /// for: `subject_secret` hashes consent ids, `session_secret` signs dashboard sessions.
-pub(crate) fn meta_secret(meta: &sled::Tree, name: &str) -> Result<[u8; 32], StoreError> {
+pub(crate) fn meta_secret(meta: &vault_tree::Tree, name: &str) -> Result<[u8; 32], StoreError> {
     if let Some(v) = meta.get(name).map_err(map_err)? {
         return v
             .as_ref()
@@ -140,6 +141,7 @@ pub(crate) fn map_err(e: sled::Error) -> StoreError {
         sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => StoreError::Locked,
         sled::Error::Io(io) if io.to_string().contains("lock") => StoreError::Locked,
         sled::Error::Corruption { at, .. } => StoreError::Corrupt(format!("at {at:?}")),
+        sled::Error::Unsupported(why) if why == vault_tree::UNREADABLE => StoreError::Corrupt(why),
         other => StoreError::Io(other.to_string()),
     }
 }
@@ -169,13 +171,18 @@ impl SledStore {
     ) -> Result<SledStore, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Io(format!("cannot create the data folder: {e}")))?;
+        let vault = crate::store::vault::open(dir, options.encryption_key.as_ref())?.map(Arc::new);
         let db = sled::Config::new()
             .path(dir.join("sled"))
             .cache_capacity(options.cache_capacity_mb * 1024 * 1024)
             .flush_every_ms(Some(500))
             .open()
             .map_err(map_err)?;
-        let open = |name: &str| db.open_tree(name).map_err(map_err);
+        let open = |name: &str| {
+            db.open_tree(name)
+                .map(|t| vault_tree::Tree::new(t, vault.clone()))
+                .map_err(map_err)
+        };
         let trees = Trees {
             ledger: open(TREES[0])?,
             consents: open(TREES[1])?,
@@ -198,6 +205,7 @@ impl SledStore {
                 dir,
                 &open(TREES[5])?,
                 options.analytics_cache_mb,
+                vault.clone(),
             )?),
             db,
         };

@@ -81,6 +81,7 @@ async fn every_tree_is_registered_and_erasure_leaves_no_trace_of_the_visitor_in_
     let store = SledStore::open(
         dir.path(),
         crate::store::StoreOptions {
+            encryption_key: None,
             cache_capacity_mb: 16,
             analytics_cache_mb: 32,
             durability: crate::store::Durability::Flush,

@@ -21,7 +21,11 @@ fn site_prefix(site: &SiteId) -> Vec<u8> {
 }
 
 /// Removes the keys of `tree` below `before` (a time as i64 BE leads them); how many.
-fn trim_log(t: &Trees, tree: &sled::Tree, before: Timestamp) -> Result<u64, StoreError> {
+fn trim_log(
+    t: &Trees,
+    tree: &super::vault_tree::Tree,
+    before: Timestamp,
+) -> Result<u64, StoreError> {
     let mut removed = 0;
     for item in tree.range(..before.0.max(0).to_be_bytes()) {
         let (k, _) = item.map_err(map_err)?;

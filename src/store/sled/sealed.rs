@@ -18,10 +18,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::events::{buffered_rows, event_key};
+use super::vault_tree::Tree;
 use super::{Trees, map_err};
 use crate::analytics::engine::format::{self, Need};
 use crate::analytics::engine::{Day, Row};
 use crate::store::StoreError;
+use crate::store::vault::Vault;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -48,7 +50,7 @@ pub fn parse_map_key(k: &[u8]) -> Option<(String, i64)> {
 
 /// The recorded generations, found by skipping from site to site over the buffered events
 /// (keys `site 0x00 …` sort before a site's `site 0x01 …` records).
-fn load_map(events: &sled::Tree) -> Result<HashMap<(String, i64), u64>, StoreError> {
+fn load_map(events: &Tree) -> Result<HashMap<(String, i64), u64>, StoreError> {
     let mut live = HashMap::new();
     let mut from: Vec<u8> = Vec::new();
     while let Some(item) = events.range(from.clone()..).next() {
@@ -95,11 +97,23 @@ pub(crate) struct Sealed {
     live: RwLock<HashMap<(String, i64), u64>>,
     /// Held by whatever changes segments (seal, rewrite, drop): one change at a time.
     change: Mutex<()>,
+    /// Seals segment files when the data folder is encrypted.
+    vault: Option<Arc<Vault>>,
+}
+
+/// What a segment file is bound to: its site, day and generation.
+fn segment_aad(site: &str, day: i64, generation: u64) -> Vec<u8> {
+    format!("segment\0{site}\0{day}\0{generation}").into_bytes()
 }
 
 impl Sealed {
     /// Loads the sealed days' generations and deletes files no generation names.
-    pub fn open(dir: &Path, events: &sled::Tree, keep_mb: u64) -> Result<Sealed, StoreError> {
+    pub fn open(
+        dir: &Path,
+        events: &Tree,
+        keep_mb: u64,
+        vault: Option<Arc<Vault>>,
+    ) -> Result<Sealed, StoreError> {
         let dir = dir.join("events");
         std::fs::create_dir_all(&dir).map_err(|e| io("cannot create the events folder", e))?;
         let live = load_map(events)?;
@@ -109,6 +123,7 @@ impl Sealed {
             keep_bytes: usize::try_from(keep_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
             live: RwLock::new(live),
             change: Mutex::new(()),
+            vault,
         };
         segments.remove_leftovers()?;
         Ok(segments)
@@ -267,6 +282,10 @@ impl Sealed {
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut &file, &mut bytes)
             .map_err(|e| io("cannot read a segment", e))?;
+        let bytes = match &self.vault {
+            None => bytes,
+            Some(v) => v.open(&bytes, &segment_aad(site, day, generation))?,
+        };
         Ok(Some((generation, bytes)))
     }
 
@@ -277,7 +296,12 @@ impl Sealed {
         let path = self.path(site, day.day, generation);
         let tmp = path.with_extension("tmp");
         let mut f = std::fs::File::create(&tmp).map_err(|e| io("cannot create a segment", e))?;
-        f.write_all(&format::encode(day))
+        let encoded = format::encode(day);
+        let bytes = match &self.vault {
+            None => encoded,
+            Some(v) => v.seal(&encoded, &segment_aad(site, day.day, generation)),
+        };
+        f.write_all(&bytes)
             .and_then(|_| f.sync_all())
             .map_err(|e| io("cannot write a segment", e))?;
         std::fs::rename(&tmp, &path).map_err(|e| io("cannot name a segment", e))?;
@@ -297,7 +321,7 @@ impl Sealed {
         generation: Option<u64>,
         buffered: Vec<sled::IVec>,
     ) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = super::vault_tree::Batch::default();
         match generation {
             Some(g) => batch.insert(map_key(site, day), &g.to_be_bytes()),
             None => batch.remove(map_key(site, day)),
@@ -464,6 +488,7 @@ mod tests {
 
     fn open(dir: &std::path::Path) -> SledStore {
         let options = StoreOptions {
+            encryption_key: None,
             cache_capacity_mb: 16,
             analytics_cache_mb: 8,
             durability: Durability::Flush,
