@@ -133,6 +133,18 @@ pub fn start_with_fault(data_dir: &Path, point: &str) -> Server {
     }
 }
 
+/// Starts the server (rate limits out of the way) with more command-line arguments.
+pub fn start_with_args(data_dir: &Path, args: &[&str]) -> Server {
+    let config = test_config(data_dir);
+    let mut all = vec!["--config", config.as_str()];
+    all.extend_from_slice(args);
+    let (child, port) = try_start_with(data_dir, &all);
+    Server {
+        child,
+        port: port.expect("the server reports its port"),
+    }
+}
+
 /// Starts the server with a configuration file.
 pub fn start_with_config(data_dir: &Path, config: &Path) -> Server {
     let config = config.to_string_lossy().into_owned();

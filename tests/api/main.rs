@@ -13,6 +13,7 @@ mod consents;
 mod contract;
 mod crash;
 mod detections;
+mod encryption;
 mod events;
 mod experiments;
 mod funnels;
