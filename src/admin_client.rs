@@ -19,6 +19,8 @@ pub struct AdminClient {
     addr: SocketAddr,
     host: String,
     token: String,
+    /// How long an answer may take (10 s; a backup gets longer).
+    timeout: Duration,
 }
 
 /// An answer: its status and its JSON body (`Null` when empty).
@@ -55,6 +57,7 @@ impl AdminClient {
             addr,
             host: host.to_owned(),
             token,
+            timeout: TIMEOUT,
         })
     }
 
@@ -72,7 +75,13 @@ impl AdminClient {
             addr,
             host: addr.to_string(),
             token,
+            timeout: TIMEOUT,
         }
+    }
+
+    /// The same client, waiting up to `timeout` for an answer.
+    pub fn waiting(self, timeout: Duration) -> AdminClient {
+        AdminClient { timeout, ..self }
     }
 
     /// Sends one request to `/api/v1/admin{path}`.
@@ -81,7 +90,7 @@ impl AdminClient {
             |e: std::io::Error| format!("cannot reach the server at {}: {e}", self.addr);
         let mut stream = TcpStream::connect_timeout(&self.addr, TIMEOUT).map_err(unreachable)?;
         stream
-            .set_read_timeout(Some(TIMEOUT))
+            .set_read_timeout(Some(self.timeout))
             .map_err(unreachable)?;
         stream
             .set_write_timeout(Some(TIMEOUT))

@@ -75,6 +75,22 @@ pub enum Command {
         #[command(subcommand)]
         command: VisitorCommand,
     },
+    /// A consistent backup of the data folder into a new folder, taken while the server runs
+    /// (through its administration API, with CONSENTRY_ADMIN_TOKEN, when it holds the folder).
+    Backup {
+        /// The new (or empty) folder to write the backup to.
+        #[arg(long)]
+        to: PathBuf,
+        /// The running server, e.g. http://127.0.0.1:8080 (default: the `listen` setting).
+        #[arg(long, env = "CONSENTRY_SERVER")]
+        server: Option<String>,
+    },
+    /// Restore a backup into an empty data folder (no server running on it).
+    Restore {
+        /// A folder written by `consentry backup`.
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// The data folder's encryption at rest.
     Storage {
         #[command(subcommand)]
@@ -236,6 +252,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Storage {
             command: StorageCommand::RotateKey { new_key_file },
         } => rotate_key(&settings, &new_key_file),
+        Command::Backup { to, server } => crate::backup_cli::backup(&settings, &to, server),
+        Command::Restore { from } => crate::backup_cli::restore(&settings, &from),
         Command::Keys { server, command } => crate::keys_cli::run(settings, command, server),
         Command::AdminToken { command } => crate::keys_cli::admin_token(&settings, command),
         Command::DemoData(args) => crate::demo_data::run(settings, args),

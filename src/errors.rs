@@ -23,7 +23,7 @@
 //! | `MethodNotAllowed`   | 405    | `method_not_allowed` (with `Allow`) |
 //! | `RequestTimeout`     | 408    | `request_timeout`        |
 //! | `StalePolicy`        | 409    | `stale_policy_version`   |
-//! | `Conflict`           | 409    | own code                 |
+//! | `Conflict`           | 409    | own code (`backup_target_not_empty`, `backup_not_available`, …) |
 //! | `PayloadTooLarge`    | 413    | `payload_too_large`      |
 //! | `UnsupportedMedia`   | 415    | `unsupported_media_type` |
 //! | `RateLimited`        | 429    | `rate_limited`           |
@@ -47,6 +47,7 @@ use serde::Serialize;
 use crate::admin::KeyAdminError;
 use crate::reload::ReloadError;
 use crate::store::StoreError;
+use crate::store::backup::BackupError;
 
 /// An error answered to an HTTP client.
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +155,26 @@ impl From<ReloadError> for ApiError {
                 message: format!("{e}; the configuration in force is unchanged"),
             },
             ReloadError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<BackupError> for ApiError {
+    fn from(e: BackupError) -> ApiError {
+        match e {
+            BackupError::NotEmpty(_) => ApiError::Conflict {
+                code: "backup_target_not_empty",
+                message: e.to_string(),
+            },
+            BackupError::Unavailable(_) => ApiError::Conflict {
+                code: "backup_not_available",
+                message: e.to_string(),
+            },
+            BackupError::Damaged(_) => ApiError::BadRequest {
+                code: "backup_damaged",
+                message: e.to_string(),
+            },
+            BackupError::Store(e) => e.into(),
         }
     }
 }

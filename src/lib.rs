@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod admin_client;
 pub mod analytics;
+pub mod backup_cli;
 pub mod cli;
 pub mod csv;
 pub mod demo_data;

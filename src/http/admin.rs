@@ -185,6 +185,37 @@ pub async fn reload(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         })))
 }
 
+/// `POST /api/v1/admin/backup`: where on the server's machine to write the backup.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupBody {
+    to: String,
+}
+
+/// A consistent backup of the data folder into `to`, taken while the server serves (consent
+/// writes wait while the trees are copied; see `store::backup`).
+#[post("/backup")]
+pub async fn backup(
+    state: web::Data<AppState>,
+    body: StrictJson<BackupBody, 4096>,
+) -> Result<HttpResponse, ApiError> {
+    super::text::check("to", &body.0.to)?;
+    let to = std::path::PathBuf::from(&body.0.to);
+    if !to.is_absolute() {
+        return Err(ApiError::invalid(
+            "to",
+            "must be an absolute path on the server's machine",
+        ));
+    }
+    let store = state.store.clone();
+    let report = web::block(move || store.backup(&to))
+        .await
+        .map_err(|_| ApiError::Storage(crate::store::StoreError::Closed))??;
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(report))
+}
+
 /// The administration routes, behind the gate.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -194,6 +225,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(list_keys)
             .service(revoke_key)
             .service(reload)
+            .service(backup)
             .default_service(web::to(super::not_found)),
     );
 }

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -151,6 +151,18 @@ enum Job {
     },
     /// Answered once every job queued before it is committed (an erasure waits on it).
     Barrier(oneshot::Sender<()>),
+    /// Once every job queued before it is committed: answers `started`, then writes nothing
+    /// until `release` is dropped (a backup copies the ledger meanwhile).
+    Hold {
+        started: oneshot::Sender<()>,
+        release: Receiver<()>,
+    },
+}
+
+/// While it lives, the ledger writer writes nothing; decisions queue and are written once it is
+/// dropped.
+pub struct Hold {
+    _release: Sender<()>,
 }
 
 /// The handle requests use to reach the writer thread.
@@ -243,6 +255,20 @@ impl Writer {
         rx.blocking_recv().map_err(|_| StoreError::Closed)?
     }
 
+    /// Waits, on this (blocking) thread, until every job queued so far is committed, and holds
+    /// the writer still until the returned `Hold` is dropped.
+    pub fn hold_blocking(&self) -> Result<Hold, StoreError> {
+        let (started, rx) = oneshot::channel();
+        let (release_tx, release) = mpsc::channel();
+        if !self.send(Job::Hold { started, release }) {
+            return Err(StoreError::Closed);
+        }
+        rx.blocking_recv().map_err(|_| StoreError::Closed)?;
+        Ok(Hold {
+            _release: release_tx,
+        })
+    }
+
     /// Waits, on this (blocking) thread, until every job queued so far is committed.
     pub fn barrier_blocking(&self) -> Result<(), StoreError> {
         let (reply, rx) = oneshot::channel();
@@ -271,14 +297,27 @@ fn run(
 ) {
     while let Ok(first) = rx.recv() {
         crate::fault::pause_point(pause_key, "ledger_group");
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+        let mut jobs = Vec::new();
+        let mut hold = None;
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            if matches!(job, Job::Hold { .. }) {
+                hold = Some(job);
+                break;
+            }
+            jobs.push(job);
+            if jobs.len() < MAX_GROUP {
+                next = rx.try_recv().ok();
             }
         }
-        commit(sink, metrics, jobs);
+        if !jobs.is_empty() {
+            commit(sink, metrics, jobs);
+        }
+        if let Some(Job::Hold { started, release }) = hold {
+            let _ = started.send(());
+            // Ends when the `Hold` is dropped (its sender with it).
+            let _ = release.recv();
+        }
     }
     sink.close();
 }
@@ -290,7 +329,7 @@ fn chains_of(sink: &dyn LedgerSink, jobs: &[Job]) -> Vec<ChainKey> {
         .filter_map(|job| match job {
             Job::Decision { decision, .. } => Some(sink.chain_of(&decision.site)),
             Job::Tombstone { site, .. } => Some(sink.chain_of(site)),
-            Job::Notice { .. } | Job::Barrier(_) => None,
+            Job::Notice { .. } | Job::Barrier(_) | Job::Hold { .. } => None,
         })
         .collect();
     chains.sort();
@@ -362,7 +401,7 @@ fn chain(
                 next.insert(key, Head { seq, hash });
             }
             Job::Notice { hash, document, .. } => group.notices.push((*hash, document.clone())),
-            Job::Barrier(_) => {}
+            Job::Barrier(_) | Job::Hold { .. } => {}
         }
     }
     Ok((group, next))
@@ -498,6 +537,8 @@ fn commit(sink: &mut dyn LedgerSink, metrics: &Metrics, jobs: Vec<Job>) {
                 let _ = reply.send(answer);
             }
             Job::Barrier(reply) => barriers.push(reply),
+            // `run` never groups a hold with other jobs.
+            Job::Hold { .. } => {}
         }
     }
     for reply in barriers {

@@ -14,6 +14,7 @@
 
 #[cfg(test)]
 mod access_contract_test;
+pub mod backup;
 pub mod erasure;
 pub(crate) mod integrity;
 pub mod ledger;
@@ -28,6 +29,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use std::ops::Range;
+use std::path::Path;
 
 use crate::analytics::consent_stats::{StatCounts, StatKey};
 use crate::analytics::engine::{FunnelCounts, FunnelQuery};
@@ -233,6 +235,10 @@ pub trait ConsentStore: Send + Sync + 'static {
 
     /// Makes everything written so far durable. Blocking: for shutdown.
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// Copies everything stored into the new folder `to` while the store keeps serving (see
+    /// `store::backup`). Blocking: for the command line and the administration API.
+    fn backup(&self, to: &Path) -> Result<backup::BackupReport, backup::BackupError>;
 }
 
 /// Analytics storage: events that passed the gate, and the answers computed from them.
@@ -340,6 +346,22 @@ pub fn open(
             settings.store_options(),
             metrics,
         )?)),
+    }
+}
+
+/// Restores a backup (`ConsentStore::backup`) into the settings' data folder, which must be
+/// empty. Blocking.
+pub fn restore(
+    from: &Path,
+    settings: &crate::settings::Settings,
+) -> Result<backup::BackupReport, backup::BackupError> {
+    match &settings.postgres_url {
+        Some(_) => Err(backup::BackupError::Unavailable(
+            "with `postgres_url` set the data lives in PostgreSQL: restore it with PostgreSQL's \
+             own tools (pg_basebackup, point-in-time recovery)"
+                .into(),
+        )),
+        None => sled::backup::restore(from, &settings.data_dir),
     }
 }
 

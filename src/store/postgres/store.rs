@@ -368,6 +368,18 @@ impl ConsentStore for PgStore {
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// The data lives in PostgreSQL: its own backups cover it.
+    fn backup(
+        &self,
+        _to: &std::path::Path,
+    ) -> Result<crate::store::backup::BackupReport, crate::store::backup::BackupError> {
+        Err(crate::store::backup::BackupError::Unavailable(
+            "with `postgres_url` set the data lives in PostgreSQL: back it up with PostgreSQL's \
+             own tools (pg_basebackup, continuous archiving)"
+                .into(),
+        ))
+    }
 }
 
 impl AnalyticsStore for PgStore {

@@ -30,6 +30,7 @@
 
 mod access;
 mod anchor;
+pub(crate) mod backup;
 mod cache;
 mod check;
 mod erase;
@@ -116,6 +117,28 @@ pub(crate) struct Trees {
 }
 
 impl Trees {
+    /// Every tree with its name, in the order of `TREES`.
+    pub fn named(&self) -> [(&'static str, &vault_tree::Tree); 16] {
+        [
+            (TREES[0], &self.ledger),
+            (TREES[1], &self.consents),
+            (TREES[2], &self.history),
+            (TREES[3], &self.notices),
+            (TREES[4], &self.meta),
+            (TREES[5], &self.events),
+            (TREES[6], &self.visitor_numbers),
+            (TREES[7], &self.visitor_days),
+            (TREES[8], &self.erasures),
+            (TREES[9], &self.rights_log),
+            (TREES[10], &self.consent_stats),
+            (TREES[11], &self.api_keys),
+            (TREES[12], &self.query_log),
+            (TREES[13], &self.saved_segments),
+            (TREES[14], &self.purged),
+            (TREES[15], &self.sightings),
+        ]
+    }
+
     pub fn subject(&self, site: &SiteId, id: &ConsentId) -> Subject {
         Subject::derive(&self.secret, site, id)
     }
@@ -560,6 +583,13 @@ impl ConsentStore for SledStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.trees.db.flush().map(|_| ()).map_err(map_err)
+    }
+
+    fn backup(
+        &self,
+        to: &Path,
+    ) -> Result<crate::store::backup::BackupReport, crate::store::backup::BackupError> {
+        backup::backup(&self.dir, &self.trees, &self.writer, to)
     }
 }
 

@@ -159,6 +159,34 @@ impl Sealed {
         Ok(())
     }
 
+    /// Runs `f` with no segment changing meanwhile (no seal, rewrite or drop), giving it every
+    /// live segment file as (path under `events/`, path on disk): for a backup, which copies
+    /// them and the tree that names them as of one moment.
+    pub fn frozen<R>(
+        &self,
+        f: impl FnOnce(Vec<(PathBuf, PathBuf)>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let _change = self
+            .change
+            .lock()
+            .map_err(|_| StoreError::Io("segments lock".into()))?;
+        let files = {
+            let live = self
+                .live
+                .read()
+                .map_err(|_| StoreError::Io("segments lock".into()))?;
+            live.iter()
+                .map(|((site, day), generation)| {
+                    (
+                        PathBuf::from(site).join(format!("{day}-{generation}.seg")),
+                        self.path(site, *day, *generation),
+                    )
+                })
+                .collect()
+        };
+        f(files)
+    }
+
     fn path(&self, site: &str, day: i64, generation: u64) -> PathBuf {
         self.dir.join(site).join(format!("{day}-{generation}.seg"))
     }

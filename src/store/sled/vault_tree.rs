@@ -84,6 +84,12 @@ impl Tree {
         }
     }
 
+    /// The tree's stored bytes, values as sealed: for a backup, which copies them unopened
+    /// (so a backup of an encrypted folder is encrypted), and a restore, which puts them back.
+    pub fn sealed_bytes(&self) -> &sled::Tree {
+        &self.inner
+    }
+
     pub fn get<K: AsRef<[u8]>>(&self, key: K) -> sled::Result<Option<IVec>> {
         let key = key.as_ref();
         self.inner
