@@ -93,13 +93,23 @@ fn write(
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let failed = |e: std::io::Error| format!("cannot write the export: {e}");
-    while let Some(chunk) = runtime
-        .block_on(export.next_chunk())
-        .map_err(|e| e.to_string())?
-    {
-        out.write_all(&chunk).map_err(failed)?;
+    let written = (|| {
+        while let Some(chunk) = runtime
+            .block_on(export.next_chunk())
+            .map_err(|e| e.to_string())?
+        {
+            out.write_all(&chunk).map_err(failed)?;
+        }
+        out.flush().map_err(failed)
+    })();
+    if let Err(e) = written {
+        // A file cut short part-way is not left behind looking like an export.
+        drop(out);
+        if let Some(path) = &args.out {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(e);
     }
-    out.flush().map_err(failed)?;
     let stretch = export.stretch();
     let (first, last) = (
         stretch.first_seq.unwrap_or(0),
