@@ -45,6 +45,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::admin::KeyAdminError;
+use crate::ledger_export::DaysError;
 use crate::reload::ReloadError;
 use crate::store::StoreError;
 use crate::store::backup::BackupError;
@@ -142,6 +143,17 @@ impl From<KeyAdminError> for ApiError {
                 message: e.to_string(),
             },
             KeyAdminError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<DaysError> for ApiError {
+    fn from(e: DaysError) -> ApiError {
+        match e {
+            DaysError::NotADay { param, .. } => {
+                ApiError::invalid(param, "is not a day (YYYY-MM-DD)")
+            }
+            DaysError::ToBeforeFrom => ApiError::invalid("to", "is before `from`"),
         }
     }
 }

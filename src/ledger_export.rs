@@ -30,11 +30,100 @@ use crate::store::LedgerRow;
 
 pub const FORMAT: &str = "consentry-ledger-export-1";
 
+/// Rows read from the store at a time, by the command line and the HTTP endpoint: memory holds
+/// one page, never the whole chain.
+pub const PAGE_ROWS: usize = 1_000;
+
+const DAY_MS: i64 = 86_400_000;
+
 /// Days `[from, to]`, as milliseconds `[from, to + 1 day)`.
 #[derive(Debug, Clone, Copy)]
 pub struct Days {
     pub from_ms: i64,
     pub until_ms: i64,
+}
+
+/// Why a range of days cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DaysError {
+    /// `from` or `to` is not a `YYYY-MM-DD` day.
+    #[error("`{raw}` is not YYYY-MM-DD")]
+    NotADay { param: &'static str, raw: String },
+    #[error("`to` is before `from`")]
+    ToBeforeFrom,
+}
+
+/// Milliseconds at the start of a `YYYY-MM-DD` day, UTC.
+fn day_start(param: &'static str, raw: &str) -> Result<i64, DaysError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let day = time::Date::parse(raw, &format).map_err(|_| DaysError::NotADay {
+        param,
+        raw: raw.to_owned(),
+    })?;
+    Ok(day.midnight().assume_utc().unix_timestamp() * 1000)
+}
+
+/// `YYYY-MM-DD` of the day holding `ms`, UTC.
+fn day_of(ms: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+impl Days {
+    /// The range an export asks for: `from` (the ledger's first entry when left out) to `to`
+    /// included (the day of `now_ms` when left out), both `YYYY-MM-DD`, UTC.
+    pub fn parse(from: Option<&str>, to: Option<&str>, now_ms: i64) -> Result<Days, DaysError> {
+        let from_ms = from.map(|f| day_start("from", f)).transpose()?.unwrap_or(0);
+        let until_ms = match to {
+            Some(to) => day_start("to", to)? + DAY_MS,
+            None => now_ms - now_ms.rem_euclid(DAY_MS) + DAY_MS,
+        };
+        if until_ms <= from_ms {
+            return Err(DaysError::ToBeforeFrom);
+        }
+        Ok(Days { from_ms, until_ms })
+    }
+
+    /// The first day, `YYYY-MM-DD`.
+    pub fn first_day(&self) -> String {
+        day_of(self.from_ms)
+    }
+
+    /// The last day (included), `YYYY-MM-DD`.
+    pub fn last_day(&self) -> String {
+        day_of(self.until_ms - DAY_MS)
+    }
+}
+
+/// What an export is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JSON Lines: the verifiable export, with the documents.
+    Jsonl,
+    /// A table of the site's decisions.
+    Csv,
+}
+
+impl Format {
+    /// `jsonl` or `csv`.
+    pub fn parse(raw: &str) -> Option<Format> {
+        match raw {
+            "jsonl" => Some(Format::Jsonl),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+
+    /// The file name's extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Csv => "csv",
+        }
+    }
 }
 
 /// The site a payload names, if it has a payload and names one.
@@ -48,16 +137,70 @@ fn header_of(row: &LedgerRow) -> Option<EntryHeader> {
     EntryHeader::from_bytes(&row.1)
 }
 
+/// Whether `row` is one of `site`'s entries recorded in `days`.
+fn in_range(row: &LedgerRow, site: &SiteId, days: Days) -> bool {
+    owner(row.2.as_deref()).as_deref() == Some(site.as_str())
+        && header_of(row)
+            .is_some_and(|h| (days.from_ms..days.until_ms).contains(&h.recorded_at.millis()))
+}
+
 /// The stretch of `chain` from the first to the last of `site`'s entries recorded in `days`.
 pub fn stretch<'c>(chain: &'c [LedgerRow], site: &SiteId, days: Days) -> &'c [LedgerRow] {
-    let ours = |row: &LedgerRow| {
-        owner(row.2.as_deref()).as_deref() == Some(site.as_str())
-            && header_of(row)
-                .is_some_and(|h| (days.from_ms..days.until_ms).contains(&h.recorded_at.millis()))
-    };
+    let ours = |row: &LedgerRow| in_range(row, site, days);
     match (chain.iter().position(ours), chain.iter().rposition(ours)) {
         (Some(first), Some(last)) => &chain[first..=last],
         _ => &[],
+    }
+}
+
+/// What the first pass over a chain finds: the stretch's first and last sequence numbers (the
+/// `export` line names them before the entries) and the documents its decisions name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stretch {
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    /// The hashes `named_documents` gives for the stretch.
+    pub documents: BTreeSet<String>,
+}
+
+/// The first pass, fed a chain's rows in order (a page at a time): keeps two sequence numbers
+/// and the few document hashes, never the rows.
+#[derive(Debug)]
+pub struct Scan<'s> {
+    site: &'s SiteId,
+    days: Days,
+    found: Stretch,
+    /// Documents named by the site's entries after the last one in range so far: in the
+    /// stretch only if another entry in range follows.
+    pending: BTreeSet<String>,
+}
+
+impl<'s> Scan<'s> {
+    pub fn new(site: &'s SiteId, days: Days) -> Scan<'s> {
+        Scan {
+            site,
+            days,
+            found: Stretch::default(),
+            pending: BTreeSet::new(),
+        }
+    }
+
+    pub fn feed(&mut self, row: &LedgerRow) {
+        if in_range(row, self.site, self.days) {
+            self.found.first_seq.get_or_insert(row.0);
+            self.found.last_seq = Some(row.0);
+            self.found.documents.append(&mut self.pending);
+            self.found
+                .documents
+                .extend(named_documents(std::slice::from_ref(row), self.site));
+        } else if self.found.first_seq.is_some() {
+            self.pending
+                .extend(named_documents(std::slice::from_ref(row), self.site));
+        }
+    }
+
+    pub fn finish(self) -> Stretch {
+        self.found
     }
 }
 
@@ -103,27 +246,59 @@ pub fn lines<'a>(
     rows: &'a [LedgerRow],
     documents: &'a [(String, Vec<u8>)],
 ) -> impl Iterator<Item = Value> + 'a {
-    let head = json!({
+    let head = export_line(
+        site,
+        days,
+        rows.first().map(|r| r.0),
+        rows.last().map(|r| r.0),
+    );
+    let entries = rows.iter().map(move |row| entry_of(site, row));
+    let documents = documents
+        .iter()
+        .map(|(hash, document)| document_line(hash, document));
+    std::iter::once(head).chain(entries).chain(documents)
+}
+
+/// The `export` line: the site, the range and the stretch's first and last sequence numbers.
+pub fn export_line(
+    site: &SiteId,
+    days: Days,
+    first_seq: Option<u64>,
+    last_seq: Option<u64>,
+) -> Value {
+    json!({
         "kind": "export",
         "format": FORMAT,
         "site": site.as_str(),
         "from": rfc3339(Timestamp(days.from_ms)),
         "until": rfc3339(Timestamp(days.until_ms)),
-        "first_seq": rows.first().map(|r| r.0),
-        "last_seq": rows.last().map(|r| r.0),
-    });
-    let entries = rows.iter().map(move |row| {
-        let own = owner(row.2.as_deref()).as_deref() == Some(site.as_str());
-        entry_line(row.0, &row.1, row.2.as_deref().filter(|_| own))
-    });
-    let documents = documents.iter().map(|(hash, document)| {
-        json!({
-            "kind": "document",
-            "hash": hash,
-            "document": String::from_utf8_lossy(document),
-        })
-    });
-    std::iter::once(head).chain(entries).chain(documents)
+        "first_seq": first_seq,
+        "last_seq": last_seq,
+    })
+}
+
+/// An entry's line in `site`'s export: another site's entry by its header only.
+pub fn entry_of(site: &SiteId, row: &LedgerRow) -> Value {
+    let own = owner(row.2.as_deref()).as_deref() == Some(site.as_str());
+    entry_line(row.0, &row.1, row.2.as_deref().filter(|_| own))
+}
+
+/// A document's line.
+pub fn document_line(hash: &str, document: &[u8]) -> Value {
+    json!({
+        "kind": "document",
+        "hash": hash,
+        "document": String::from_utf8_lossy(document),
+    })
+}
+
+/// Lines as the file holds them, each followed by a newline.
+pub fn write_lines(out: &mut Vec<u8>, lines: impl IntoIterator<Item = Value>) {
+    for line in lines {
+        // A `Value` always serializes; writing to a vector cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &line);
+        out.push(b'\n');
+    }
 }
 
 /// An entry's line: everything in it follows from its header and payload, which is what the
@@ -173,45 +348,55 @@ const CSV_COLUMNS: [&str; 14] = [
 
 /// The export as CSV.
 pub fn csv(site: &SiteId, rows: &[LedgerRow]) -> String {
-    let mut out = CSV_COLUMNS.join(",");
-    out.push('\n');
+    let mut out = csv_header();
     for row in rows {
-        let (Some(header), Some(payload)) = (header_of(row), row.2.as_deref()) else {
-            continue;
-        };
-        let Some(fields) = payload_lines(payload) else {
-            continue;
-        };
-        let field = |name: &str| {
-            fields
-                .iter()
-                .find_map(|(k, v)| (k == name).then_some(v.as_str()))
-                .unwrap_or("")
-        };
-        if field("site") != site.as_str() {
-            continue;
+        if let Some(line) = csv_row(site, row) {
+            out.push_str(&line);
         }
-        let cells = [
-            row.0.to_string(),
-            header.hash().hex(),
-            rfc3339(header.recorded_at),
-            kind_name(header.kind).to_owned(),
-            field("subject").to_owned(),
-            field("action").to_owned(),
-            field("choices").to_owned(),
-            field("regime").to_owned(),
-            field("jurisdiction").to_owned(),
-            field("gpc").to_owned(),
-            field("channel").to_owned(),
-            field("policy_hash").to_owned(),
-            field("banner_hash").to_owned(),
-            field("variant").to_owned(),
-        ];
-        let cells: Vec<String> = cells.iter().map(|c| crate::csv::field(c)).collect();
-        out.push_str(&cells.join(","));
-        out.push('\n');
     }
     out
+}
+
+/// The CSV's first line, with its newline.
+pub fn csv_header() -> String {
+    let mut out = CSV_COLUMNS.join(",");
+    out.push('\n');
+    out
+}
+
+/// A row's CSV line, with its newline, if it is a decision or tombstone of `site`.
+pub fn csv_row(site: &SiteId, row: &LedgerRow) -> Option<String> {
+    let header = header_of(row)?;
+    let fields = payload_lines(row.2.as_deref()?)?;
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find_map(|(k, v)| (k == name).then_some(v.as_str()))
+            .unwrap_or("")
+    };
+    if field("site") != site.as_str() {
+        return None;
+    }
+    let cells: [String; CSV_COLUMNS.len()] = [
+        row.0.to_string(),
+        header.hash().hex(),
+        rfc3339(header.recorded_at),
+        kind_name(header.kind).to_owned(),
+        field("subject").to_owned(),
+        field("action").to_owned(),
+        field("choices").to_owned(),
+        field("regime").to_owned(),
+        field("jurisdiction").to_owned(),
+        field("gpc").to_owned(),
+        field("channel").to_owned(),
+        field("policy_hash").to_owned(),
+        field("banner_hash").to_owned(),
+        field("variant").to_owned(),
+    ];
+    let cells: Vec<String> = cells.iter().map(|c| crate::csv::field(c)).collect();
+    let mut line = cells.join(",");
+    line.push('\n');
+    Some(line)
 }
 
 /// What an offline verification found wrong first.
@@ -561,5 +746,89 @@ mod tests {
             verify("{}"),
             Err(ExportFault::Unreadable { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn days_name_the_parameter_at_fault_and_default_to_the_first_entry_and_today() {
+        let now = 20_000 * DAY + 5;
+        let all = Days::parse(None, None, now).unwrap();
+        assert_eq!((all.from_ms, all.until_ms), (0, 20_001 * DAY));
+        assert_eq!(
+            (all.first_day(), all.last_day()),
+            ("1970-01-01".into(), "2024-10-04".into())
+        );
+        let one = Days::parse(Some("2026-11-01"), Some("2026-11-01"), now).unwrap();
+        assert_eq!(one.until_ms - one.from_ms, DAY);
+        assert_eq!(
+            (one.first_day(), one.last_day()),
+            ("2026-11-01".into(), "2026-11-01".into())
+        );
+        assert_eq!(
+            Days::parse(Some("2026-13-01"), None, now).err(),
+            Some(DaysError::NotADay {
+                param: "from",
+                raw: "2026-13-01".into()
+            })
+        );
+        assert!(matches!(
+            Days::parse(None, Some("yesterday"), now),
+            Err(DaysError::NotADay { param: "to", .. })
+        ));
+        assert_eq!(
+            Days::parse(Some("2026-11-02"), Some("2026-11-01"), now).err(),
+            Some(DaysError::ToBeforeFrom)
+        );
+    }
+
+    #[test]
+    fn the_scan_fed_row_by_row_finds_the_stretch_and_its_documents() {
+        let mut rows = chain(&[
+            ("blog", 1, false),
+            ("shop", 1, false),
+            ("blog", 2, false),
+            ("shop", 9, false),
+            ("shop", 2, false),
+            ("shop", 9, false),
+        ]);
+        // Entry 4 (out of range, inside the stretch) and entry 6 (after it) name documents of
+        // their own.
+        for (seq, text) in [(4usize, "four"), (6, "six")] {
+            let body = String::from_utf8(rows[seq - 1].2.clone().unwrap())
+                .unwrap()
+                .replace(
+                    &EntryHash::of(b"the policy").hex(),
+                    &EntryHash::of(text.as_bytes()).hex(),
+                );
+            rows[seq - 1].2 = Some(body.into_bytes());
+        }
+        let shop = SiteId::parse("shop").unwrap();
+        let days = Days {
+            from_ms: DAY,
+            until_ms: 3 * DAY,
+        };
+        let mut scan = Scan::new(&shop, days);
+        for row in &rows {
+            scan.feed(row);
+        }
+        let found = scan.finish();
+        let whole = stretch(&rows, &shop, days);
+        assert_eq!(
+            (found.first_seq, found.last_seq),
+            (Some(2), Some(5)),
+            "from the first to the last entry of the site in range"
+        );
+        assert_eq!(whole.first().map(|r| r.0), found.first_seq);
+        assert_eq!(whole.last().map(|r| r.0), found.last_seq);
+        assert_eq!(found.documents, named_documents(whole, &shop));
+        assert!(found.documents.contains(&EntryHash::of(b"four").hex()));
+        assert!(!found.documents.contains(&EntryHash::of(b"six").hex()));
+        let nothing = Scan::new(
+            &shop,
+            Days {
+                from_ms: 20 * DAY,
+                until_ms: 21 * DAY,
+            },
+        );
+        assert_eq!(nothing.finish(), Stretch::default());
     }
 }

@@ -4,11 +4,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::domain::{EntryHash, SiteId};
-use crate::ledger_export::{self, Days};
+use crate::domain::SiteId;
+use crate::ledger_export::{self, Days, DaysError, Format};
+use crate::ledger_export_stream;
 use crate::settings::Settings;
-
-const DAY_MS: i64 = 86_400_000;
 
 /// The arguments of `consentry ledger export`.
 #[derive(Debug, clap::Args)]
@@ -30,28 +29,12 @@ pub struct ExportArgs {
     pub out: Option<PathBuf>,
 }
 
-/// Milliseconds at the start of a `YYYY-MM-DD` day, UTC.
-fn day_start(raw: &str) -> Result<i64, String> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let day = time::Date::parse(raw, &format).map_err(|_| format!("`{raw}` is not YYYY-MM-DD"))?;
-    Ok(day.midnight().assume_utc().unix_timestamp() * 1000)
-}
-
+/// The range the arguments name (`ledger_export::Days::parse`), or what is wrong with it.
 fn days(args: &ExportArgs, now_ms: i64) -> Result<Days, String> {
-    let from_ms = args
-        .from
-        .as_deref()
-        .map(day_start)
-        .transpose()?
-        .unwrap_or(0);
-    let until_ms = match args.to.as_deref() {
-        Some(to) => day_start(to)? + DAY_MS,
-        None => now_ms - now_ms.rem_euclid(DAY_MS) + DAY_MS,
-    };
-    if until_ms <= from_ms {
-        return Err("--to is before --from".into());
-    }
-    Ok(Days { from_ms, until_ms })
+    Days::parse(args.from.as_deref(), args.to.as_deref(), now_ms).map_err(|e| match e {
+        DaysError::NotADay { param, raw } => format!("--{param}: `{raw}` is not YYYY-MM-DD"),
+        DaysError::ToBeforeFrom => "--to is before --from".into(),
+    })
 }
 
 pub fn export(settings: &Settings, args: &ExportArgs) -> i32 {
@@ -83,15 +66,25 @@ pub fn export(settings: &Settings, args: &ExportArgs) -> i32 {
     }
 }
 
+/// Writes the export as `ledger_export_stream` makes it, a page of the chain at a time.
 fn write(
     settings: &Settings,
     site: &SiteId,
     days: Days,
     args: &ExportArgs,
 ) -> Result<String, String> {
+    let format = Format::parse(&args.format).ok_or("--format is jsonl or csv")?;
     let (store, runtime) = crate::cli::open_offline(settings).map_err(|e| e.to_string())?;
-    let chain = store.ledger_chain(site).map_err(|e| e.to_string())?;
-    let rows = ledger_export::stretch(&chain, site, days);
+    let consents = store.consents();
+    let mut export = runtime
+        .block_on(ledger_export_stream::prepare(
+            consents,
+            site.clone(),
+            days,
+            format,
+            ledger_export::PAGE_ROWS,
+        ))
+        .map_err(|e| e.to_string())?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path)
@@ -100,34 +93,35 @@ fn write(
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let failed = |e: std::io::Error| format!("cannot write the export: {e}");
-    if args.format == "csv" {
-        out.write_all(ledger_export::csv(site, rows).as_bytes())
-            .map_err(failed)?;
-    } else {
-        let mut documents = Vec::new();
-        for hash in ledger_export::named_documents(rows, site) {
-            let Some(parsed) = EntryHash::parse_hex(&hash) else {
-                continue;
-            };
-            let found = runtime
-                .block_on(store.notice(parsed))
-                .map_err(|e| e.to_string())?;
-            match found {
-                Some(document) => documents.push((hash, document)),
-                None => return Err(format!("document {hash} is not archived")),
-            }
+    let written = (|| {
+        while let Some(chunk) = runtime
+            .block_on(export.next_chunk())
+            .map_err(|e| e.to_string())?
+        {
+            out.write_all(&chunk).map_err(failed)?;
         }
-        for line in ledger_export::lines(site, days, rows, &documents) {
-            serde_json::to_writer(&mut out, &line).map_err(|e| e.to_string())?;
-            out.write_all(b"\n").map_err(failed)?;
+        out.flush().map_err(failed)
+    })();
+    if let Err(e) = written {
+        // A file cut short part-way is not left behind looking like an export.
+        drop(out);
+        if let Some(path) = &args.out {
+            let _ = std::fs::remove_file(path);
         }
+        return Err(e);
     }
-    out.flush().map_err(failed)?;
+    let stretch = export.stretch();
+    let (first, last) = (
+        stretch.first_seq.unwrap_or(0),
+        stretch.last_seq.unwrap_or(0),
+    );
+    // The stretch is contiguous: the chain's sequence numbers follow each other.
+    let entries = match stretch.first_seq {
+        Some(_) => last - first + 1,
+        None => 0,
+    };
     Ok(format!(
-        "ledger export: site `{site}`, {} entries (seq {}–{})",
-        rows.len(),
-        rows.first().map(|r| r.0).unwrap_or(0),
-        rows.last().map(|r| r.0).unwrap_or(0)
+        "ledger export: site `{site}`, {entries} entries (seq {first}–{last})"
     ))
 }
 

@@ -20,6 +20,7 @@ pub mod i18n;
 pub mod keys_cli;
 pub mod ledger_export;
 pub mod ledger_export_cli;
+pub mod ledger_export_stream;
 pub mod notices;
 pub mod reload;
 pub mod settings;

@@ -1,5 +1,6 @@
-//! The administration API (`/api/v1/admin/…`): marketer keys and configuration reloads, for
-//! an operator holding an operator token (`Authorization: Bearer <token>`).
+//! The administration API (`/api/v1/admin/…`): marketer keys, configuration reloads and the
+//! consent audit export, for an operator holding an operator token
+//! (`Authorization: Bearer <token>`).
 //!
 //! Nothing behind `admin_gate` runs for a request without a token whose SHA-256 is configured
 //! (`admin_token_sha256`) or stored (`consentry admin-token create`); the stored digests are
@@ -11,6 +12,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, delete, get, post, web};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
@@ -22,6 +24,8 @@ use super::wire::rfc3339;
 use crate::admin::{self, NewKey};
 use crate::domain::{ApiKey, PresentedToken, SiteId};
 use crate::errors::ApiError;
+use crate::ledger_export::{Days, Format};
+use crate::ledger_export_stream;
 
 /// The token a request presents, if it opens the administration API.
 async fn admit(state: &AppState, req: &ServiceRequest) -> Result<(), ApiError> {
@@ -216,6 +220,72 @@ pub async fn backup(
         .json(report))
 }
 
+/// The query of `GET /admin/sites/{site}/ledger/export`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerExportParams {
+    from: Option<String>,
+    to: Option<String>,
+    format: Option<String>,
+}
+
+/// The consent audit export, byte for byte what `consentry ledger export` writes for the same
+/// range: the first pass over the chain (and the documents) before the answer starts, so a
+/// failure there is still a JSON error; then the body made a page of the chain at a time as the
+/// client reads it. A store failure after that ends the body early (the connection is cut, so
+/// the client sees a truncated transfer, and a truncated file does not verify).
+#[get("/sites/{site}/ledger/export")]
+pub async fn ledger_export(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    params: web::Query<LedgerExportParams>,
+) -> Result<HttpResponse, ApiError> {
+    let site = site_of(&state, &path)?;
+    let params = params.into_inner();
+    let format = match params.format.as_deref() {
+        None => Format::Jsonl,
+        Some(raw) => {
+            Format::parse(raw).ok_or_else(|| ApiError::invalid("format", "is jsonl or csv"))?
+        }
+    };
+    let days = Days::parse(
+        params.from.as_deref(),
+        params.to.as_deref(),
+        state.clock.now().millis(),
+    )?;
+    let export = ledger_export_stream::prepare(
+        state.store.clone(),
+        site.clone(),
+        days,
+        format,
+        crate::ledger_export::PAGE_ROWS,
+    )
+    .await?;
+    let name = format!(
+        "consentry-ledger-{site}-{}-{}.{}",
+        days.first_day(),
+        days.last_day(),
+        format.extension()
+    );
+    let content_type = match format {
+        Format::Jsonl => "application/x-ndjson",
+        Format::Csv => "text/csv; charset=utf-8",
+    };
+    let body = export.chunks().map(move |chunk| {
+        chunk.map(web::Bytes::from).inspect_err(|e| {
+            log::error!("the audit export of site {site} stopped part-way: {e}");
+        })
+    });
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .streaming(body))
+}
+
 /// The administration routes, behind the gate.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -226,6 +296,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(revoke_key)
             .service(reload)
             .service(backup)
+            .service(ledger_export)
             .default_service(web::to(super::not_found)),
     );
 }

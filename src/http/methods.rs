@@ -64,6 +64,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/api/v1/admin/sites/{site}/keys/{id}", "DELETE, OPTIONS"),
     ("/api/v1/admin/reload", "POST, OPTIONS"),
     ("/api/v1/admin/backup", "POST, OPTIONS"),
+    (
+        "/api/v1/admin/sites/{site}/ledger/export",
+        "GET, HEAD, OPTIONS",
+    ),
 ];
 
 const API_PREFIX: &str = "/api/v1/sites/";

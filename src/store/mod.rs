@@ -222,10 +222,11 @@ pub trait ConsentStore: Send + Sync + 'static {
     /// site (`None`), PostgreSQL one per site. Blocking: for the command line and tests.
     fn verify_ledger(&self) -> Result<Vec<(ledger::ChainKey, LedgerReport)>, StoreError>;
 
-    /// Every entry of the chain that holds `site`'s entries, in order: the embedded store's one
-    /// chain (every site's entries), PostgreSQL's chain of that site. Blocking: for the command
-    /// line's audit export.
-    fn ledger_chain(&self, site: &SiteId) -> Result<Vec<LedgerRow>, StoreError>;
+    /// At most `limit` entries after sequence number `after` of the chain that holds `site`'s
+    /// entries, in order: the embedded store's one chain (every site's entries), PostgreSQL's
+    /// chain of that site. Fewer than `limit` when the chain ends. For the audit export, which
+    /// reads the chain a page at a time.
+    fn ledger_page(&self, site: SiteId, after: u64, limit: usize) -> StoreFuture<Vec<LedgerRow>>;
 
     /// Checks what the ledger alone cannot: no visitor number is held by two visitors, every
     /// event belongs to a visitor and was allowed by one of that visitor's decisions (granting

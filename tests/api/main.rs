@@ -6,6 +6,7 @@ mod mmdb_writer;
 mod abuse;
 mod admin;
 mod analytics_erasure;
+mod audit_export;
 mod backups;
 mod banner;
 mod binary;

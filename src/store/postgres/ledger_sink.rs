@@ -371,16 +371,35 @@ pub async fn site_chain(
         )
         .await
         .map_err(pg_err)?;
-    Ok(entries
-        .iter()
-        .map(|r| {
-            let payload: Vec<u8> = r.get(2);
-            let seq: i64 = r.get(0);
-            // An erased entry keeps its header and loses its payload.
-            let payload = (!payload.is_empty()).then_some(payload);
-            (u64::try_from(seq).unwrap_or(0), r.get(1), payload)
-        })
-        .collect())
+    Ok(entries.iter().map(ledger_row).collect())
+}
+
+/// At most `limit` entries of one site's chain after sequence number `after`, in order.
+pub async fn site_page(
+    client: &tokio_postgres::Client,
+    site: &str,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<crate::store::LedgerRow>, StoreError> {
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let entries = client
+        .query(
+            "SELECT seq, header, payload FROM ledger WHERE site_id = $1 AND seq > $2
+             ORDER BY seq LIMIT $3",
+            &[&site, &after, &limit],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(entries.iter().map(ledger_row).collect())
+}
+
+fn ledger_row(r: &tokio_postgres::Row) -> crate::store::LedgerRow {
+    let payload: Vec<u8> = r.get(2);
+    let seq: i64 = r.get(0);
+    // An erased entry keeps its header and loses its payload.
+    let payload = (!payload.is_empty()).then_some(payload);
+    (u64::try_from(seq).unwrap_or(0), r.get(1), payload)
 }
 
 #[cfg(test)]

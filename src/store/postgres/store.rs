@@ -351,12 +351,14 @@ impl ConsentStore for PgStore {
             .collect()
     }
 
-    fn ledger_chain(&self, site: &SiteId) -> Result<Vec<crate::store::LedgerRow>, StoreError> {
-        let site = site.to_string();
-        self.on_own_thread(move |conn| {
-            let client = conn.client();
-            conn.block_on(ledger_sink::site_chain(&client, &site))
-        })
+    fn ledger_page(
+        &self,
+        site: SiteId,
+        after: u64,
+        limit: usize,
+    ) -> StoreFuture<Vec<crate::store::LedgerRow>> {
+        let client = self.pool.client();
+        Box::pin(async move { ledger_sink::site_page(&client, site.as_str(), after, limit).await })
     }
 
     fn check_integrity(&self) -> Result<IntegrityReport, StoreError> {

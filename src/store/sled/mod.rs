@@ -573,8 +573,21 @@ impl ConsentStore for SledStore {
         Ok(vec![(None, verify(&self.trees)?)])
     }
 
-    fn ledger_chain(&self, _site: &SiteId) -> Result<Vec<crate::store::LedgerRow>, StoreError> {
-        read_chain(&self.trees)
+    fn ledger_page(
+        &self,
+        _site: SiteId,
+        after: u64,
+        limit: usize,
+    ) -> StoreFuture<Vec<crate::store::LedgerRow>> {
+        use std::ops::Bound;
+        self.read(move |t| {
+            let range = (Bound::Excluded(after.to_be_bytes()), Bound::Unbounded);
+            t.ledger
+                .range(range)
+                .take(limit)
+                .map(|item| ledger_row(item.map_err(map_err)?))
+                .collect()
+        })
     }
 
     fn check_integrity(&self) -> Result<crate::store::IntegrityReport, StoreError> {
@@ -595,16 +608,22 @@ impl ConsentStore for SledStore {
 
 /// The ledger's entries in order (one chain for every site).
 fn read_chain(trees: &Trees) -> Result<Vec<crate::store::LedgerRow>, StoreError> {
-    let mut entries = Vec::new();
-    for item in trees.ledger.iter() {
-        let (k, header) = item.map_err(map_err)?;
-        let seq = keys::seq(&k)
-            .ok_or_else(|| StoreError::Corrupt("a ledger key cannot be read".into()))?;
-        let (header, payload) = split_entry(&header);
-        let payload = (!payload.is_empty()).then(|| payload.to_vec());
-        entries.push((seq, header.to_vec(), payload));
-    }
-    Ok(entries)
+    trees
+        .ledger
+        .iter()
+        .map(|item| ledger_row(item.map_err(map_err)?))
+        .collect()
+}
+
+/// A ledger tree's key and value as a row: an erased entry keeps its header only.
+fn ledger_row(
+    (key, value): (sled::IVec, sled::IVec),
+) -> Result<crate::store::LedgerRow, StoreError> {
+    let seq =
+        keys::seq(&key).ok_or_else(|| StoreError::Corrupt("a ledger key cannot be read".into()))?;
+    let (header, payload) = split_entry(&value);
+    let payload = (!payload.is_empty()).then(|| payload.to_vec());
+    Ok((seq, header.to_vec(), payload))
 }
 
 fn verify(trees: &Trees) -> Result<LedgerReport, StoreError> {
