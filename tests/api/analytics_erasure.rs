@@ -171,3 +171,54 @@ async fn retention_deletes_whole_sealed_days() {
         .unwrap_or(0);
     assert_eq!(left, 0, "the day's file is gone");
 }
+
+/// A question about a day still in the write buffer reads a day built once and kept until the
+/// buffer changes: each later question must still count every event written, erased or purged
+/// since. Today (by the system clock) is never sealed while it lasts, so every step below reads
+/// the buffer.
+#[actix_web::test]
+async fn a_day_in_the_write_buffer_is_answered_anew_after_each_event_erasure_and_purge() {
+    let app = marketer_app(1).await;
+    let (_, key) = app.api_key("demo").await;
+    let now = consentry::domain::Clock::now(&consentry::domain::SystemClock).0;
+    let start = now.div_euclid(86_400_000) * 86_400_000 + 60_000;
+    let today = time::OffsetDateTime::from_unix_timestamp(start / 1000)
+        .unwrap()
+        .date()
+        .to_string();
+    let total = json!({"metrics": ["visitors", "events"], "date_range": [today, today]});
+    let ask = || async {
+        app.analytics.sync_events().await.unwrap();
+        let (status, answer) = app.query(&key, &total).await;
+        assert_eq!(status, 200, "{answer}");
+        answer["results"][0]["metrics"].clone()
+    };
+
+    app.at(start).await;
+    let gone = app.visitor(DE, "accept_all").await;
+    app.event(DE, TestApp::pageview(&gone, "/")).await;
+    assert_eq!(ask().await, json!([1, 1]));
+    let stays = app.visitor(GB, "accept_all").await;
+    app.event(GB, TestApp::pageview(&stays, "/kept")).await;
+    app.event(GB, TestApp::pageview(&stays, "/kept/more")).await;
+    assert_eq!(ask().await, json!([2, 3]), "the events written since");
+
+    app.event(DE, json!({"consent_id": gone, "name": "ad_click", "url": "https://parcelwise.example/", "category": "marketing"})).await;
+    assert_eq!(ask().await, json!([2, 4]));
+    app.at(start + 2 * HOUR_MS).await;
+    let (status, _) = app
+        .post_json_with(
+            "/api/v1/sites/demo/consents",
+            &json!({"action": "save", "choices": {"analytics": true}, "consent_id": gone, "policy_version": POLICY_VERSION}),
+            &[("x-forwarded-for", DE)],
+        )
+        .await;
+    assert_eq!(status, 201);
+    app.at(start + 27 * HOUR_MS).await;
+    assert_eq!(sweep(&app).await.withdrawn_events_deleted, 1);
+    assert_eq!(ask().await, json!([2, 3]), "the purged marketing event");
+
+    let (status, _) = app.erase(&gone).await;
+    assert_eq!(status, 200);
+    assert_eq!(ask().await, json!([1, 2]), "the erased visitor");
+}

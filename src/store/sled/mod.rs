@@ -31,6 +31,7 @@
 mod access;
 mod anchor;
 pub(crate) mod backup;
+mod buffered;
 mod cache;
 mod check;
 mod erase;
@@ -114,6 +115,8 @@ pub(crate) struct Trees {
     pub secret: [u8; 32],
     /// The sealed days.
     pub sealed: Arc<sealed::Sealed>,
+    /// The buffered days questions read, built once until the `events` tree changes.
+    pub buffered: Arc<buffered::BufferedDays>,
 }
 
 impl Trees {
@@ -206,13 +209,14 @@ impl SledStore {
                 .map(|t| vault_tree::Tree::new(t, vault.clone()))
                 .map_err(map_err)
         };
+        let events = open(TREES[5])?;
         let trees = Trees {
             ledger: open(TREES[0])?,
             consents: open(TREES[1])?,
             history: open(TREES[2])?,
             notices: open(TREES[3])?,
             meta: open(TREES[4])?,
-            events: open(TREES[5])?,
+            events: events.clone(),
             visitor_numbers: open(TREES[6])?,
             visitor_days: open(TREES[7])?,
             erasures: open(TREES[8])?,
@@ -226,10 +230,11 @@ impl SledStore {
             secret: [0; 32],
             sealed: Arc::new(sealed::Sealed::open(
                 dir,
-                &open(TREES[5])?,
+                &events,
                 options.analytics_cache_mb,
                 vault.clone(),
             )?),
+            buffered: Arc::default(),
             db,
         };
         // Rollups were a second copy of the events (before the analytics engine); nothing
@@ -349,10 +354,8 @@ fn each_day(
         if let Some(sealed) = t.sealed.read_for_query(site.as_str(), day, need)? {
             add(&sealed);
         }
-        let buffered = events::buffered_rows(t, site.as_str(), day)?;
-        if !buffered.is_empty() {
-            let rows = buffered.into_iter().map(|(_, row)| row).collect();
-            add(&Day::build(day, rows));
+        if let Some(buffered) = t.buffered.day(t, site.as_str(), day)? {
+            add(&buffered);
         }
     }
     Ok(())

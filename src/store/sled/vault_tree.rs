@@ -8,6 +8,7 @@
 
 use std::ops::RangeBounds;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sled::IVec;
 
@@ -25,6 +26,8 @@ pub(crate) type MergeFn = fn(&[u8], Option<&[u8]>, &[u8]) -> Option<Vec<u8>>;
 pub(crate) struct Tree {
     inner: sled::Tree,
     vault: Option<Arc<Vault>>,
+    /// How many writes this tree has taken, counted after each is visible (clones share it).
+    writes: Arc<AtomicU64>,
 }
 
 fn unreadable() -> sled::Error {
@@ -74,7 +77,24 @@ impl Sealer {
 
 impl Tree {
     pub fn new(inner: sled::Tree, vault: Option<Arc<Vault>>) -> Tree {
-        Tree { inner, vault }
+        Tree {
+            inner,
+            vault,
+            writes: Arc::default(),
+        }
+    }
+
+    /// How many writes the tree has taken. Whatever a reader built from the tree is still what
+    /// the tree holds while this count is the one read before building it: every write counts
+    /// once it is visible.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    /// Counts a write, after it is visible (or failed).
+    fn wrote<T>(&self, result: T) -> T {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        result
     }
 
     fn sealer(&self) -> Sealer {
@@ -103,12 +123,12 @@ impl Tree {
     pub fn insert<K: AsRef<[u8]>, V: Into<IVec>>(&self, key: K, value: V) -> sled::Result<()> {
         let key = key.as_ref();
         let sealed = self.sealer().seal(key, value.into());
-        self.inner.insert(key, sealed).map(|_| ())
+        self.wrote(self.inner.insert(key, sealed).map(|_| ()))
     }
 
     /// Removes a key; whether it was there.
     pub fn remove<K: AsRef<[u8]>>(&self, key: K) -> sled::Result<bool> {
-        self.inner.remove(key).map(|old| old.is_some())
+        self.wrote(self.inner.remove(key).map(|old| old.is_some()))
     }
 
     pub fn contains_key<K: AsRef<[u8]>>(&self, key: K) -> sled::Result<bool> {
@@ -164,7 +184,7 @@ impl Tree {
                 None => sealed.remove(key),
             }
         }
-        self.inner.apply_batch(sealed)
+        self.wrote(self.inner.apply_batch(sealed))
     }
 
     /// Like sled's: `f` sees and returns plain values. A stored value that does not open is an
@@ -179,7 +199,7 @@ impl Tree {
         let sealer = self.sealer();
         let mut failed = false;
         let mut fresh: Option<IVec> = None;
-        self.inner.update_and_fetch(key, |old| {
+        let updated = self.inner.update_and_fetch(key, |old| {
             let plain = match old.map(|o| sealer.open(key, IVec::from(o))) {
                 Some(Err(_)) => {
                     failed = true;
@@ -191,7 +211,8 @@ impl Tree {
             let next: Option<IVec> = f(plain.as_deref()).map(Into::into);
             fresh.clone_from(&next);
             next.map(|v| sealer.seal(key, v).to_vec())
-        })?;
+        });
+        self.wrote(updated)?;
         if failed {
             return Err(unreadable());
         }
@@ -203,7 +224,7 @@ impl Tree {
     pub fn merge<K: AsRef<[u8]>, V: Into<IVec>>(&self, key: K, delta: V) -> sled::Result<()> {
         let key = key.as_ref();
         let sealed = self.sealer().seal(key, delta.into());
-        self.inner.merge(key, sealed).map(|_| ())
+        self.wrote(self.inner.merge(key, sealed).map(|_| ()))
     }
 
     /// Sets the merge operator `merge`, which sees plain values.
