@@ -11,6 +11,8 @@
 //!
 //! Nothing here names a visitor: rows are counts.
 
+use std::sync::Arc;
+
 use crate::domain::Decision;
 
 const DAY_MS: i64 = 86_400_000;
@@ -34,6 +36,9 @@ pub struct StatKey {
     pub variant: Option<String>,
     pub kind: StatKind,
 }
+
+/// A day's rows (or any run of rows), shared by the questions that read them.
+pub type StatRows = Arc<Vec<(StatKey, StatCounts)>>;
 
 /// The counts of one row: decisions, and of those, how many granted the row's category.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

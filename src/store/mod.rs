@@ -31,7 +31,7 @@ use std::pin::Pin;
 use std::ops::Range;
 use std::path::Path;
 
-use crate::analytics::consent_stats::{StatCounts, StatKey};
+use crate::analytics::consent_stats::StatRows;
 use crate::analytics::engine::{FunnelCounts, FunnelQuery};
 use crate::analytics::event::{AcceptedEvent, StoredEvent};
 use crate::analytics::query::{Cancel, Groups, Query, Span};
@@ -271,12 +271,8 @@ pub trait AnalyticsStore: Send + Sync + 'static {
     fn funnel(&self, site: SiteId, query: FunnelQuery, cancel: Cancel)
     -> StoreFuture<FunnelCounts>;
 
-    /// The consent-statistics rows of a site over a range of days.
-    fn consent_stats(
-        &self,
-        site: SiteId,
-        days: Range<u32>,
-    ) -> StoreFuture<Vec<(StatKey, StatCounts)>>;
+    /// The consent-statistics rows of a site over a range of days, in runs of rows.
+    fn consent_stats(&self, site: SiteId, days: Range<u32>) -> StoreFuture<Vec<StatRows>>;
 }
 
 /// Every store a process needs, in one: what the factory hands out.

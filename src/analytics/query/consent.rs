@@ -275,7 +275,7 @@ pub async fn execute(
     let by_category = query.dimensions.contains(&StatDim::Category)
         || query.filters.iter().any(|(_, d)| *d == StatDim::Category);
     let mut groups: HashMap<Vec<Part>, Tally> = HashMap::new();
-    for (key, counts) in stats {
+    for (key, counts) in stats.iter().flat_map(|run| run.iter()) {
         let (category, opted_in) = match (&key.kind, by_category) {
             (StatKind::Category(c), true) if !required.contains(c) => (c.as_str(), counts.granted),
             (StatKind::Granted(n), false) => {

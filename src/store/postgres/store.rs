@@ -20,7 +20,7 @@ use super::ledger_sink::{self, PgLedger};
 use super::pool::Pool;
 use super::sightings::PgSightings;
 use super::{BlockingClient, integrity, open_blocking, pg_err};
-use crate::analytics::consent_stats::{self, StatCounts, StatKey};
+use crate::analytics::consent_stats::{self, StatCounts, StatRows};
 use crate::analytics::engine::{FunnelCounts, FunnelQuery};
 use crate::analytics::event::{AcceptedEvent, StoredEvent};
 use crate::analytics::query::{Cancel, Groups, Query, Span};
@@ -440,11 +440,7 @@ impl AnalyticsStore for PgStore {
         })
     }
 
-    fn consent_stats(
-        &self,
-        site: SiteId,
-        days: Range<u32>,
-    ) -> StoreFuture<Vec<(StatKey, StatCounts)>> {
+    fn consent_stats(&self, site: SiteId, days: Range<u32>) -> StoreFuture<Vec<StatRows>> {
         let client = self.pool.client();
         Box::pin(async move {
             let (from, to) = (
@@ -459,7 +455,7 @@ impl AnalyticsStore for PgStore {
                 )
                 .await
                 .map_err(pg_err)?;
-            Ok(rows
+            let rows = rows
                 .iter()
                 .filter_map(|r| {
                     let key: Vec<u8> = r.get(0);
@@ -469,7 +465,8 @@ impl AnalyticsStore for PgStore {
                     };
                     Some((consent_stats::parse_key(&key)?, counts))
                 })
-                .collect())
+                .collect();
+            Ok(vec![std::sync::Arc::new(rows)])
         })
     }
 }

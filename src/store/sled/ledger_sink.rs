@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::anchor::{self, Anchor};
 use super::cache::ConsentCache;
 use super::{Trees, keys, map_err};
-use crate::analytics::consent_stats;
+use crate::analytics::consent_stats::{self, StatCounts};
 use crate::domain::{ConsentId, EntryHeader, SiteId, Subject};
 use crate::store::StoreError;
 use crate::store::ledger::{ChainKey, Group, Head, Heads, LedgerSink};
@@ -112,18 +112,19 @@ impl SledLedger {
         trees.history.apply_batch(history)?;
         // A group's decisions mostly share their day, action and jurisdiction: summed first,
         // they cost one merge per statistics row instead of one per decision and row.
-        let mut stats = std::collections::BTreeMap::<Vec<u8>, consent_stats::StatCounts>::new();
+        let mut stats = std::collections::BTreeMap::<Vec<u8>, (&str, u32, StatCounts)>::new();
         for d in &group.decisions {
             let site = d.record.decision.site.as_str();
             for (key, counts) in consent_stats::deltas(&d.record.decision) {
                 stats
                     .entry(consent_stats::key(site, &key))
-                    .or_default()
+                    .or_insert((site, key.day, StatCounts::default()))
+                    .2
                     .add(counts);
             }
         }
-        for (key, counts) in stats {
-            trees.consent_stats.merge(key, counts.to_bytes().to_vec())?;
+        for (key, (site, day, counts)) in stats {
+            trees.consent_stats.merge(site, day, key, counts)?;
         }
         for (hash, document) in &group.notices {
             trees.notices.insert(hash.0, document.as_slice())?;

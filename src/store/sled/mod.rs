@@ -44,6 +44,7 @@ pub(crate) mod registry_test;
 mod retention;
 mod sealed;
 mod sightings;
+mod stats_days;
 pub(crate) mod vault_tree;
 
 use std::ops::Range;
@@ -51,7 +52,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::analytics::consent_stats::{self, StatCounts, StatKey};
+use crate::analytics::consent_stats::{self, StatRows};
 use crate::analytics::engine::format::Need;
 use crate::analytics::engine::{Day, Evaluation, FunnelCounts, FunnelEvaluation, FunnelQuery};
 use crate::analytics::event::{AcceptedEvent, StoredEvent};
@@ -103,7 +104,8 @@ pub(crate) struct Trees {
     pub visitor_days: vault_tree::Tree,
     pub erasures: vault_tree::Tree,
     pub rights_log: vault_tree::Tree,
-    pub consent_stats: vault_tree::Tree,
+    /// Every write and read of `consent_stats` goes through it.
+    pub consent_stats: Arc<stats_days::StatsDays>,
     pub api_keys: vault_tree::Tree,
     pub query_log: vault_tree::Tree,
     pub saved_segments: vault_tree::Tree,
@@ -133,7 +135,7 @@ impl Trees {
             (TREES[7], &self.visitor_days),
             (TREES[8], &self.erasures),
             (TREES[9], &self.rights_log),
-            (TREES[10], &self.consent_stats),
+            (TREES[10], self.consent_stats.tree()),
             (TREES[11], &self.api_keys),
             (TREES[12], &self.query_log),
             (TREES[13], &self.saved_segments),
@@ -221,7 +223,10 @@ impl SledStore {
             visitor_days: open(TREES[7])?,
             erasures: open(TREES[8])?,
             rights_log: open(TREES[9])?,
-            consent_stats: open(TREES[10])?,
+            consent_stats: Arc::new(stats_days::StatsDays::new(
+                open(TREES[10])?,
+                consent_stats::merge,
+            )),
             api_keys: open(TREES[11])?,
             query_log: open(TREES[12])?,
             saved_segments: open(TREES[13])?,
@@ -253,9 +258,6 @@ impl SledStore {
         if upgraded > 0 {
             log::warn!("rewrote {upgraded} sealed days in the current segment format");
         }
-        trees
-            .consent_stats
-            .set_merge_operator(crate::analytics::consent_stats::merge);
         let anchor = check_anchor(dir, &trees)?;
         ledger_sink::reconcile(&trees, anchor.map_or(1, |a| a.seq + 1))?;
         let cache = Arc::new(cache::ConsentCache::default());
@@ -676,23 +678,8 @@ impl AnalyticsStore for SledStore {
         })
     }
 
-    fn consent_stats(
-        &self,
-        site: SiteId,
-        days: Range<u32>,
-    ) -> StoreFuture<Vec<(StatKey, StatCounts)>> {
-        self.read(move |t| {
-            let start = consent_stats::day_prefix(site.as_str(), days.start);
-            let end = consent_stats::day_prefix(site.as_str(), days.end);
-            let mut out = Vec::new();
-            for item in t.consent_stats.range(start..end) {
-                let (k, v) = item.map_err(map_err)?;
-                if let Some(key) = consent_stats::parse_key(&k) {
-                    out.push((key, StatCounts::from_bytes(&v)));
-                }
-            }
-            Ok(out)
-        })
+    fn consent_stats(&self, site: SiteId, days: Range<u32>) -> StoreFuture<Vec<StatRows>> {
+        self.read(move |t| t.consent_stats.read(site.as_str(), days))
     }
 
     fn groups(

@@ -235,14 +235,26 @@ impl Tree {
                 if sealer.vault.is_none() {
                     return merge(key, old, delta);
                 }
-                let old = old.and_then(|o| sealer.open(key, IVec::from(o)).ok());
+                // A value or operand that does not open leaves the stored value as it was
+                // (still sealed): a merge never replaces what it cannot read.
+                let plain_old = match old.map(|o| sealer.open(key, IVec::from(o))) {
+                    None => None,
+                    Some(Ok(p)) => Some(p),
+                    Some(Err(_)) => {
+                        log::error!(
+                            "a stored value does not open with the data key; merge skipped"
+                        );
+                        return old.map(<[u8]>::to_vec);
+                    }
+                };
                 let delta = match sealer.open(key, IVec::from(delta)) {
                     Ok(d) => d,
                     Err(_) => {
                         log::error!("a merge operand does not open with the data key; skipped");
-                        return old.map(|o| sealer.seal(key, o).to_vec());
+                        return old.map(<[u8]>::to_vec);
                     }
                 };
+                let old = plain_old;
                 let out = merge(key, old.as_deref(), &delta)?;
                 Some(sealer.seal(key, IVec::from(out)).to_vec())
             });
@@ -332,5 +344,35 @@ mod tests {
         a.merge(b"n", vec![2]).unwrap();
         a.merge(b"n", vec![3]).unwrap();
         assert_eq!(a.get(b"n").unwrap().unwrap(), &[5][..]);
+    }
+
+    #[test]
+    fn a_merge_onto_a_value_that_does_not_open_leaves_it_as_stored() {
+        let (_dir, a, _) = trees();
+        a.set_merge_operator(|_, old, delta| {
+            let n = old.map_or(0, |o| o[0]) + delta[0];
+            Some(vec![n])
+        });
+        a.insert(b"other", vec![7]).unwrap();
+        let misplaced = a.inner.get(b"other").unwrap().unwrap();
+        a.inner.insert(b"n", misplaced.clone()).unwrap();
+        a.merge(b"n", vec![2]).unwrap();
+        assert_eq!(a.inner.get(b"n").unwrap().unwrap(), misplaced);
+    }
+
+    #[test]
+    fn every_kind_of_write_is_counted() {
+        let (_dir, a, _) = trees();
+        a.set_merge_operator(|_, _, delta| Some(delta.to_vec()));
+        let before = a.writes();
+        a.insert(b"k", &b"v"[..]).unwrap();
+        let mut batch = Batch::default();
+        batch.remove(&b"k"[..]);
+        a.apply_batch(batch).unwrap();
+        a.update_and_fetch(b"k", |_| Some(b"w".to_vec())).unwrap();
+        a.merge(b"m", vec![1]).unwrap();
+        a.remove(b"k").unwrap();
+        assert_eq!(a.writes(), before + 5);
+        assert_eq!(a.clone().writes(), a.writes(), "clones share the count");
     }
 }
