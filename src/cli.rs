@@ -55,6 +55,15 @@ pub struct Common {
         hide_env_values = true
     )]
     pub postgres_url: Option<String>,
+    /// ClickHouse's HTTP interface when analytics events live there, e.g.
+    /// http://consentry:password@clickhouse:8123 (needs the PostgreSQL database too).
+    #[arg(
+        long,
+        env = "CONSENTRY_CLICKHOUSE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub clickhouse_url: Option<String>,
     /// A file holding the data folder's key-encryption key: 32 random bytes, raw or as 64 hex
     /// digits, kept outside the data folder.
     #[arg(long, env = "CONSENTRY_ENCRYPTION_KEY_FILE", global = true)]
@@ -219,6 +228,7 @@ impl Common {
                 trusted_proxies: self.trusted_proxies.clone(),
                 admin_token_sha256: self.admin_token_sha256.clone(),
                 postgres_url: self.postgres_url.clone(),
+                clickhouse_url: self.clickhouse_url.clone(),
                 encryption_key_file: self.encryption_key_file.clone(),
             },
         })

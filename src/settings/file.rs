@@ -55,6 +55,10 @@ pub struct FileSettings {
     pub admin_token_sha256: Option<String>,
     /// The PostgreSQL database every node shares (everything is kept there when set).
     pub postgres_url: Option<String>,
+    /// ClickHouse's HTTP interface, when analytics events live there (needs `postgres_url`).
+    pub clickhouse_url: Option<String>,
+    /// The ClickHouse database of the events table (default `consentry`).
+    pub clickhouse_database: Option<String>,
     /// A file holding the key-encryption key of the data folder (32 bytes, raw or hex).
     pub encryption_key_file: Option<PathBuf>,
     /// Ignored: it bounded the raw-event scans that the analytics engine replaced. Still
@@ -283,6 +287,19 @@ impl FileSettings {
             None | Some("") => None,
             Some(raw) => Some(super::PostgresUrl::parse(raw).map_err(|e| err("postgres_url", e))?),
         };
+        let clickhouse = match self.clickhouse_url.as_deref() {
+            None | Some("") => None,
+            Some(raw) => Some(
+                super::ClickHouse::parse(raw, self.clickhouse_database.as_deref())
+                    .map_err(|e| err("clickhouse_url", e))?,
+            ),
+        };
+        if clickhouse.is_some() && postgres_url.is_none() {
+            return Err(err(
+                "clickhouse_url",
+                "needs `postgres_url`: with ClickHouse holding the events, PostgreSQL holds the                  consents they are gated by, the visitor numbers and everything else",
+            ));
+        }
         let encryption_key = match &self.encryption_key_file {
             None => None,
             Some(path) if path.as_os_str().is_empty() => None,
@@ -329,6 +346,7 @@ impl FileSettings {
             min_group_size,
             admin_token,
             postgres_url,
+            clickhouse,
             encryption_key,
             sites,
             source: SettingsSource::default(),

@@ -4,6 +4,7 @@
 //! so the rest of the program never sees a raw string from configuration. A bad value is an
 //! error naming the setting, reported before the server starts.
 
+mod clickhouse;
 mod file;
 mod goals;
 mod variants;
@@ -15,6 +16,7 @@ use crate::domain::{Site, TokenDigest};
 use crate::geo::TrustedProxies;
 use crate::store::{Durability, StoreOptions};
 
+pub use clickhouse::ClickHouse;
 pub use file::{FileSettings, SettingsError};
 
 /// The demo site served when no site is configured.
@@ -62,6 +64,8 @@ pub struct Settings {
     pub admin_token: Option<TokenDigest>,
     /// The PostgreSQL database every node shares; `None`: the data folder holds everything.
     pub postgres_url: Option<PostgresUrl>,
+    /// Where analytics events live when not beside the rest; `None`: with the rest.
+    pub clickhouse: Option<ClickHouse>,
     /// The key-encryption key of the data folder (`encryption_key_file`); `None`: the folder
     /// is not encrypted.
     pub encryption_key: Option<crate::store::vault::KeyEncryptionKey>,
@@ -88,6 +92,7 @@ pub struct Overrides {
     /// 64 hex digits.
     pub admin_token_sha256: Option<String>,
     pub postgres_url: Option<String>,
+    pub clickhouse_url: Option<String>,
     pub encryption_key_file: Option<PathBuf>,
 }
 
@@ -178,6 +183,9 @@ impl Settings {
         if let Some(url) = &overrides.postgres_url {
             file.postgres_url = Some(url.clone());
         }
+        if let Some(url) = &overrides.clickhouse_url {
+            file.clickhouse_url = Some(url.clone());
+        }
         if let Some(path) = &overrides.encryption_key_file {
             file.encryption_key_file = Some(path.clone());
         }
@@ -265,6 +273,7 @@ impl Settings {
         differs("min_group_size", self.min_group_size != new.min_group_size);
         differs("admin_token_sha256", self.admin_token != new.admin_token);
         differs("postgres_url", self.postgres_url != new.postgres_url);
+        differs("clickhouse_url", self.clickhouse != new.clickhouse);
         let fingerprint = |s: &Settings| s.encryption_key.as_ref().map(|k| k.fingerprint());
         differs("encryption_key_file", fingerprint(self) != fingerprint(new));
         out

@@ -1,8 +1,8 @@
 //! Storage behind a trait: the ledger, current consent state and the notice archive.
 //!
 //! Invariants:
-//! - Nothing outside `store` names a backend: `store::open` is the one place that picks sled
-//!   or PostgreSQL, and their errors become `StoreError` here.
+//! - Nothing outside `store` names a backend: `store::open` is the one place that picks sled,
+//!   PostgreSQL or ClickHouse, and their errors become `StoreError` here.
 //! - No store call blocks an async worker thread: sled reads go to the blocking pool, ledger
 //!   writes to the ledger writer thread, and PostgreSQL's access store awaits its connections
 //!   (driven by a thread of their own).
@@ -10,11 +10,13 @@
 //! - No backend chains ledger entries: `ledger::Writer` does, for every backend, over the
 //!   backend's `LedgerSink` (write a chained group durably, all or nothing).
 //! - A backend is a submodule implementing the store traits and a `LedgerSink`: `sled` (the
-//!   data folder) and `postgres` (one database for any number of nodes).
+//!   data folder) and `postgres` (one database for any number of nodes), whose analytics
+//!   events are in an `EventTable`: its own, or `clickhouse`'s.
 
 #[cfg(test)]
 mod access_contract_test;
 pub mod backup;
+pub mod clickhouse;
 pub mod erasure;
 pub(crate) mod integrity;
 pub mod ledger;
@@ -317,9 +319,10 @@ pub trait SightingStore: Send + Sync + 'static {
 }
 
 /// Opens the stores the settings name: the one place that picks a backend. `postgres_url`
-/// set: PostgreSQL for everything (`postgres::PgStore`); else the data folder (sled and the
-/// embedded analytics engine). Blocking work runs on a thread of its own, so an async caller
-/// may call it.
+/// set: PostgreSQL (`postgres::PgStore`) for everything, analytics events included unless
+/// `clickhouse_url` puts them in ClickHouse (`clickhouse::ChEventTable`); else the data folder
+/// (sled and the embedded analytics engine). Blocking work runs on a thread of its own, so an
+/// async caller may call it.
 pub fn open(
     settings: &crate::settings::Settings,
     metrics: std::sync::Arc<crate::telemetry::Metrics>,
@@ -327,11 +330,17 @@ pub fn open(
     match &settings.postgres_url {
         Some(url) => std::thread::scope(|s| {
             s.spawn(|| {
+                let table: std::sync::Arc<dyn postgres::event_table::EventTable> =
+                    match &settings.clickhouse {
+                        Some(ch) => std::sync::Arc::new(clickhouse::ChEventTable::open(ch)?),
+                        None => std::sync::Arc::new(postgres::event_table::PgEventTable),
+                    };
                 postgres::PgStore::open(
                     url.expose(),
                     settings.data_dir.clone(),
                     settings.analytics_cache_mb,
                     metrics,
+                    table,
                 )
                 .map(|store| std::sync::Arc::new(store) as std::sync::Arc<dyn Store>)
             })

@@ -26,6 +26,8 @@ pub struct TestApp {
     pub data_dir: std::path::PathBuf,
     /// The database, when the app keeps everything in PostgreSQL.
     pub postgres_url: Option<PostgresUrl>,
+    /// The ClickHouse database, when the app keeps its events there.
+    pub clickhouse: Option<consentry::settings::ClickHouse>,
     /// The store below HTTP, for retention sweeps.
     pub store: Arc<dyn consentry::store::ConsentStore>,
     /// The analytics store: to wait for queued events, or query below HTTP.
@@ -40,10 +42,44 @@ pub struct TestApp {
 
 static LOGS: Once = Once::new();
 
-/// Whether this run is against PostgreSQL (`CONSENTRY_TEST_BACKEND=postgres`) rather than the
-/// data folder.
+/// Whether this run keeps everything in PostgreSQL (`CONSENTRY_TEST_BACKEND=postgres`, or
+/// `clickhouse`: PostgreSQL with the analytics events in ClickHouse) rather than the data
+/// folder.
 pub fn on_postgres() -> bool {
-    std::env::var("CONSENTRY_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+    std::env::var("CONSENTRY_TEST_BACKEND").is_ok_and(|b| b == "postgres" || b == "clickhouse")
+}
+
+/// Whether this run keeps the analytics events in ClickHouse (`CONSENTRY_TEST_BACKEND=clickhouse`).
+pub fn on_clickhouse() -> bool {
+    std::env::var("CONSENTRY_TEST_BACKEND").is_ok_and(|b| b == "clickhouse")
+}
+
+/// The ClickHouse database of the test PostgreSQL database `url`: the same for every node
+/// sharing it, a new one for every new PostgreSQL database.
+#[cfg(feature = "test-support")]
+fn clickhouse_for(url: &PostgresUrl) -> consentry::settings::ClickHouse {
+    let (server, _) = consentry::store::clickhouse::test_server::database();
+    let db = url
+        .expose()
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("dbname="))
+        .expect("a test database's URL names it");
+    consentry::settings::ClickHouse::parse(&server, Some(&format!("ch_{db}")))
+        .expect("the test server's URL parses")
+}
+
+#[cfg(not(feature = "test-support"))]
+fn clickhouse_for(_: &PostgresUrl) -> consentry::settings::ClickHouse {
+    panic!("the ClickHouse tests need the test suite's features: run scripts/test")
+}
+
+/// Points the settings at PostgreSQL database `url`, and at its ClickHouse database when the
+/// run is against ClickHouse.
+pub fn keep_in(settings: &mut Settings, url: PostgresUrl) {
+    if on_clickhouse() {
+        settings.clickhouse = Some(clickhouse_for(&url));
+    }
+    settings.postgres_url = Some(url);
 }
 
 /// A new, empty database on the test server (made on a thread of its own: it waits).
@@ -69,7 +105,7 @@ fn make_database() -> String {
 /// Points the settings at a fresh database when the run is against PostgreSQL.
 fn on_the_tested_backend(settings: &mut Settings) {
     if on_postgres() {
-        settings.postgres_url = Some(fresh_database());
+        keep_in(settings, fresh_database());
     }
 }
 
@@ -134,7 +170,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 #[cfg(feature = "test-support")]
 pub async fn spawn_app_on(url: &PostgresUrl) -> TestApp {
     let url = url.clone();
-    spawn_app_with(move |s| s.postgres_url = Some(url)).await
+    spawn_app_with(move |s| keep_in(s, url)).await
 }
 
 /// Spawns the app with a fixture geo database and 127.0.0.1 as a trusted proxy, so that a
@@ -157,6 +193,7 @@ async fn start(settings: Settings, dir: Arc<TempDir>) -> TestApp {
     let clock = ManualClock::starting_at(Timestamp(1_790_000_000_000));
     let data_dir = settings.data_dir.clone();
     let postgres_url = settings.postgres_url.clone();
+    let clickhouse = settings.clickhouse.clone();
     let retention = consentry::startup::retention_plan(&settings);
     let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
         .await
@@ -171,6 +208,7 @@ async fn start(settings: Settings, dir: Arc<TempDir>) -> TestApp {
         clock,
         data_dir,
         postgres_url,
+        clickhouse,
         store,
         analytics,
         access,
@@ -350,17 +388,50 @@ impl TestApp {
                 self.store.flush().unwrap();
                 all_bytes(&self.data_dir)
             }
-            Some(url) => table_bytes(url, None).await,
+            Some(url) => {
+                let mut bytes = table_bytes(url, None).await;
+                if let Some(ch) = &self.clickhouse {
+                    bytes.extend(clickhouse_events(ch).await);
+                }
+                bytes
+            }
         }
     }
 
-    /// The bytes of the stored events only: the sealed day files, or the `events` table.
+    /// The bytes of the stored events only: the sealed day files, or the `events` table (of
+    /// ClickHouse when the events are there).
     pub async fn event_bytes(&self) -> Vec<u8> {
-        match &self.postgres_url {
-            None => all_bytes(&self.data_dir.join("events")),
-            Some(url) => table_bytes(url, Some("events")).await,
+        match (&self.postgres_url, &self.clickhouse) {
+            (None, _) => all_bytes(&self.data_dir.join("events")),
+            (Some(_), Some(ch)) => clickhouse_events(ch).await,
+            (Some(url), None) => table_bytes(url, Some("events")).await,
         }
     }
+}
+
+/// Every row of ClickHouse's events table, as text.
+async fn clickhouse_events(ch: &consentry::settings::ClickHouse) -> Vec<u8> {
+    clickhouse_statement(ch, "SELECT * FROM events FORMAT TabSeparated").await
+}
+
+/// Runs a statement in the test ClickHouse database behind the app's back; its answer.
+pub async fn clickhouse_statement(ch: &consentry::settings::ClickHouse, sql: &str) -> Vec<u8> {
+    let mut res = Client::default()
+        .post(format!(
+            "http://{}/?database={}&wait_end_of_query=1",
+            ch.address, ch.database
+        ))
+        .send_body(sql.to_owned())
+        .await
+        .expect("the test ClickHouse answers");
+    let body = res.body().limit(1 << 30).await.unwrap().to_vec();
+    assert_eq!(
+        res.status().as_u16(),
+        200,
+        "ClickHouse ran `{sql}`: {}",
+        String::from_utf8_lossy(&body)
+    );
+    body
 }
 
 /// A connection to a test database, for tests that read or change it behind the app's back.

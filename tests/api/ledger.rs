@@ -209,15 +209,28 @@ async fn store_check_on_postgresql_finds_nothing_wrong_after_an_erasure_and_name
         "{:?}",
         sound.faults
     );
-    connect(&url)
-        .await
-        .execute(
-            "INSERT INTO events (site_id, day, visitor, at, category, body)
-             SELECT site_id, day, 999999, at, category, body FROM events",
-            &[],
-        )
-        .await
-        .unwrap();
+    match &app.clickhouse {
+        Some(ch) => {
+            crate::helpers::clickhouse_statement(
+                ch,
+                "INSERT INTO events SELECT site_id, day, 999999, at, id + 1000000, category, name,
+                   path, country, region, browser, os, device, source, referrer, utm_source,
+                   utm_medium, utm_campaign, prop_keys, prop_types, prop_values FROM events",
+            )
+            .await;
+        }
+        None => {
+            connect(&url)
+                .await
+                .execute(
+                    "INSERT INTO events (site_id, day, visitor, at, category, body)
+                     SELECT site_id, day, 999999, at, category, body FROM events",
+                    &[],
+                )
+                .await
+                .unwrap();
+        }
+    }
     let found = app.store.check_integrity().unwrap().faults.join("\n");
     assert!(
         found.contains("visitor number 999999, which no visitor holds"),

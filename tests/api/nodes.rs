@@ -14,7 +14,7 @@ async fn two_nodes() -> (TestApp, TestApp) {
     let url = fresh_database();
     let node = |url: consentry::settings::PostgresUrl| {
         spawn_app_with(move |s| {
-            s.postgres_url = Some(url);
+            crate::helpers::keep_in(s, url);
             s.admin_token = Some(digest());
         })
     };

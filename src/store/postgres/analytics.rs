@@ -1,5 +1,6 @@
-//! Analytics events in PostgreSQL, until the ClickHouse backend exists: every node writes to
-//! and reads from the same `events` table, so every node answers every question the same way.
+//! Analytics questions for a PostgreSQL store, whichever event table holds the events
+//! (`event_table`: PostgreSQL's own, or ClickHouse): every node writes to and reads from the
+//! same table, so every node answers every question the same way.
 //!
 //! A question reads its span a day at a time (`events` leads with site and day), derives the
 //! day's visits from the stored times (`analytics::visits::assign`), builds the engine's `Day`
@@ -7,18 +8,18 @@
 //! questions only under the fingerprint of its rows, checked at every question (`days`), so
 //! every answer is computed from the rows stored when it is asked.
 //!
-//! The erasure and retention primitives (`PgVisitors`) delete rows by visitor number (found
-//! through `visitor_numbers`), by day, or by category.
+//! The erasure and retention primitives (`PgVisitors`) find a subject's visitor number in
+//! `visitor_numbers` and have the event table delete by number, by day, or by category.
 
 use std::sync::Arc;
 
 use tokio_postgres::Client;
 
-use super::days::{Fingerprint, KeptDays};
+use super::days::KeptDays;
+use super::event_table::{DAY_MS, EventTable};
 use super::events::PgEventWriter;
 use super::{BlockingClient, pg_err};
-use crate::analytics::codec;
-use crate::analytics::engine::{Day, Evaluation, FunnelCounts, FunnelEvaluation, FunnelQuery, Row};
+use crate::analytics::engine::{Day, Evaluation, FunnelCounts, FunnelEvaluation, FunnelQuery};
 use crate::analytics::event::StoredEvent;
 use crate::analytics::query::{Cancel, Groups, Query, Span};
 use crate::analytics::visits;
@@ -27,65 +28,31 @@ use crate::store::StoreError;
 use crate::store::erasure::VisitorErasure;
 use crate::store::retention::AnalyticsRetention;
 
-/// Decodes rows read in the order they were written (so events of one instant keep it) and
-/// gives them their visits.
-fn rows_of(found: &[tokio_postgres::Row]) -> Result<Vec<Row>, StoreError> {
-    let mut rows = Vec::with_capacity(found.len());
-    for r in found {
-        let (visitor, at, body): (i64, i64, Vec<u8>) = (r.get(0), r.get(1), r.get(2));
-        let (_, event) = codec::decode(Timestamp(at), &body)
-            .ok_or_else(|| StoreError::Corrupt("a stored event cannot be read".into()))?;
-        let visitor = u64::try_from(visitor)
-            .map_err(|_| StoreError::Corrupt("a visitor number cannot be read".into()))?;
-        rows.push(Row { visitor, event });
-    }
-    visits::assign(&mut rows);
-    Ok(rows)
-}
-
-const DAY_MS: i64 = 86_400_000;
 /// A day is kept between questions once it ended this long ago.
 const SETTLED_AFTER_MS: i64 = 10 * 60 * 1000;
 
-/// The fingerprint of a site's day as stored now.
-async fn fingerprint(client: &Client, site: &str, day: i32) -> Result<Fingerprint, StoreError> {
-    let row = client
-        .query_one(
-            "SELECT count(*), coalesce(max(id), 0) FROM events WHERE site_id = $1 AND day = $2",
-            &[&site, &day],
-        )
-        .await
-        .map_err(pg_err)?;
-    Ok((row.get(0), row.get(1)))
+/// What a question reads through: a PostgreSQL connection and the event table.
+pub(crate) struct Reader<'a> {
+    pub client: &'a Client,
+    pub table: &'a dyn EventTable,
+    pub kept: &'a KeptDays,
 }
 
 /// A site's day of events, with their visits: the kept one when the day's rows are those it
 /// was built from, else built from the rows (and kept).
-async fn day(
-    client: &Client,
-    kept: &KeptDays,
-    site: &str,
-    day: i64,
-) -> Result<Arc<Day>, StoreError> {
-    let day32 = i32::try_from(day).unwrap_or(i32::MAX);
+async fn day(r: &Reader<'_>, site: &str, day: i64) -> Result<Arc<Day>, StoreError> {
     let settled = settled(day);
     if settled {
-        if let Some(d) = kept.get(site, day, fingerprint(client, site, day32).await?) {
+        let now = r.table.fingerprint(r.client, site, day).await?;
+        if let Some(d) = r.kept.get(site, day, now) {
             return Ok(d);
         }
     }
-    let found = client
-        .query(
-            "SELECT visitor, at, body, id FROM events WHERE site_id = $1 AND day = $2 ORDER BY id",
-            &[&site, &day32],
-        )
-        .await
-        .map_err(pg_err)?;
-    // The fingerprint of the rows read, not of the table a moment before.
-    let newest = found.last().map_or(0, |r| r.get::<_, i64>(3));
-    let built = Arc::new(Day::build(day, rows_of(&found)?));
+    let (mut rows, fingerprint) = r.table.day(r.client, site, day).await?;
+    visits::assign(&mut rows);
+    let built = Arc::new(Day::build(day, rows));
     if settled {
-        kept.put(site, built.clone(), (found.len() as i64, newest));
+        r.kept.put(site, built.clone(), fingerprint);
     }
     Ok(built)
 }
@@ -101,8 +68,7 @@ fn settled(day: i64) -> bool {
 /// Hands `add` each day of the span, read on this blocking thread; `Cancelled` once `cancel`
 /// is set.
 fn each_day(
-    client: &Client,
-    kept: &KeptDays,
+    r: &Reader<'_>,
     site: &SiteId,
     span: Span,
     cancel: &Cancel,
@@ -113,7 +79,7 @@ fn each_day(
         if cancel.is_cancelled() {
             return Err(StoreError::Cancelled);
         }
-        let read = runtime.block_on(day(client, kept, site.as_str(), d))?;
+        let read = runtime.block_on(day(r, site.as_str(), d))?;
         add(&read);
     }
     Ok(())
@@ -121,50 +87,58 @@ fn each_day(
 
 /// A query's groups. Blocking (the evaluation is CPU work): call on a blocking thread.
 pub(crate) fn groups(
-    client: &Client,
-    kept: &KeptDays,
+    r: &Reader<'_>,
     site: &SiteId,
     query: &Query,
     span: Span,
     cancel: &Cancel,
 ) -> Result<Groups, StoreError> {
     let mut evaluation = Evaluation::new(query, span);
-    each_day(client, kept, site, span, cancel, |d| evaluation.add(d))?;
+    each_day(r, site, span, cancel, |d| evaluation.add(d))?;
     Ok(evaluation.finish())
 }
 
 /// A funnel's counts. Blocking, like `groups`.
 pub(crate) fn funnel(
-    client: &Client,
-    kept: &KeptDays,
+    r: &Reader<'_>,
     site: &SiteId,
     query: &FunnelQuery,
     cancel: &Cancel,
 ) -> Result<FunnelCounts, StoreError> {
     let mut evaluation = FunnelEvaluation::new(query);
-    each_day(client, kept, site, query.span, cancel, |d| {
-        evaluation.add(d)
-    })?;
+    each_day(r, site, query.span, cancel, |d| evaluation.add(d))?;
     Ok(evaluation.finish())
+}
+
+/// The visitor number a subject holds, if it holds one.
+pub(crate) async fn number_of(
+    client: &Client,
+    site: &str,
+    subject: &Subject,
+) -> Result<Option<i64>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT number FROM visitor_numbers WHERE site_id = $1 AND subject = $2",
+            &[&site, &&subject.0[..]],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(row.map(|r| r.get(0)))
 }
 
 /// Every stored event of a visitor, oldest first.
 pub(crate) async fn events_of(
     client: &Client,
+    table: &dyn EventTable,
     site: &SiteId,
     subject: &Subject,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let found = client
-        .query(
-            "SELECT e.visitor, e.at, e.body FROM events e
-               JOIN visitor_numbers n ON n.site_id = e.site_id AND n.number = e.visitor
-             WHERE n.site_id = $1 AND n.subject = $2
-             ORDER BY e.id",
-            &[&site.as_str(), &&subject.0[..]],
-        )
-        .await
-        .map_err(pg_err)?;
-    let mut events: Vec<StoredEvent> = rows_of(&found)?.into_iter().map(|r| r.event).collect();
+    let Some(number) = number_of(client, site.as_str(), subject).await? else {
+        return Ok(Vec::new());
+    };
+    let mut rows = table.of_visitor(client, site.as_str(), number).await?;
+    visits::assign(&mut rows);
+    let mut events: Vec<StoredEvent> = rows.into_iter().map(|r| r.event).collect();
     events.sort_by_key(|e| e.at.0);
     Ok(events)
 }
@@ -173,10 +147,8 @@ pub(crate) async fn events_of(
 pub struct PgVisitors {
     pub(crate) conn: BlockingClient,
     pub(crate) writer: Arc<PgEventWriter>,
+    pub(crate) table: Arc<dyn EventTable>,
 }
-
-/// The visitor number of a subject, as SQL.
-const NUMBER_OF: &str = "(SELECT number FROM visitor_numbers WHERE site_id = $1 AND subject = $2)";
 
 impl PgVisitors {
     fn execute(
@@ -188,21 +160,33 @@ impl PgVisitors {
             .block_on(self.conn.client().execute(sql, params))
             .map_err(pg_err)
     }
+
+    /// The subject's visitor number, if it holds one.
+    fn number(&self, site: &SiteId, subject: &Subject) -> Result<Option<i64>, StoreError> {
+        let client = self.conn.client();
+        self.conn
+            .block_on(number_of(&client, site.as_str(), subject))
+    }
 }
 
 impl VisitorErasure for PgVisitors {
     fn settle(&self) {
         // This node's queue; a group another node is writing holds the visitor's consent
-        // `FOR SHARE`, so the state's removal waited for it and its events are found below.
+        // `FOR SHARE` until its rows are inserted, so the state's removal waited for it and
+        // its events are found below.
         let _ = self.conn.block_on(self.writer.barrier());
     }
 
     fn delete_visitor(&self, site: &SiteId, subject: &Subject) -> Result<u64, StoreError> {
+        let deleted = match self.number(site, subject)? {
+            Some(number) => {
+                let client = self.conn.client();
+                self.conn
+                    .block_on(self.table.delete_visitor(&client, site.as_str(), number))?
+            }
+            None => 0,
+        };
         let (site, subject) = (site.as_str(), &subject.0[..]);
-        let deleted = self.execute(
-            &format!("DELETE FROM events WHERE site_id = $1 AND visitor = {NUMBER_OF}"),
-            &[&site, &subject],
-        )?;
         self.execute(
             "DELETE FROM visitor_numbers WHERE site_id = $1 AND subject = $2",
             &[&site, &subject],
@@ -221,24 +205,18 @@ impl AnalyticsRetention for PgVisitors {
             "DELETE FROM sightings WHERE site_id = $1 AND day < $2",
             &[&site.as_str(), &day],
         )?;
-        let day = i32::try_from(day).unwrap_or(i32::MAX);
-        self.execute(
-            "DELETE FROM events WHERE site_id = $1 AND day < $2",
-            &[&site.as_str(), &day],
-        )
+        let client = self.conn.client();
+        self.conn
+            .block_on(self.table.delete_days_before(&client, site.as_str(), day))
     }
 
     fn last_event_day(&self, site: &SiteId, subject: &Subject) -> Result<Option<i64>, StoreError> {
-        let row = self
-            .conn
-            .block_on(self.conn.client().query_one(
-                &format!(
-                    "SELECT max(day) FROM events WHERE site_id = $1 AND visitor = {NUMBER_OF}"
-                ),
-                &[&site.as_str(), &&subject.0[..]],
-            ))
-            .map_err(pg_err)?;
-        Ok(row.get::<_, Option<i32>>(0).map(i64::from))
+        let Some(number) = self.number(site, subject)? else {
+            return Ok(None);
+        };
+        let client = self.conn.client();
+        self.conn
+            .block_on(self.table.last_day(&client, site.as_str(), number))
     }
 
     fn purged_at(&self, site: &SiteId, subject: &Subject) -> Result<Option<Timestamp>, StoreError> {
@@ -258,20 +236,20 @@ impl AnalyticsRetention for PgVisitors {
         refusals: &[(Subject, Vec<String>)],
         cancel: &Cancel,
     ) -> Result<u64, StoreError> {
-        let mut deleted = 0;
+        let mut numbered = Vec::with_capacity(refusals.len());
         for (subject, categories) in refusals {
             if cancel.is_cancelled() {
                 return Err(StoreError::Cancelled);
             }
-            deleted += self.execute(
-                &format!(
-                    "DELETE FROM events WHERE site_id = $1 AND visitor = {NUMBER_OF}
-                       AND category = ANY($3)"
-                ),
-                &[&site.as_str(), &&subject.0[..], categories],
-            )?;
+            if let Some(number) = self.number(site, subject)? {
+                numbered.push((number, categories.clone()));
+            }
         }
-        Ok(deleted)
+        let client = self.conn.client();
+        self.conn.block_on(
+            self.table
+                .delete_categories(&client, site.as_str(), &numbered),
+        )
     }
 
     fn mark_purged(

@@ -16,8 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::analytics::engine::Day;
 
-/// How many rows a day holds, and its newest row id.
-pub(crate) type Fingerprint = (i64, i64);
+use super::event_table::Fingerprint;
 
 #[derive(Default)]
 struct Inner {

@@ -1,33 +1,46 @@
 //! The event writer for PostgreSQL: one thread per node that takes accepted events from a
 //! bounded queue and writes a group every 200 ms, in one transaction.
 //!
-//! A group's transaction (1) reads, `FOR SHARE`, the current consent of every visitor in it
-//! and drops the events of those who have none any more (an erasure on any node removes the
-//! state first: its `DELETE` waits for this transaction, and its deletion of the visitor's
-//! events, which runs after, finds what this one wrote); (2) gives each new visitor a number
-//! from the `visitor_seq` sequence (in (site, subject) order, so two nodes inserting the same
-//! visitors never wait on each other in a cycle); (3) inserts the events in the order they
-//! came (their ids keep it, so the first event of a visit stays first), each encoded as in
-//! the embedded store with the visit left to the reader (`analytics::visits::assign`: a
-//! visitor's events can arrive at several nodes, and no node sees them all).
+//! A group is written in two transactions, each of which first reads, `FOR SHARE`, the current
+//! consent of every visitor in it and keeps only the events of those who still have one (an
+//! erasure on any node removes the state first: its `DELETE` waits for these transactions, and
+//! its deletion of the visitor's number and events, which runs after, finds what they wrote):
+//! (1) gives each new visitor a number from the `visitor_seq` sequence (in (site, subject)
+//! order, so two nodes inserting the same visitors never wait on each other in a cycle), and
+//! commits; (2) inserts the events in the order they came, under row ids taken from
+//! `events_id_seq` once per group (so the first event of a visit stays first, and a group
+//! tried again carries the same ids: a reader drops a row id seen twice), through the event
+//! table (`event_table`: PostgreSQL's own `events`, or ClickHouse) while the transaction still
+//! holds the consents. Numbers are committed before any event names them, so a group tried
+//! again never puts events under a number that no visitor holds. Events are encoded as in the
+//! embedded store with the visit left to the reader (`analytics::visits::assign`: a visitor's
+//! events can arrive at several nodes, and no node sees them all).
+//!
+//! A group that cannot be written is tried again; when the table says it may be tried without
+//! end (ClickHouse unreachable), the writer holds the group and takes no more events until it
+//! is written, so the queue fills and refuses with 429 instead of dropping what it accepted.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use super::event_table::{EventTable, LiveEvent};
 use super::{BlockingClient, in_transaction, pg_err};
-use crate::analytics::codec::{self, EncodeInput};
 use crate::analytics::event::AcceptedEvent;
 use crate::domain::Subject;
 use crate::store::StoreError;
 use crate::store::queue::{EventQueue, Taken};
 
-const WRITE_EVERY: Duration = Duration::from_millis(200);
-/// A group that fails (a lost connection, a deadlock victim) is tried this many times.
+/// A group that fails (a lost connection, a deadlock victim) is tried this many times, unless
+/// its table may be tried without end.
 const ATTEMPTS: usize = 3;
-pub(crate) const DAY_MS: i64 = 86_400_000;
+/// The longest wait between two tries of a group.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// A group is written once it holds this many events, whatever the time.
+const GROUP_EVENTS: usize = 10_000;
 
 enum Job {
     Events(Vec<AcceptedEvent>),
@@ -38,10 +51,26 @@ pub(crate) struct PgEventWriter {
     queue: EventQueue<Job>,
 }
 
+/// What the writer thread holds.
+struct Writer {
+    conn: BlockingClient,
+    secret: [u8; 32],
+    table: Arc<dyn EventTable>,
+}
+
 impl PgEventWriter {
-    pub fn start(conn: BlockingClient, secret: [u8; 32]) -> Result<PgEventWriter, StoreError> {
+    pub fn start(
+        conn: BlockingClient,
+        secret: [u8; 32],
+        table: Arc<dyn EventTable>,
+    ) -> Result<PgEventWriter, StoreError> {
+        let writer = Writer {
+            conn,
+            secret,
+            table,
+        };
         Ok(PgEventWriter {
-            queue: EventQueue::start("pg-event-writer", move |taken| run(&conn, &secret, &taken))?,
+            queue: EventQueue::start("pg-event-writer", move |taken| writer.run(&taken))?,
         })
     }
 
@@ -58,103 +87,131 @@ impl PgEventWriter {
     }
 }
 
-fn run(conn: &BlockingClient, secret: &[u8; 32], taken: &Taken<Job>) {
-    let mut pending: Vec<AcceptedEvent> = Vec::new();
-    let mut last_write = Instant::now();
-    loop {
-        match taken
-            .jobs
-            .recv_timeout(WRITE_EVERY.saturating_sub(last_write.elapsed()))
-        {
-            Ok(Job::Events(batch)) => {
-                taken.took(batch.len());
-                pending.extend(batch);
+impl Writer {
+    fn run(&self, taken: &Taken<Job>) {
+        let every = self.table.write_every();
+        let mut pending: Vec<AcceptedEvent> = Vec::new();
+        let mut last_write = Instant::now();
+        loop {
+            match taken
+                .jobs
+                .recv_timeout(every.saturating_sub(last_write.elapsed()))
+            {
+                Ok(Job::Events(batch)) => {
+                    taken.took(batch.len());
+                    pending.extend(batch);
+                }
+                Ok(Job::Barrier(reply)) => {
+                    self.write(&mut pending, true);
+                    last_write = Instant::now();
+                    let _ = reply.send(());
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    // Stopping: tried a few times only, so a stop never waits without end.
+                    self.write(&mut pending, false);
+                    return;
+                }
             }
-            Ok(Job::Barrier(reply)) => {
-                write(conn, secret, &mut pending);
+            if last_write.elapsed() >= every || pending.len() >= GROUP_EVENTS {
+                self.write(&mut pending, true);
                 last_write = Instant::now();
-                let _ = reply.send(());
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                write(conn, secret, &mut pending);
-                return;
             }
         }
-        if last_write.elapsed() >= WRITE_EVERY || pending.len() >= 10_000 {
-            write(conn, secret, &mut pending);
-            last_write = Instant::now();
+    }
+
+    /// Writes and empties `pending`, trying again when a transaction fails: without end when
+    /// `running` and the table allows it, else `ATTEMPTS` times before the group is dropped
+    /// with an error in the log.
+    fn write(&self, pending: &mut Vec<AcceptedEvent>, running: bool) {
+        if pending.is_empty() {
+            return;
         }
+        let endless = running && self.table.retries_without_end();
+        let mut group = Group::of(&self.secret, pending);
+        let mut attempt = 1;
+        loop {
+            let client = self.conn.client();
+            match self
+                .conn
+                .block_on(group.write(&client, self.table.as_ref()))
+            {
+                Ok(()) => break,
+                Err(e) if endless || attempt < ATTEMPTS => {
+                    log::warn!(
+                        "an event group write failed (try {attempt}), trying again; {} events held: {e}",
+                        group.len()
+                    );
+                    let wait = Duration::from_millis(50 * attempt as u64).min(MAX_BACKOFF);
+                    std::thread::sleep(wait);
+                }
+                Err(e) => {
+                    log::error!(
+                        "an event group write failed; {} events lost: {e}",
+                        group.len()
+                    );
+                    break;
+                }
+            }
+            attempt += 1;
+        }
+        pending.clear();
     }
 }
 
-/// Writes and empties `pending`, trying again when a transaction fails.
-fn write(conn: &BlockingClient, secret: &[u8; 32], pending: &mut Vec<AcceptedEvent>) {
-    if pending.is_empty() {
-        return;
-    }
-    let group = Group::of(secret, pending);
-    for attempt in 1..=ATTEMPTS {
-        match conn.block_on(group.write(&conn.client())) {
-            Ok(()) => break,
-            Err(e) if attempt < ATTEMPTS => {
-                log::warn!("an event group write failed, trying again: {e}");
-                std::thread::sleep(Duration::from_millis(50 * attempt as u64));
-            }
-            Err(e) => log::error!(
-                "an event group write failed; {} events lost: {e}",
-                group.len()
-            ),
-        }
-    }
-    pending.clear();
-}
-
-/// A group's events as the columns of its statements, borrowing the events' strings.
+/// A group's events with their visitors' subjects, and the row ids it took.
 struct Group<'a> {
+    events: &'a [AcceptedEvent],
     /// Each event's visitor: its site and subject.
     visitors: Vec<(&'a str, Subject)>,
-    days: Vec<i32>,
-    times: Vec<i64>,
-    categories: Vec<&'a str>,
-    /// Encoded with visitor and visit 0: the visitor number is put in by the statement.
-    bodies: Vec<Vec<u8>>,
+    /// Each event's row id, taken at the first try and kept for the others.
+    ids: Vec<i64>,
 }
 
 impl<'a> Group<'a> {
     fn of(secret: &[u8; 32], events: &'a [AcceptedEvent]) -> Group<'a> {
-        let mut g = Group {
-            visitors: Vec::with_capacity(events.len()),
-            days: Vec::with_capacity(events.len()),
-            times: Vec::with_capacity(events.len()),
-            categories: Vec::with_capacity(events.len()),
-            bodies: Vec::with_capacity(events.len()),
-        };
-        for e in events {
-            let subject = Subject::derive(secret, &e.site, &e.consent_id);
-            g.visitors.push((e.site.as_str(), subject));
-            g.days
-                .push(i32::try_from(e.at.0.div_euclid(DAY_MS)).unwrap_or(0));
-            g.times.push(e.at.0);
-            g.categories.push(e.category.as_str());
-            g.bodies.push(encode_body(e));
+        let visitors = events
+            .iter()
+            .map(|e| {
+                (
+                    e.site.as_str(),
+                    Subject::derive(secret, &e.site, &e.consent_id),
+                )
+            })
+            .collect();
+        Group {
+            events,
+            visitors,
+            ids: Vec::new(),
         }
-        g
     }
 
     fn len(&self) -> usize {
-        self.times.len()
+        self.events.len()
     }
 
-    async fn write(&self, client: &tokio_postgres::Client) -> Result<(), StoreError> {
-        in_transaction(client, async |c| self.statements(c).await).await
+    /// Writes the group: its ids (once), its visitors' numbers, then its events.
+    async fn write(
+        &mut self,
+        client: &tokio_postgres::Client,
+        table: &dyn EventTable,
+    ) -> Result<(), StoreError> {
+        if self.ids.is_empty() {
+            self.ids = take_ids(client, self.len()).await?;
+        }
+        in_transaction(client, async |c| self.number(c).await).await?;
+        in_transaction(client, async |c| self.insert(c, table).await).await
     }
 
-    async fn statements(&self, client: &tokio_postgres::Client) -> Result<(), StoreError> {
-        let distinct: BTreeSet<(&str, Subject)> = self.visitors.iter().copied().collect();
+    /// The visitors of the group whose consent is held, locked against an erasure until the
+    /// transaction ends.
+    async fn held(
+        &self,
+        client: &tokio_postgres::Client,
+    ) -> Result<BTreeSet<(&'a str, Subject)>, StoreError> {
+        let distinct: BTreeSet<(&'a str, Subject)> = self.visitors.iter().copied().collect();
         let sites: Vec<&str> = distinct.iter().map(|(s, _)| *s).collect();
         let subjects: Vec<&[u8]> = distinct.iter().map(|(_, s)| &s.0[..]).collect();
-        // The visitors whose consent is held, locked against an erasure until the commit.
         let live = client
             .query(
                 "SELECT c.site_id, c.subject FROM consents c
@@ -166,14 +223,23 @@ impl<'a> Group<'a> {
             )
             .await
             .map_err(pg_err)?;
-        // Matched back to the group's own visitors, so the events are checked without copies.
-        let held: BTreeSet<(&str, Subject)> = live
+        let found: BTreeSet<(String, Subject)> = live
             .iter()
             .filter_map(|r| {
                 let subject = Subject(r.get::<_, &[u8]>(1).try_into().ok()?);
-                distinct.get(&(r.get::<_, &str>(0), subject)).copied()
+                Some((r.get::<_, String>(0), subject))
             })
             .collect();
+        // Matched back to the group's own visitors, so the events are checked without copies.
+        Ok(distinct
+            .into_iter()
+            .filter(|(site, subject)| found.contains(&((*site).to_owned(), *subject)))
+            .collect())
+    }
+
+    /// Gives each held visitor without a number one.
+    async fn number(&self, client: &tokio_postgres::Client) -> Result<(), StoreError> {
+        let held = self.held(client).await?;
         let (sites, subjects): (Vec<&str>, Vec<&[u8]>) =
             held.iter().map(|(site, s)| (*site, &s.0[..])).unzip();
         client
@@ -187,61 +253,46 @@ impl<'a> Group<'a> {
             )
             .await
             .map_err(pg_err)?;
-        let mut cols = EventRows::default();
-        for (i, visitor) in self.visitors.iter().enumerate() {
-            if !held.contains(visitor) {
-                continue;
-            }
-            cols.sites.push(visitor.0);
-            cols.subjects.push(&visitor.1.0[..]);
-            cols.days.push(self.days[i]);
-            cols.times.push(self.times[i]);
-            cols.categories.push(self.categories[i]);
-            cols.bodies.push(self.bodies[i].as_slice());
-        }
-        client
-            .execute(
-                "INSERT INTO events (site_id, day, visitor, at, category, body)
-                 SELECT e.site, e.day, n.number, e.at, e.category, e.body
-                 FROM unnest($1::text[], $2::bytea[], $3::int[], $4::bigint[], $5::text[], $6::bytea[])
-                   WITH ORDINALITY AS e(site, subject, day, at, category, body, i)
-                 JOIN visitor_numbers n ON n.site_id = e.site AND n.subject = e.subject
-                 ORDER BY e.i",
-                &[
-                    &cols.sites,
-                    &cols.subjects,
-                    &cols.days,
-                    &cols.times,
-                    &cols.categories,
-                    &cols.bodies,
-                ],
-            )
-            .await
-            .map_err(pg_err)?;
         Ok(())
+    }
+
+    /// Inserts the events of the held visitors through the table.
+    async fn insert(
+        &self,
+        client: &tokio_postgres::Client,
+        table: &dyn EventTable,
+    ) -> Result<(), StoreError> {
+        let held = self.held(client).await?;
+        let live: Vec<LiveEvent<'_>> = self
+            .events
+            .iter()
+            .zip(&self.visitors)
+            .zip(&self.ids)
+            .filter(|((_, visitor), _)| held.contains(visitor))
+            .map(|((event, visitor), id)| LiveEvent {
+                event,
+                subject: visitor.1,
+                id: *id,
+            })
+            .collect();
+        if live.is_empty() {
+            return Ok(());
+        }
+        table.insert(client, &live).await
     }
 }
 
-#[derive(Default)]
-struct EventRows<'a> {
-    sites: Vec<&'a str>,
-    subjects: Vec<&'a [u8]>,
-    days: Vec<i32>,
-    times: Vec<i64>,
-    categories: Vec<&'a str>,
-    bodies: Vec<&'a [u8]>,
-}
-
-/// An event in the embedded store's encoding, without its visitor and visit (the row's
-/// `visitor` column holds the one; readers derive the other).
-fn encode_body(e: &AcceptedEvent) -> Vec<u8> {
-    codec::encode(&EncodeInput {
-        visitor: 0,
-        visit: 0,
-        category: e.category.as_str(),
-        name: &e.name,
-        path: &e.path,
-        props: &e.props,
-        context: &e.context,
-    })
+/// `n` row ids from `events_id_seq`, in increasing order.
+async fn take_ids(client: &tokio_postgres::Client, n: usize) -> Result<Vec<i64>, StoreError> {
+    let n = i32::try_from(n).unwrap_or(i32::MAX);
+    let rows = client
+        .query(
+            "SELECT nextval('events_id_seq') FROM generate_series(1, $1)",
+            &[&n],
+        )
+        .await
+        .map_err(pg_err)?;
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    ids.sort_unstable();
+    Ok(ids)
 }

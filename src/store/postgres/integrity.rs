@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use super::event_table::EventTable;
 use super::{BlockingClient, pg_err};
 use crate::domain::{EntryHeader, SiteId, Subject, Timestamp};
 use crate::store::integrity::{LedgerFacts, Who};
@@ -18,7 +19,10 @@ fn who(site: &str, subject: &[u8]) -> Option<Who> {
     Some((SiteId::parse(site).ok()?, Subject(subject.try_into().ok()?)))
 }
 
-pub(crate) fn check(conn: &BlockingClient) -> Result<IntegrityReport, StoreError> {
+pub(crate) fn check(
+    conn: &BlockingClient,
+    table: &dyn EventTable,
+) -> Result<IntegrityReport, StoreError> {
     let client = conn.client();
     conn.block_on(async {
         let c = &client;
@@ -50,21 +54,16 @@ pub(crate) fn check(conn: &BlockingClient) -> Result<IntegrityReport, StoreError
                 None => report.fault(format!("a visitor-number row of site {site} cannot be read")),
             }
         }
-        for row in c
-            .query("SELECT site_id, visitor, at, category FROM events", &[])
-            .await
-            .map_err(pg_err)?
-        {
+        for fact in table.facts(c).await? {
             report.events += 1;
-            let (site, number, at, category): (String, i64, i64, &str) =
-                (row.get(0), row.get(1), row.get(2), row.get(3));
+            let (site, number, at) = (fact.site, fact.visitor, fact.at);
             let Some(w) = by_number.get(&(site.clone(), number)) else {
                 report.fault(format!(
                     "an event of site {site} at {at} belongs to visitor number {number}, which no visitor holds"
                 ));
                 continue;
             };
-            if !facts.allowed(w, category, Timestamp(at)) {
+            if !facts.allowed(w, &fact.category, Timestamp(at)) {
                 report.fault(format!(
                     "an event of site {site} at {at} was allowed by no decision of its visitor"
                 ));

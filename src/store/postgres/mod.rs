@@ -2,8 +2,9 @@
 //! store trait over one database that any number of nodes share. Its rooms: the schema and its
 //! migrations (`schema`), the ledger (`PgLedger`, the `LedgerSink`), the consent side of
 //! erasure and retention (`consents`), marketer access (`PgAccess`: keys, query log, segments,
-//! operator tokens, the session secret), analytics events (`events`: the writer; `analytics`:
-//! questions answered from the stored rows, and the analytics side of erasure and retention),
+//! operator tokens, the session secret), analytics events (`event_table`: where they are,
+//! PostgreSQL's own `events` or ClickHouse; `events`: the writer; `analytics`: questions
+//! answered from the stored rows, and the analytics side of erasure and retention),
 //! the integrity check (`integrity`).
 //!
 //! Every table leads with the site id, so the tables can be sharded by site; the server's own
@@ -15,6 +16,7 @@ pub mod access;
 pub mod analytics;
 pub mod consents;
 mod days;
+pub mod event_table;
 mod events;
 mod integrity;
 pub mod ledger_sink;

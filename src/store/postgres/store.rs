@@ -12,9 +12,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::access::PgAccess;
-use super::analytics::{self, PgVisitors};
+use super::analytics::{self, PgVisitors, Reader};
 use super::consents::PgConsents;
 use super::days::KeptDays;
+use super::event_table::EventTable;
 use super::events::PgEventWriter;
 use super::ledger_sink::{self, PgLedger};
 use super::pool::Pool;
@@ -49,12 +50,18 @@ struct Jobs {
 }
 
 impl Jobs {
-    fn open(url: &str, secret: [u8; 32], events: &Arc<PgEventWriter>) -> Result<Jobs, StoreError> {
+    fn open(
+        url: &str,
+        secret: [u8; 32],
+        events: &Arc<PgEventWriter>,
+        table: &Arc<dyn EventTable>,
+    ) -> Result<Jobs, StoreError> {
         Ok(Jobs {
             consents: PgConsents::new(BlockingClient::connect(url)?, secret),
             visitors: PgVisitors {
                 conn: BlockingClient::connect(url)?,
                 writer: events.clone(),
+                table: table.clone(),
             },
         })
     }
@@ -68,6 +75,8 @@ pub struct PgStore {
     sightings: PgSightings,
     writer: Arc<Writer>,
     events: Arc<PgEventWriter>,
+    /// Where the events are: PostgreSQL's own table, or ClickHouse.
+    table: Arc<dyn EventTable>,
     /// Built days, kept under their rows' fingerprints.
     kept: Arc<KeptDays>,
     /// Erasures and the sweep have connections of their own: an erasure never waits for a
@@ -80,12 +89,14 @@ pub struct PgStore {
 impl PgStore {
     /// Connects, migrates the schema, starts the writers and finishes any erasure an unclean
     /// stop of a node left. Blocking, and not on an async runtime's thread. `pause_key` names
-    /// this store for the test suite's pause points (`fault`).
+    /// this store for the test suite's pause points (`fault`); `table` is where the events
+    /// are (`PgEventTable` unless the factory names another).
     pub fn open(
         url: &str,
         pause_key: PathBuf,
         analytics_cache_mb: u64,
         metrics: Arc<Metrics>,
+        table: Arc<dyn EventTable>,
     ) -> Result<PgStore, StoreError> {
         // Migrated, and the subject secret read, once for every part below; the connection that
         // did it is the ledger writer's.
@@ -96,8 +107,12 @@ impl PgStore {
             metrics,
             pause_key.clone(),
         )?);
-        let events = Arc::new(PgEventWriter::start(BlockingClient::connect(url)?, secret)?);
-        let erasures = Jobs::open(url, secret, &events)?;
+        let events = Arc::new(PgEventWriter::start(
+            BlockingClient::connect(url)?,
+            secret,
+            table.clone(),
+        )?);
+        let erasures = Jobs::open(url, secret, &events, &table)?;
         eraser(&erasures, &writer, |e| e.resume_at_start())?;
         Ok(PgStore {
             url: url.to_owned(),
@@ -106,8 +121,9 @@ impl PgStore {
             sightings: PgSightings::new(pool.clone()),
             pool,
             writer,
-            sweeps: Arc::new(Mutex::new(Jobs::open(url, secret, &events)?)),
+            sweeps: Arc::new(Mutex::new(Jobs::open(url, secret, &events, &table)?)),
             events,
+            table,
             kept: Arc::new(KeptDays::new(analytics_cache_mb)),
             erasures: Arc::new(Mutex::new(erasures)),
             secret,
@@ -362,7 +378,7 @@ impl ConsentStore for PgStore {
     }
 
     fn check_integrity(&self) -> Result<IntegrityReport, StoreError> {
-        self.on_own_thread(integrity::check)
+        self.on_own_thread(|conn| integrity::check(conn, self.table.as_ref()))
     }
 
     /// Every commit is durable when it returns; the queued events are written by
@@ -400,9 +416,11 @@ impl AnalyticsStore for PgStore {
     }
 
     fn events_of(&self, site: SiteId, id: ConsentId) -> StoreFuture<Vec<StoredEvent>> {
-        let client = self.pool.client();
+        let (client, table) = (self.pool.client(), self.table.clone());
         let subject = self.subject(&site, &id);
-        Box::pin(async move { analytics::events_of(&client, &site, &subject).await })
+        Box::pin(
+            async move { analytics::events_of(&client, table.as_ref(), &site, &subject).await },
+        )
     }
 
     fn groups(
@@ -412,12 +430,17 @@ impl AnalyticsStore for PgStore {
         span: Span,
         cancel: Cancel,
     ) -> StoreFuture<Groups> {
-        let (client, kept) = (self.pool.client(), self.kept.clone());
+        let (client, kept, table) = (self.pool.client(), self.kept.clone(), self.table.clone());
         let pause_key = self.pause_key.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 crate::fault::pause_point(&pause_key, "event_scan");
-                analytics::groups(&client, &kept, &site, &query, span, &cancel)
+                let reader = Reader {
+                    client: &client,
+                    table: table.as_ref(),
+                    kept: &kept,
+                };
+                analytics::groups(&reader, &site, &query, span, &cancel)
             })
             .await
             .map_err(|_| StoreError::Closed)?
@@ -430,10 +453,15 @@ impl AnalyticsStore for PgStore {
         query: FunnelQuery,
         cancel: Cancel,
     ) -> StoreFuture<FunnelCounts> {
-        let (client, kept) = (self.pool.client(), self.kept.clone());
+        let (client, kept, table) = (self.pool.client(), self.kept.clone(), self.table.clone());
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                analytics::funnel(&client, &kept, &site, &query, &cancel)
+                let reader = Reader {
+                    client: &client,
+                    table: table.as_ref(),
+                    kept: &kept,
+                };
+                analytics::funnel(&reader, &site, &query, &cancel)
             })
             .await
             .map_err(|_| StoreError::Closed)?
