@@ -57,7 +57,7 @@ pub fn on_clickhouse() -> bool {
 /// The ClickHouse database of the test PostgreSQL database `url`: the same for every node
 /// sharing it, a new one for every new PostgreSQL database.
 #[cfg(feature = "test-support")]
-fn clickhouse_for(url: &PostgresUrl) -> consentry::settings::ClickHouse {
+pub fn clickhouse_for(url: &PostgresUrl) -> consentry::settings::ClickHouse {
     let (server, _) = consentry::store::clickhouse::test_server::database();
     let db = url
         .expose()
@@ -69,7 +69,7 @@ fn clickhouse_for(url: &PostgresUrl) -> consentry::settings::ClickHouse {
 }
 
 #[cfg(not(feature = "test-support"))]
-fn clickhouse_for(_: &PostgresUrl) -> consentry::settings::ClickHouse {
+pub fn clickhouse_for(_: &PostgresUrl) -> consentry::settings::ClickHouse {
     panic!("the ClickHouse tests need the test suite's features: run scripts/test")
 }
 

@@ -8,9 +8,15 @@ mod admin;
 mod analytics_erasure;
 mod audit_export;
 mod backups;
+// The embedded engine beside ClickHouse: the tests start their own servers (`test-support`).
+#[cfg(feature = "test-support")]
+mod backends_agree;
 mod banner;
 mod binary;
 mod browser;
+// ClickHouse behind a proxy the test cuts: the tests start their own servers (`test-support`).
+#[cfg(feature = "test-support")]
+mod clickhouse;
 mod consents;
 mod contract;
 mod crash;
