@@ -17,6 +17,8 @@
 #   PG_URL='host=… dbname=…'          the same against PostgreSQL (an empty database: it is
 #                                     always generated; steps 2 and 4, the data folder's size and
 #                                     the in-process scan, are skipped)
+#   CH_URL='http://127.0.0.1:8123' CH_DATABASE=bench   with PG_URL: the events in ClickHouse
+#                                     (an empty or missing database: it is always generated)
 # Generating 10 M events takes the longest part (see BENCHMARKS.md). Everything stays on
 # 127.0.0.1.
 set -euo pipefail
@@ -48,11 +50,18 @@ if [[ -n "${PG_URL:-}" ]]; then
   rm -f "$marker"
   echo "== on PostgreSQL: $(sed 's/password=[^ ]*/password=…/' <<<"$PG_URL")"
 fi
+if [[ -n "${CH_URL:-}" ]]; then
+  [[ -n "${PG_URL:-}" ]] || { echo "CH_URL needs PG_URL" >&2; exit 2; }
+  export CONSENTRY_CLICKHOUSE_URL=$CH_URL
+  printf 'clickhouse_database = "%s"\n' "${CH_DATABASE:-consentry}" >"$work/ch.toml"
+  echo "== events in ClickHouse: $(sed 's#//[^@]*@#//…@#' <<<"$CH_URL") database ${CH_DATABASE:-consentry}"
+fi
+ch_setting() { cat "$work/ch.toml" 2>/dev/null || true; }
 if [[ "$(cat "$marker" 2>/dev/null || true)" != "$want" ]]; then
   echo "== 1. generating: $BIN demo-data --site demo --events $EVENTS --days $DAYS --seed 42 --data-dir $DATA"
   rm -rf "$DATA"/sled "$DATA"/ledger.anchor "$DATA"/events
   start=$(date +%s)
-  printf 'cache_capacity_mb = 1024\n' >"$work/gen.toml"
+  { printf 'cache_capacity_mb = 1024\n'; ch_setting; } >"$work/gen.toml"
   "$BIN" demo-data --config "$work/gen.toml" --site demo --events "$EVENTS" --days "$DAYS" --seed 42 \
     --end "$(date -u +%Y-%m-%dT00:00:00Z)" --data-dir "$DATA" | tee "$work/gen.txt"
   echo "== generated in $(( $(date +%s) - start )) s"
@@ -65,8 +74,8 @@ size() { du -sb "$1" 2>/dev/null | awk -v n="$EVENTS" '{ printf "%.1f MiB (%.1f 
 [[ -n "${PG_URL:-}" ]] || echo "== 2. on disk: whole folder $(size "$DATA"); sealed days (events/) $(size "$DATA/events"); sled (consents, ledger, write buffer) $(size "$DATA/sled")"
 
 echo "== 3. over HTTP"
-key=$("$BIN" keys create --site demo --label bench --expires-in-days 1 --data-dir "$DATA" 2>/dev/null | sed -n 's/^key: //p')
-printf 'cache_capacity_mb = 64\n[query_rate_limit]\nburst = 100000\nper_minute = 1000000\n' >"$work/bench.toml"
+{ printf 'cache_capacity_mb = 64\n'; ch_setting; printf '[query_rate_limit]\nburst = 100000\nper_minute = 1000000\n'; } >"$work/bench.toml"
+key=$("$BIN" keys create --config "$work/bench.toml" --site demo --label bench --expires-in-days 1 --data-dir "$DATA" 2>/dev/null | sed -n 's/^key: //p')
 start_server consentry warn "$BIN" serve --config "$work/bench.toml" --listen 127.0.0.1:0 --data-dir "$DATA"
 echo "== server memory at start: $(memory)"
 # The first retention sweep starts 30 s after start and reads every consent (about a minute

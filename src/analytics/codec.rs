@@ -7,7 +7,8 @@
 use super::event::{Context, PropValue, StoredEvent};
 use crate::domain::Timestamp;
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// A number as LEB128: seven bits a byte, low bits first.
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -15,12 +16,14 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+/// A string after its length.
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     put_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
 
-fn put_opt(out: &mut Vec<u8>, s: &Option<String>) {
+/// A missing string as the empty one.
+pub(crate) fn put_opt(out: &mut Vec<u8>, s: &Option<String>) {
     put_str(out, s.as_deref().unwrap_or(""));
 }
 

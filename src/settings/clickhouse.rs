@@ -45,18 +45,25 @@ impl ClickHouse {
         let user = Some(decode(parsed.username())).filter(|u| !u.is_empty());
         let password = parsed.password().map(decode);
         let database = database.unwrap_or("consentry");
-        if !is_identifier(database) {
-            return Err(format!(
-                "clickhouse_database `{database}` is not a plain name (letters, digits and `_`, \
-                 not starting with a digit, at most 64)"
-            ));
-        }
+        ClickHouse::check_database(database)?;
         Ok(ClickHouse {
             address: format!("{host}:{port}"),
             user,
             password,
             database: database.to_owned(),
         })
+    }
+
+    /// Whether `name` can be a database name as it is (it goes into statements unquoted).
+    pub fn check_database(name: &str) -> Result<(), String> {
+        if is_identifier(name) {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{name}` is not a plain name (letters, digits and `_`, not starting with a \
+                 digit, at most 64)"
+            ))
+        }
     }
 
     /// Where it points, without the user or password: for logs.

@@ -287,6 +287,9 @@ impl FileSettings {
             None | Some("") => None,
             Some(raw) => Some(super::PostgresUrl::parse(raw).map_err(|e| err("postgres_url", e))?),
         };
+        if let Some(name) = &self.clickhouse_database {
+            super::ClickHouse::check_database(name).map_err(|e| err("clickhouse_database", e))?;
+        }
         let clickhouse = match self.clickhouse_url.as_deref() {
             None | Some("") => None,
             Some(raw) => Some(

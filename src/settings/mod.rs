@@ -351,6 +351,31 @@ mod tests {
     }
 
     #[test]
+    fn clickhouse_is_taken_beside_postgresql_only() {
+        let alone = Overrides {
+            clickhouse_url: Some("http://ch:8123".into()),
+            ..Overrides::default()
+        };
+        let err = Settings::load(None, &alone).unwrap_err().to_string();
+        assert!(
+            err.contains("clickhouse_url") && err.contains("postgres_url"),
+            "{err}"
+        );
+        let both = Overrides {
+            postgres_url: Some("host=db user=consentry dbname=consentry".into()),
+            ..alone
+        };
+        let s = Settings::load(Some("clickhouse_database = \"events_db\""), &both).unwrap();
+        let ch = s.clickhouse.expect("ClickHouse is set");
+        assert_eq!(
+            (ch.address.as_str(), ch.database.as_str()),
+            ("ch:8123", "events_db")
+        );
+        let err = Settings::load(Some("clickhouse_database = \"no-dashes\""), &both).unwrap_err();
+        assert!(err.to_string().contains("clickhouse_database"), "{err}");
+    }
+
+    #[test]
     fn a_site_with_an_unknown_event_category_is_refused() {
         let text =
             site_with(|t| format!("{t}[sites.event_categories]\npurchase = \"marketing\"\n"));

@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use crate::helpers::{FIXTURES, POLICY_VERSION, TestApp, fresh_database, spawn_app_with};
+use crate::marketer::ALL_METRICS;
 use consentry::domain::Timestamp;
 
 const DAY_MS: i64 = 86_400_000;
@@ -192,16 +193,6 @@ async fn story(both: &Both, rng: &mut StdRng) {
     }
 }
 
-const METRICS: [&str; 8] = [
-    "visitors",
-    "visits",
-    "pageviews",
-    "events",
-    "bounce_rate",
-    "visit_duration",
-    "conversions",
-    "conversion_rate",
-];
 const DIMENSIONS: [&str; 16] = [
     "event:page",
     "event:name",
@@ -273,7 +264,7 @@ fn range(rng: &mut StdRng) -> Value {
 
 fn query(rng: &mut StdRng) -> Value {
     let n = rng.random_range(1..5);
-    let metrics: Vec<&str> = METRICS.choose_multiple(rng, n).copied().collect();
+    let metrics: Vec<&str> = ALL_METRICS.choose_multiple(rng, n).copied().collect();
     let n = rng.random_range(0..3);
     let mut dimensions: Vec<&str> = DIMENSIONS.choose_multiple(rng, n).copied().collect();
     if rng.random_bool(0.25) {

@@ -3,6 +3,7 @@
 //! A missing optional value (a country, a referrer, a UTM tag) is the empty string, as in the
 //! embedded store's encoding.
 
+use crate::analytics::codec::{put_opt, put_str, put_varint};
 use crate::analytics::engine::Row;
 use crate::analytics::event::{AcceptedEvent, Context, PropValue, StoredEvent};
 use crate::domain::Timestamp;
@@ -12,23 +13,6 @@ const PROP_STR: u8 = 0;
 const PROP_NUM: u8 = 1;
 const PROP_FALSE: u8 = 2;
 const PROP_TRUE: u8 = 3;
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_varint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn put_opt(out: &mut Vec<u8>, s: &Option<String>) {
-    put_str(out, s.as_deref().unwrap_or(""));
-}
 
 /// The row of one event: its site, day, visitor number and row id are the store's.
 pub fn put_event(out: &mut Vec<u8>, e: &AcceptedEvent, day: u16, visitor: u64, id: u64) {

@@ -225,31 +225,32 @@ impl EventTable for ChEventTable {
         })
     }
 
-    fn fingerprint<'a>(
+    fn fingerprints<'a>(
         &'a self,
         _pg: &'a Client,
         site: &'a str,
-        day: i64,
-    ) -> Pending<'a, Fingerprint> {
+        days: std::ops::Range<i64>,
+    ) -> Pending<'a, HashMap<i64, Fingerprint>> {
         Box::pin(async move {
             let lines = self
                 .tab_separated(&format!(
-                    "SELECT uniqExact(id), max(id) FROM events WHERE {}",
-                    of_day(site, day)
+                    "SELECT toUInt32(day), uniqExact(id), max(id) FROM events \
+                     WHERE {} AND day >= {} AND day < {} GROUP BY day",
+                    of_site(site),
+                    date(days.start),
+                    date(days.end)
                 ))
                 .await?;
-            let field = |i: usize| {
-                lines
-                    .first()
-                    .and_then(|l| l.get(i))
-                    .and_then(|n| n.parse::<i64>().ok())
-            };
-            match (field(0), field(1)) {
-                (Some(count), Some(newest)) => Ok((count, if count == 0 { 0 } else { newest })),
-                _ => Err(StoreError::Corrupt(
-                    "ClickHouse gave no fingerprint for a day".into(),
-                )),
-            }
+            lines
+                .iter()
+                .map(|l| {
+                    let field = |i: usize| l.get(i).and_then(|n| n.parse::<i64>().ok());
+                    Some((field(0)?, (field(1)?, field(2)?)))
+                })
+                .collect::<Option<HashMap<_, _>>>()
+                .ok_or_else(|| {
+                    StoreError::Corrupt("ClickHouse gave no fingerprints for a range".into())
+                })
         })
     }
 

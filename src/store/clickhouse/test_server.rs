@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::store::postgres::test_cluster::{free_port, is_root};
+use crate::store::postgres::test_cluster::{free_port, is_root, spawn_watchdog};
 
 const SERVER: &str = "/usr/sbin/clickhouse-server";
 
@@ -98,15 +98,8 @@ fn start() -> String {
          pkill -KILL -f -- '{config_arg}'; rm -rf {dir_s}",
         pid = std::process::id()
     );
-    // Never waited for: they outlive this process on purpose.
-    #[allow(clippy::zombie_processes)]
-    Command::new("sh")
-        .args(["-c", &watchdog])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("the watchdog starts");
+    spawn_watchdog(&watchdog);
+    // Not waited for either: the watchdog stops the server.
     drop(child);
     let url = format!("http://127.0.0.1:{http}");
     let started = Instant::now();

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use tokio_postgres::Client;
 
 use super::days::KeptDays;
+use super::event_table::Fingerprint;
 use super::event_table::{DAY_MS, EventTable};
 use super::events::PgEventWriter;
 use super::{BlockingClient, pg_err};
@@ -40,10 +41,13 @@ pub(crate) struct Reader<'a> {
 
 /// A site's day of events, with their visits: the kept one when the day's rows are those it
 /// was built from, else built from the rows (and kept).
-async fn day(r: &Reader<'_>, site: &str, day: i64) -> Result<Arc<Day>, StoreError> {
-    let settled = settled(day);
-    if settled {
-        let now = r.table.fingerprint(r.client, site, day).await?;
+async fn day(
+    r: &Reader<'_>,
+    site: &str,
+    day: i64,
+    now: Option<Fingerprint>,
+) -> Result<Arc<Day>, StoreError> {
+    if let Some(now) = now {
         if let Some(d) = r.kept.get(site, day, now) {
             return Ok(d);
         }
@@ -51,18 +55,20 @@ async fn day(r: &Reader<'_>, site: &str, day: i64) -> Result<Arc<Day>, StoreErro
     let (mut rows, fingerprint) = r.table.day(r.client, site, day).await?;
     visits::assign(&mut rows);
     let built = Arc::new(Day::build(day, rows));
-    if settled {
+    if now.is_some() {
         r.kept.put(site, built.clone(), fingerprint);
     }
     Ok(built)
 }
 
-/// Whether a day ended long enough ago that no node stamps an event with it any more (events
-/// carry their node's time; `SETTLED_AFTER_MS` covers clocks apart and a group's retries), so
-/// its rows can only be deleted from now on, which its fingerprint's count shows.
-fn settled(day: i64) -> bool {
+/// The first day that has not settled: days before it ended long enough ago that no node
+/// stamps an event with them any more (events carry their node's time; `SETTLED_AFTER_MS`
+/// covers clocks apart and a group's retries), so their rows can only be deleted from now
+/// on, which their fingerprints' counts show.
+fn first_unsettled_day() -> i64 {
     let now = crate::domain::Clock::now(&crate::domain::SystemClock).0;
-    (day + 1) * DAY_MS + SETTLED_AFTER_MS < now
+    // Day d is settled when (d + 1) * DAY_MS + SETTLED_AFTER_MS < now.
+    (now - SETTLED_AFTER_MS - 1).div_euclid(DAY_MS)
 }
 
 /// Hands `add` each day of the span, read on this blocking thread; `Cancelled` once `cancel`
@@ -75,11 +81,23 @@ fn each_day(
     mut add: impl FnMut(&Day),
 ) -> Result<(), StoreError> {
     let runtime = tokio::runtime::Handle::current();
-    for d in Evaluation::days(span) {
+    let days = Evaluation::days(span);
+    // The settled days' fingerprints, read in one statement: a kept day is used under its own.
+    let settled_end = days.end.min(first_unsettled_day()).max(days.start);
+    let fingerprints = if settled_end > days.start {
+        runtime.block_on(
+            r.table
+                .fingerprints(r.client, site.as_str(), days.start..settled_end),
+        )?
+    } else {
+        Default::default()
+    };
+    for d in days {
         if cancel.is_cancelled() {
             return Err(StoreError::Cancelled);
         }
-        let read = runtime.block_on(day(r, site.as_str(), d))?;
+        let now = (d < settled_end).then(|| fingerprints.get(&d).copied().unwrap_or((0, 0)));
+        let read = runtime.block_on(day(r, site.as_str(), d, now))?;
         add(&read);
     }
     Ok(())

@@ -8,6 +8,7 @@
 //! group's transaction (which holds the visitors' consents `FOR SHARE` and has given them
 //! numbers), a pool connection for questions, a job connection for erasures and sweeps.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -61,13 +62,14 @@ pub trait EventTable: Send + Sync + 'static {
     /// same rows come again under the same ids, and readers keep one row per id.
     fn insert<'a>(&'a self, pg: &'a Client, events: &'a [LiveEvent<'a>]) -> Pending<'a, ()>;
 
-    /// The fingerprint of a site's day as stored now.
-    fn fingerprint<'a>(
+    /// The fingerprint of each of a site's days in `days` that holds a row, as stored now
+    /// (one statement for the whole range); a day left out holds none, `(0, 0)`.
+    fn fingerprints<'a>(
         &'a self,
         pg: &'a Client,
         site: &'a str,
-        day: i64,
-    ) -> Pending<'a, Fingerprint>;
+        days: std::ops::Range<i64>,
+    ) -> Pending<'a, HashMap<i64, Fingerprint>>;
 
     /// A site's day in the order the rows were written (visits not yet assigned), with the
     /// fingerprint of exactly those rows.
@@ -210,21 +212,25 @@ impl EventTable for PgEventTable {
         })
     }
 
-    fn fingerprint<'a>(
+    fn fingerprints<'a>(
         &'a self,
         pg: &'a Client,
         site: &'a str,
-        day: i64,
-    ) -> Pending<'a, Fingerprint> {
+        days: std::ops::Range<i64>,
+    ) -> Pending<'a, HashMap<i64, Fingerprint>> {
         Box::pin(async move {
-            let row = pg
-                .query_one(
-                    "SELECT count(*), coalesce(max(id), 0) FROM events WHERE site_id = $1 AND day = $2",
-                    &[&site, &day32(day)],
+            let rows = pg
+                .query(
+                    "SELECT day, count(*), max(id) FROM events
+                     WHERE site_id = $1 AND day >= $2 AND day < $3 GROUP BY day",
+                    &[&site, &day32(days.start), &day32(days.end)],
                 )
                 .await
                 .map_err(pg_err)?;
-            Ok((row.get(0), row.get(1)))
+            Ok(rows
+                .iter()
+                .map(|r| (i64::from(r.get::<_, i32>(0)), (r.get(1), r.get(2))))
+                .collect())
         })
     }
 

@@ -118,16 +118,22 @@ fn start() -> String {
         "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf {dir_s}",
         pid = std::process::id()
     );
-    // Never waited for: it outlives this process on purpose, to stop the server after it.
+    spawn_watchdog(&watchdog);
+    format!("host=127.0.0.1 port={port} user=consentry")
+}
+
+/// Runs `script` in a shell that outlives this process on purpose, to stop a test server after
+/// it (the script waits for this process to end).
+pub(crate) fn spawn_watchdog(script: &str) {
+    // Never waited for.
     #[allow(clippy::zombie_processes)]
     Command::new("sh")
-        .args(["-c", &watchdog])
+        .args(["-c", script])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("the watchdog starts");
-    format!("host=127.0.0.1 port={port} user=consentry")
 }
 
 /// A new, empty database on the test server; its connection string.
