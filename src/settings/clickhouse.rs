@@ -36,14 +36,8 @@ impl ClickHouse {
             .filter(|h| !h.is_empty())
             .ok_or("the URL names no host")?;
         let port = parsed.port().unwrap_or(8123);
-        let decode = |s: &str| {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
-        };
-        let user = Some(decode(parsed.username())).filter(|u| !u.is_empty());
-        let password = parsed.password().map(decode);
+        let user = Some(percent_decode(parsed.username())?).filter(|u| !u.is_empty());
+        let password = parsed.password().map(percent_decode).transpose()?;
         let database = database.unwrap_or("consentry");
         ClickHouse::check_database(database)?;
         Ok(ClickHouse {
@@ -72,6 +66,27 @@ impl ClickHouse {
     }
 }
 
+/// A URL's user or password as written before it was percent-encoded (`+` stays `+`).
+fn percent_decode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or("the URL's user or password has a `%` not followed by two hex digits")?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "the URL's user or password is not UTF-8".into())
+}
+
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars
@@ -93,10 +108,10 @@ mod tests {
 
     #[test]
     fn a_url_gives_its_host_port_user_and_password_and_the_database_defaults() {
-        let ch = ClickHouse::parse("http://reader:s%40cret@10.0.0.5:9000/", None).unwrap();
+        let ch = ClickHouse::parse("http://reader:s%40c+ret@10.0.0.5:9000/", None).unwrap();
         assert_eq!(ch.address, "10.0.0.5:9000");
         assert_eq!(ch.user.as_deref(), Some("reader"));
-        assert_eq!(ch.password.as_deref(), Some("s@cret"));
+        assert_eq!(ch.password.as_deref(), Some("s@c+ret"));
         assert_eq!(ch.database, "consentry");
         let plain = ClickHouse::parse("http://ch", Some("analytics")).unwrap();
         assert_eq!(plain.address, "ch:8123");

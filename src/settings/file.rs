@@ -300,7 +300,8 @@ impl FileSettings {
         if clickhouse.is_some() && postgres_url.is_none() {
             return Err(err(
                 "clickhouse_url",
-                "needs `postgres_url`: with ClickHouse holding the events, PostgreSQL holds the                  consents they are gated by, the visitor numbers and everything else",
+                "needs `postgres_url`: with ClickHouse holding the events, PostgreSQL holds the \
+                 consents they are gated by, the visitor numbers and everything else",
             ));
         }
         let encryption_key = match &self.encryption_key_file {

@@ -72,6 +72,10 @@ pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + S
 pub enum StoreError {
     #[error("storage I/O failed: {0}")]
     Io(String),
+    /// A server the store writes to could not be reached or did not answer (worth trying
+    /// again), as opposed to one that refused what it was sent.
+    #[error("storage unreachable: {0}")]
+    Unreachable(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error(

@@ -42,11 +42,17 @@ fn proxy(target: String, open: Arc<AtomicBool>) -> u16 {
     port
 }
 
-/// Distinct event ids stored in the app's ClickHouse database.
+/// The rows stored in the app's ClickHouse database (each event once: as many rows as ids).
 async fn stored(ch: &consentry::settings::ClickHouse) -> u64 {
-    let text =
-        clickhouse_statement(ch, "SELECT uniqExact(id) FROM events FORMAT TabSeparated").await;
-    String::from_utf8(text).unwrap().trim().parse().unwrap()
+    let text = clickhouse_statement(
+        ch,
+        "SELECT count(), uniqExact(id) FROM events FORMAT TabSeparated",
+    )
+    .await;
+    let text = String::from_utf8(text).unwrap();
+    let (rows, ids) = text.trim().split_once('\t').unwrap();
+    assert_eq!(rows, ids, "no event is stored twice");
+    rows.parse().unwrap()
 }
 
 #[actix_web::test]

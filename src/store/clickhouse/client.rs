@@ -1,6 +1,8 @@
-//! ClickHouse's HTTP interface, spoken plainly: one HTTP/1.0 request per call (the statement
-//! in the body, or in the URL with the rows in the body), the answer read to its end. Bounded:
-//! each call gives up after `TIMEOUT`, and an answer larger than `MAX_ANSWER` is refused.
+//! ClickHouse's HTTP interface, spoken plainly: one HTTP/1.1 request per call with
+//! `Connection: close` (the statement in the body, or in the URL with the rows in the body),
+//! the answer read to the connection's end and taken only when it is whole (its last chunk, or
+//! its `Content-Length`, arrived). Bounded: each call gives up after `TIMEOUT` (an insert after
+//! `INSERT_TIMEOUT`), and an answer larger than `MAX_ANSWER` is refused.
 //! No query parameters (ClickHouse 18.16 has none): values are put in statements through
 //! `quote`, and numbers through their own formatting only.
 
@@ -13,6 +15,8 @@ use crate::settings::ClickHouse;
 use crate::store::StoreError;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
+/// An insert's limit: the writer holds its visitors' consents while it runs.
+const INSERT_TIMEOUT: Duration = Duration::from_secs(15);
 /// The largest answer read: a day of a busy site's events, several times over.
 const MAX_ANSWER: u64 = 1 << 30;
 
@@ -27,7 +31,7 @@ pub enum ChError {
 impl From<ChError> for StoreError {
     fn from(e: ChError) -> StoreError {
         match e {
-            ChError::Unreachable(m) => StoreError::Io(format!("ClickHouse unreachable: {m}")),
+            ChError::Unreachable(m) => StoreError::Unreachable(format!("ClickHouse: {m}")),
             ChError::Refused(m) => StoreError::Io(format!("ClickHouse: {m}")),
         }
     }
@@ -78,12 +82,13 @@ impl ChClient {
     /// Runs a statement in the database; its answer's body.
     pub async fn query(&self, sql: &str) -> Result<Vec<u8>, ChError> {
         let params = format!("database={}&wait_end_of_query=1", encode(&self.database));
-        self.post(&params, sql.as_bytes()).await
+        self.post(&params, sql.as_bytes(), TIMEOUT).await
     }
 
     /// Runs a statement outside any database (creating the database itself).
     pub async fn query_server(&self, sql: &str) -> Result<Vec<u8>, ChError> {
-        self.post("wait_end_of_query=1", sql.as_bytes()).await
+        self.post("wait_end_of_query=1", sql.as_bytes(), TIMEOUT)
+            .await
     }
 
     /// Runs `INSERT … FORMAT …` with `rows` as its data.
@@ -93,13 +98,13 @@ impl ChClient {
             encode(&self.database),
             encode(statement)
         );
-        self.post(&params, rows).await.map(|_| ())
+        self.post(&params, rows, INSERT_TIMEOUT).await.map(|_| ())
     }
 
-    async fn post(&self, params: &str, body: &[u8]) -> Result<Vec<u8>, ChError> {
-        tokio::time::timeout(TIMEOUT, self.exchange(params, body))
+    async fn post(&self, params: &str, body: &[u8], limit: Duration) -> Result<Vec<u8>, ChError> {
+        tokio::time::timeout(limit, self.exchange(params, body))
             .await
-            .map_err(|_| ChError::Unreachable(format!("no answer within {TIMEOUT:?}")))?
+            .map_err(|_| ChError::Unreachable(format!("no answer within {limit:?}")))?
     }
 
     async fn exchange(&self, params: &str, body: &[u8]) -> Result<Vec<u8>, ChError> {
@@ -109,7 +114,7 @@ impl ChClient {
             .await
             .map_err(unreachable)?;
         let head = format!(
-            "POST /?{}{params} HTTP/1.0\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "POST /?{}{params} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             self.credentials,
             self.address,
             body.len()
@@ -152,11 +157,27 @@ fn parse_answer(answer: Vec<u8>) -> Result<Vec<u8>, ChError> {
                 .to_ascii_lowercase()
                 .contains("chunked")
     });
+    let declared = response
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .and_then(|h| {
+            std::str::from_utf8(h.value)
+                .ok()?
+                .trim()
+                .parse::<usize>()
+                .ok()
+        });
     let status = response.code.unwrap_or(0);
     let raw = &answer[len..];
     let body = if chunked {
         dechunk(raw).ok_or_else(|| ChError::Unreachable("a chunked answer was cut short".into()))?
     } else {
+        if declared.is_some_and(|n| n != raw.len()) {
+            return Err(ChError::Unreachable(
+                "an answer was shorter or longer than its Content-Length".into(),
+            ));
+        }
         raw.to_vec()
     };
     if status != 200 {
@@ -214,5 +235,13 @@ mod tests {
         }
         let cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab".to_vec();
         assert!(matches!(parse_answer(cut), Err(ChError::Unreachable(_))));
+        let no_last_chunk =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n".to_vec();
+        assert!(matches!(
+            parse_answer(no_last_chunk),
+            Err(ChError::Unreachable(_))
+        ));
+        let short = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n1\t2\n".to_vec();
+        assert!(matches!(parse_answer(short), Err(ChError::Unreachable(_))));
     }
 }

@@ -197,8 +197,10 @@ impl EventTable for ChEventTable {
         WRITE_EVERY
     }
 
-    fn retries_without_end(&self) -> bool {
-        true
+    /// ClickHouse unreachable or not answering: yes; refusing the rows (a permission, the
+    /// schema): no, the group is given up after a few tries, with an error in the log.
+    fn retries_without_end(&self, e: &StoreError) -> bool {
+        matches!(e, StoreError::Unreachable(_))
     }
 
     fn insert<'a>(&'a self, pg: &'a Client, events: &'a [LiveEvent<'a>]) -> Pending<'a, ()> {

@@ -190,7 +190,7 @@ impl PgVisitors {
 impl VisitorErasure for PgVisitors {
     fn settle(&self) {
         // This node's queue; a group another node is writing holds the visitor's consent
-        // `FOR SHARE` until its rows are inserted, so the state's removal waited for it and
+        // `FOR KEY SHARE` until its rows are inserted, so the state's removal waited for it and
         // its events are found below.
         let _ = self.conn.block_on(self.writer.barrier());
     }

@@ -5,7 +5,7 @@
 //! this trait are the same for both.
 //!
 //! Every method gets the PostgreSQL connection of its caller: the event writer's inside its
-//! group's transaction (which holds the visitors' consents `FOR SHARE` and has given them
+//! group's transaction (which holds the visitors' consents `FOR KEY SHARE` and has given them
 //! numbers), a pool connection for questions, a job connection for erasures and sweeps.
 
 use std::collections::HashMap;
@@ -51,10 +51,10 @@ pub trait EventTable: Send + Sync + 'static {
     /// How often the event writer writes a group: each write of a group is one insert.
     fn write_every(&self) -> std::time::Duration;
 
-    /// Whether a failed write may be tried again without end (the table is unreachable, not
-    /// refusing the rows): the writer then holds its group and stops taking events, so the
-    /// queue fills and refuses with 429, and no acknowledged event is dropped.
-    fn retries_without_end(&self) -> bool;
+    /// Whether a write that failed with `e` may be tried again without end (the table is
+    /// unreachable, not refusing the rows): the writer then holds its group and stops taking
+    /// events, so the queue fills and refuses with 429, and no acknowledged event is dropped.
+    fn retries_without_end(&self, e: &StoreError) -> bool;
 
     /// Inserts a group's events under their row ids, inside the writer's transaction on `pg`;
     /// every visitor already has a number in `visitor_numbers`. The rows of one call become
@@ -175,7 +175,7 @@ impl EventTable for PgEventTable {
         std::time::Duration::from_millis(200)
     }
 
-    fn retries_without_end(&self) -> bool {
+    fn retries_without_end(&self, _: &StoreError) -> bool {
         false
     }
 

@@ -1,7 +1,7 @@
 //! The event writer for PostgreSQL: one thread per node that takes accepted events from a
 //! bounded queue and writes a group every 200 ms, in one transaction.
 //!
-//! A group is written in two transactions, each of which first reads, `FOR SHARE`, the current
+//! A group is written in two transactions, each of which first reads, `FOR KEY SHARE`, the current
 //! consent of every visitor in it and keeps only the events of those who still have one (an
 //! erasure on any node removes the state first: its `DELETE` waits for these transactions, and
 //! its deletion of the visitor's number and events, which runs after, finds what they wrote):
@@ -22,6 +22,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,8 @@ enum Job {
 
 pub(crate) struct PgEventWriter {
     queue: EventQueue<Job>,
+    /// Set when the writer is being stopped: a held group is then tried a few times only.
+    closing: Arc<AtomicBool>,
 }
 
 /// What the writer thread holds.
@@ -56,6 +59,7 @@ struct Writer {
     conn: BlockingClient,
     secret: [u8; 32],
     table: Arc<dyn EventTable>,
+    closing: Arc<AtomicBool>,
 }
 
 impl PgEventWriter {
@@ -64,13 +68,16 @@ impl PgEventWriter {
         secret: [u8; 32],
         table: Arc<dyn EventTable>,
     ) -> Result<PgEventWriter, StoreError> {
+        let closing = Arc::new(AtomicBool::new(false));
         let writer = Writer {
             conn,
             secret,
             table,
+            closing: closing.clone(),
         };
         Ok(PgEventWriter {
             queue: EventQueue::start("pg-event-writer", move |taken| writer.run(&taken))?,
+            closing,
         })
     }
 
@@ -84,6 +91,14 @@ impl PgEventWriter {
         let (reply, rx) = oneshot::channel();
         self.queue.send(Job::Barrier(reply));
         rx
+    }
+}
+
+impl Drop for PgEventWriter {
+    /// Before the queue closes and waits for the writer: a group held for an unreachable
+    /// table is then given up after a few tries instead of holding the stop.
+    fn drop(&mut self) {
+        self.closing.store(true, Ordering::SeqCst);
     }
 }
 
@@ -120,14 +135,13 @@ impl Writer {
         }
     }
 
-    /// Writes and empties `pending`, trying again when a transaction fails: without end when
-    /// `running` and the table allows it, else `ATTEMPTS` times before the group is dropped
-    /// with an error in the log.
+    /// Writes and empties `pending`, trying again when a transaction fails: without end while
+    /// `running`, not stopping, and the table says the failure allows it, else `ATTEMPTS`
+    /// times before the group is dropped with an error in the log.
     fn write(&self, pending: &mut Vec<AcceptedEvent>, running: bool) {
         if pending.is_empty() {
             return;
         }
-        let endless = running && self.table.retries_without_end();
         let mut group = Group::of(&self.secret, pending);
         let mut attempt = 1;
         loop {
@@ -137,7 +151,7 @@ impl Writer {
                 .block_on(group.write(&client, self.table.as_ref()))
             {
                 Ok(()) => break,
-                Err(e) if endless || attempt < ATTEMPTS => {
+                Err(e) if attempt < ATTEMPTS || self.endless(running, &e) => {
                     log::warn!(
                         "an event group write failed (try {attempt}), trying again; {} events held: {e}",
                         group.len()
@@ -156,6 +170,12 @@ impl Writer {
             attempt += 1;
         }
         pending.clear();
+    }
+}
+
+impl Writer {
+    fn endless(&self, running: bool, e: &StoreError) -> bool {
+        running && !self.closing.load(Ordering::SeqCst) && self.table.retries_without_end(e)
     }
 }
 
@@ -218,7 +238,7 @@ impl<'a> Group<'a> {
                    JOIN unnest($1::text[], $2::bytea[]) AS v(site, subject)
                      ON c.site_id = v.site AND c.subject = v.subject
                  ORDER BY c.site_id, c.subject
-                 FOR SHARE OF c",
+                 FOR KEY SHARE OF c",
                 &[&sites, &subjects],
             )
             .await
