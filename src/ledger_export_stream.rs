@@ -195,25 +195,17 @@ mod tests {
     use crate::domain::{ConsentId, Timestamp};
     use crate::ledger_export::{csv, lines, stretch, verify};
     use crate::store::LedgerRow;
-    use crate::store::sled::SledStore;
-    use crate::store::sled::registry_test::decision;
+    use crate::store::test_decision as decision;
     use crate::telemetry::Metrics;
 
     const DAY: i64 = 86_400_000;
     const START: i64 = 1_790_000_000_000 - 1_790_000_000_000 % DAY;
 
-    async fn store_with_two_sites(dir: &std::path::Path) -> Arc<SledStore> {
-        let store = SledStore::open(
-            dir,
-            crate::store::StoreOptions {
-                encryption_key: None,
-                cache_capacity_mb: 16,
-                analytics_cache_mb: 32,
-                durability: crate::store::Durability::Flush,
-            },
-            Arc::new(Metrics::default()),
-        )
-        .unwrap();
+    async fn store_with_two_sites(dir: &std::path::Path) -> Arc<dyn ConsentStore> {
+        let settings = crate::settings::Settings::demo(dir.to_path_buf());
+        let store = crate::store::open(&settings, Arc::new(Metrics::default()))
+            .unwrap()
+            .consents();
         let policy = b"the policy".to_vec();
         let hash = EntryHash::of(&policy);
         store.archive_notice(hash, policy).await.unwrap();
@@ -228,7 +220,7 @@ mod tests {
             d.recorded_at = Timestamp(START + i64::from(n / 4) * DAY + i64::from(n));
             store.record(d, false).await.unwrap();
         }
-        Arc::new(store)
+        store
     }
 
     async fn written(export: &mut Export) -> Vec<u8> {

@@ -15,6 +15,9 @@
 
 #[cfg(test)]
 mod access_contract_test;
+/// A decision for tests outside `store`, which name no backend.
+#[cfg(test)]
+pub(crate) use sled::registry_test::decision as test_decision;
 pub mod backup;
 pub mod clickhouse;
 pub mod erasure;
