@@ -8,7 +8,8 @@ use super::state::AppState;
 use crate::geo::GeoStatus;
 
 /// 200 when a write reaches the store, else 503. `status` is `degraded`, with `reasons`, when
-/// a configured GeoIP file is not in use.
+/// a configured GeoIP file is not in use, or when accepted events are held unwritten (their
+/// event table, ClickHouse say, does not answer).
 #[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let geo = state.geo.status();
@@ -20,9 +21,16 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
                 "storage_encrypted": state.storage_encrypted,
                 "geoip": {"loaded": geo.loaded, "build_epoch": geo.build_epoch, "database_type": geo.database_type},
             });
-            if let Some(reason) = geo_degraded(&geo) {
+            let held = state.analytics.events_held().map(|why| {
+                format!(
+                    "events: {why}; accepted events are kept and written once it answers, and new \
+                     ones are refused with 429 once the queue is full"
+                )
+            });
+            let reasons: Vec<String> = geo_degraded(&geo).into_iter().chain(held).collect();
+            if !reasons.is_empty() {
                 body["status"] = json!("degraded");
-                body["reasons"] = json!([reason]);
+                body["reasons"] = json!(reasons);
             }
             HttpResponse::Ok()
                 .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -263,6 +263,10 @@ pub trait AnalyticsStore: Send + Sync + 'static {
     /// Resolves once everything queued before it is written and flushed to disk.
     fn sync_events(&self) -> StoreFuture<()>;
 
+    /// Why accepted events wait unwritten right now (their writes fail and are tried again),
+    /// or `None` while they are written as they come.
+    fn events_held(&self) -> Option<String>;
+
     /// Like `sync_events`, and then puts every stored event in its final form (the embedded
     /// engine seals every day that is over). For loaders and tests; answers do not change.
     fn settle_events(&self) -> StoreFuture<()>;

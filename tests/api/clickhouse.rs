@@ -109,6 +109,13 @@ async fn while_clickhouse_is_unreachable_events_are_held_then_refused_and_none_a
         1,
         "nothing reached ClickHouse meanwhile"
     );
+    let (status, health) = app.get_json("/healthz", &[]).await;
+    assert_eq!((status, &health["status"]), (200, &json!("degraded")), "{health}");
+    let reason = health["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("events held, the clickhouse table's write failed"),
+        "{reason}"
+    );
 
     open.store(true, Ordering::SeqCst);
     tokio::time::timeout(Duration::from_secs(60), app.analytics.sync_events())
@@ -120,4 +127,6 @@ async fn while_clickhouse_is_unreachable_events_are_held_then_refused_and_none_a
         1 + accepted,
         "every accepted event is stored, once"
     );
+    let (_, health) = app.get_json("/healthz", &[]).await;
+    assert_eq!(health["status"], "ok", "{health}");
 }

@@ -189,9 +189,9 @@ impl Reader<'_> {
 }
 
 /// The rows of a `RowBinary` answer of `schema::READ_COLUMNS` read in row-id order, one per
-/// row id (a group tried again after its insert was stored can leave a row twice), with the
-/// largest row id; `None` when the answer does not read as such rows.
-pub fn events(answer: &[u8]) -> Option<(Vec<Row>, u64)> {
+/// row id (a group tried again after its insert was stored can leave a row twice); `None`
+/// when the answer does not read as such rows.
+pub fn events(answer: &[u8]) -> Option<Vec<Row>> {
     let mut reader = Reader(answer);
     let mut rows = Vec::new();
     let mut newest = None;
@@ -203,7 +203,7 @@ pub fn events(answer: &[u8]) -> Option<(Vec<Row>, u64)> {
         newest = Some(id);
         rows.push(Row { visitor, event });
     }
-    Some((rows, newest.unwrap_or(0)))
+    Some(rows)
 }
 
 #[cfg(test)]
@@ -257,8 +257,7 @@ mod tests {
         put_event(&mut bytes, &e, 20_423, 43, 9);
         let mut read = as_read(&bytes[..one]);
         read.extend(as_read(&bytes[one..]));
-        let (rows, newest) = events(&read).unwrap();
-        assert_eq!(newest, 9);
+        let rows = events(&read).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].visitor, 42);
         let back = &rows[0].event;
@@ -275,8 +274,8 @@ mod tests {
         put_event(&mut bytes, &event(), 1, 42, 7);
         let once = as_read(&bytes);
         let twice = [once.clone(), once].concat();
-        let (rows, newest) = events(&twice).unwrap();
-        assert_eq!((rows.len(), newest), (1, 7));
+        let rows = events(&twice).unwrap();
+        assert_eq!(rows.len(), 1);
     }
 
     #[test]

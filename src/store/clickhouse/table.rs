@@ -112,18 +112,16 @@ impl ChEventTable {
             .ok_or_else(|| StoreError::Corrupt(format!("ClickHouse gave no number for `{sql}`")))
     }
 
-    /// Rows read in row-id order, one per id, with their fingerprint.
-    async fn rows(&self, condition: &str) -> Result<(Vec<Row>, Fingerprint), StoreError> {
+    /// Rows read in row-id order, one per id.
+    async fn rows(&self, condition: &str) -> Result<Vec<Row>, StoreError> {
         let answer = self
             .client
             .query(&format!(
                 "SELECT {READ_COLUMNS} FROM events WHERE {condition} ORDER BY id FORMAT RowBinary"
             ))
             .await?;
-        let (rows, newest) = rows::events(&answer)
-            .ok_or_else(|| StoreError::Corrupt("ClickHouse's rows cannot be read".into()))?;
-        let count = rows.len() as i64;
-        Ok((rows, (count, i64::try_from(newest).unwrap_or(i64::MAX))))
+        rows::events(&answer)
+            .ok_or_else(|| StoreError::Corrupt("ClickHouse's rows cannot be read".into()))
     }
 
     /// Deletes the rows matching `condition` and waits until the deletion is done; how many
@@ -236,7 +234,7 @@ impl EventTable for ChEventTable {
         Box::pin(async move {
             let lines = self
                 .tab_separated(&format!(
-                    "SELECT toUInt32(day), uniqExact(id), max(id) FROM events \
+                    "SELECT toUInt32(day), uniqExact(id), max(id), groupBitXor(sipHash64(id)) FROM events \
                      WHERE {} AND day >= {} AND day < {} GROUP BY day",
                     of_site(site),
                     date(days.start),
@@ -247,7 +245,14 @@ impl EventTable for ChEventTable {
                 .iter()
                 .map(|l| {
                     let field = |i: usize| l.get(i).and_then(|n| n.parse::<i64>().ok());
-                    Some((field(0)?, (field(1)?, field(2)?)))
+                    // The XOR is a UInt64: its bits, read as an i64.
+                    let hashes = l.get(3).and_then(|n| n.parse::<u64>().ok())? as i64;
+                    let print = Fingerprint {
+                        rows: field(1)?,
+                        newest: field(2)?,
+                        hashes,
+                    };
+                    Some((field(0)?, print))
                 })
                 .collect::<Option<HashMap<_, _>>>()
                 .ok_or_else(|| {
@@ -261,7 +266,7 @@ impl EventTable for ChEventTable {
         _pg: &'a Client,
         site: &'a str,
         day: i64,
-    ) -> Pending<'a, (Vec<Row>, Fingerprint)> {
+    ) -> Pending<'a, Vec<Row>> {
         Box::pin(async move { self.rows(&of_day(site, day)).await })
     }
 
@@ -271,7 +276,7 @@ impl EventTable for ChEventTable {
         site: &'a str,
         visitor: i64,
     ) -> Pending<'a, Vec<Row>> {
-        Box::pin(async move { Ok(self.rows(&of_visitor(site, visitor)).await?.0) })
+        Box::pin(async move { self.rows(&of_visitor(site, visitor)).await })
     }
 
     fn delete_visitor<'a>(

@@ -52,11 +52,13 @@ async fn day(
             return Ok(d);
         }
     }
-    let (mut rows, fingerprint) = r.table.day(r.client, site, day).await?;
+    let mut rows = r.table.day(r.client, site, day).await?;
     visits::assign(&mut rows);
     let built = Arc::new(Day::build(day, rows));
-    if now.is_some() {
-        r.kept.put(site, built.clone(), fingerprint);
+    // Kept under the fingerprint read before the rows: rows that changed in between were
+    // read as they are now, and the next question's fingerprint differs, so it builds again.
+    if let Some(now) = now {
+        r.kept.put(site, built.clone(), now);
     }
     Ok(built)
 }
@@ -64,7 +66,7 @@ async fn day(
 /// The first day that has not settled: days before it ended long enough ago that no node
 /// stamps an event with them any more (events carry their node's time; `SETTLED_AFTER_MS`
 /// covers clocks apart and a group's retries), so their rows can only be deleted from now
-/// on, which their fingerprints' counts show.
+/// on (or, after an outage, get late rows), which their fingerprints show.
 fn first_unsettled_day() -> i64 {
     let now = crate::domain::Clock::now(&crate::domain::SystemClock).0;
     // Day d is settled when (d + 1) * DAY_MS + SETTLED_AFTER_MS < now.
@@ -96,7 +98,7 @@ fn each_day(
         if cancel.is_cancelled() {
             return Err(StoreError::Cancelled);
         }
-        let now = (d < settled_end).then(|| fingerprints.get(&d).copied().unwrap_or((0, 0)));
+        let now = (d < settled_end).then(|| fingerprints.get(&d).copied().unwrap_or_default());
         let read = runtime.block_on(day(r, site.as_str(), d, now))?;
         add(&read);
     }

@@ -1,15 +1,17 @@
-//! Built days kept between questions on PostgreSQL, each under the fingerprint of the rows it
-//! was built from: how many rows the day holds and its newest row id. Only settled days are
-//! kept (ended more than ten minutes ago: no node stamps an event with them any more, events
-//! carry their node's time), and every question reads the day's fingerprint first (one index
-//! range count) and uses a kept day only when it is the same.
+//! Built days kept between questions on PostgreSQL, each under the fingerprint of its rows
+//! (`event_table::Fingerprint`: their count, newest id and the XOR of their ids' hashes). Only
+//! settled days are kept (ended more than ten minutes ago: events carry their node's time, so
+//! rows only come to such a day late, after an outage of ClickHouse or from the demo-data
+//! loader), and every question reads its days' fingerprints first (one statement) and uses a
+//! kept day only under the same fingerprint.
 //!
-//! Why the fingerprint cannot miss a change: a settled day only loses rows (an erasure, a
-//! purge, retention), which lowers its count; a late row (the demo-data loader writes past
-//! days) comes with a larger newest id, since ids come from a sequence and are never reused;
-//! and a kept day's fingerprint is computed from the very rows it was built from. So a kept day
-//! never disagrees with the table. Bounded by bytes (`analytics_cache_mb`); the least recently
-//! used go first.
+//! Why a change is not missed: row ids come from a sequence and are never reused, so rows
+//! deleted (an erasure, a purge, retention) and late rows together leave the same count,
+//! newest id and XOR only when the hashes of the ids gone and come cancel out, a 64-bit
+//! coincidence. A day is kept under the fingerprint read before its rows: rows that changed
+//! in between were read as they are now, and the next question sees a different fingerprint
+//! and builds the day again. Bounded by bytes (`analytics_cache_mb`); the least recently used
+//! go first.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -96,6 +98,14 @@ impl KeptDays {
 mod tests {
     use super::*;
 
+    fn fp(rows: i64, newest: i64) -> Fingerprint {
+        Fingerprint {
+            rows,
+            newest,
+            hashes: rows ^ newest,
+        }
+    }
+
     fn day(n: i64) -> Arc<Day> {
         Arc::new(Day {
             day: n,
@@ -107,11 +117,19 @@ mod tests {
     #[test]
     fn a_kept_day_is_used_only_under_the_fingerprint_it_was_built_from() {
         let kept = KeptDays::new(1);
-        kept.put("demo", day(7), (10, 100));
-        assert!(kept.get("demo", 7, (10, 100)).is_some());
-        assert!(kept.get("demo", 7, (11, 101)).is_none(), "a row came");
-        assert!(kept.get("demo", 7, (9, 100)).is_none(), "a row went");
-        assert!(kept.get("shop", 7, (10, 100)).is_none(), "another site");
+        kept.put("demo", day(7), fp(10, 100));
+        assert!(kept.get("demo", 7, fp(10, 100)).is_some());
+        assert!(kept.get("demo", 7, fp(11, 101)).is_none(), "a row came");
+        assert!(kept.get("demo", 7, fp(9, 100)).is_none(), "a row went");
+        assert!(kept.get("shop", 7, fp(10, 100)).is_none(), "another site");
+        let other_rows = Fingerprint {
+            hashes: 1,
+            ..fp(10, 100)
+        };
+        assert!(
+            kept.get("demo", 7, other_rows).is_none(),
+            "a row went and a late one came"
+        );
     }
 
     #[test]
@@ -120,11 +138,11 @@ mod tests {
         let each = day(0).footprint();
         let fit = (1024 * 1024) / each;
         for n in 0..fit as i64 {
-            kept.put("demo", day(n), (1, n));
+            kept.put("demo", day(n), fp(1, n));
         }
-        assert!(kept.get("demo", 0, (1, 0)).is_some(), "day 0 used again");
-        kept.put("demo", day(fit as i64), (1, fit as i64));
-        assert!(kept.get("demo", 0, (1, 0)).is_some(), "recently used stays");
-        assert!(kept.get("demo", 1, (1, 1)).is_none(), "the oldest went");
+        assert!(kept.get("demo", 0, fp(1, 0)).is_some(), "day 0 used again");
+        kept.put("demo", day(fit as i64), fp(1, fit as i64));
+        assert!(kept.get("demo", 0, fp(1, 0)).is_some(), "recently used stays");
+        assert!(kept.get("demo", 1, fp(1, 1)).is_none(), "the oldest went");
     }
 }

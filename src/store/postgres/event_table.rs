@@ -24,9 +24,17 @@ use crate::store::StoreError;
 /// A future borrowing its table and connection.
 pub type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
-/// How many rows a day holds, and its newest row id. Row ids come from PostgreSQL's
-/// `events_id_seq` for either table, so they are never reused.
-pub type Fingerprint = (i64, i64);
+/// What a day's rows are, in short: how many, the newest row id, and the XOR of a 64-bit hash
+/// of every row id (each table hashes with its own function; only a table's own fingerprints
+/// are compared). Row ids come from PostgreSQL's `events_id_seq` for either table, so they are
+/// never reused: rows deleted and late rows together change the count or the newest id, or
+/// else the XOR, unless those ids' hashes happen to cancel out (a 64-bit coincidence).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub rows: i64,
+    pub newest: i64,
+    pub hashes: i64,
+}
 
 /// An event whose visitor's consent is held, with that visitor's subject and the event's row
 /// id (from `events_id_seq`; the same when a group is tried again).
@@ -63,7 +71,7 @@ pub trait EventTable: Send + Sync + 'static {
     fn insert<'a>(&'a self, pg: &'a Client, events: &'a [LiveEvent<'a>]) -> Pending<'a, ()>;
 
     /// The fingerprint of each of a site's days in `days` that holds a row, as stored now
-    /// (one statement for the whole range); a day left out holds none, `(0, 0)`.
+    /// (one statement for the whole range); a day left out holds none (the default).
     fn fingerprints<'a>(
         &'a self,
         pg: &'a Client,
@@ -71,14 +79,8 @@ pub trait EventTable: Send + Sync + 'static {
         days: std::ops::Range<i64>,
     ) -> Pending<'a, HashMap<i64, Fingerprint>>;
 
-    /// A site's day in the order the rows were written (visits not yet assigned), with the
-    /// fingerprint of exactly those rows.
-    fn day<'a>(
-        &'a self,
-        pg: &'a Client,
-        site: &'a str,
-        day: i64,
-    ) -> Pending<'a, (Vec<Row>, Fingerprint)>;
+    /// A site's day in the order the rows were written (visits not yet assigned).
+    fn day<'a>(&'a self, pg: &'a Client, site: &'a str, day: i64) -> Pending<'a, Vec<Row>>;
 
     /// Every event of a visitor number, in the order they were written.
     fn of_visitor<'a>(
@@ -221,7 +223,7 @@ impl EventTable for PgEventTable {
         Box::pin(async move {
             let rows = pg
                 .query(
-                    "SELECT day, count(*), max(id) FROM events
+                    "SELECT day, count(*), max(id), bit_xor(hashint8extended(id, 0)) FROM events
                      WHERE site_id = $1 AND day >= $2 AND day < $3 GROUP BY day",
                     &[&site, &day32(days.start), &day32(days.end)],
                 )
@@ -229,28 +231,28 @@ impl EventTable for PgEventTable {
                 .map_err(pg_err)?;
             Ok(rows
                 .iter()
-                .map(|r| (i64::from(r.get::<_, i32>(0)), (r.get(1), r.get(2))))
+                .map(|r| {
+                    let print = Fingerprint {
+                        rows: r.get(1),
+                        newest: r.get(2),
+                        hashes: r.get(3),
+                    };
+                    (i64::from(r.get::<_, i32>(0)), print)
+                })
                 .collect())
         })
     }
 
-    fn day<'a>(
-        &'a self,
-        pg: &'a Client,
-        site: &'a str,
-        day: i64,
-    ) -> Pending<'a, (Vec<Row>, Fingerprint)> {
+    fn day<'a>(&'a self, pg: &'a Client, site: &'a str, day: i64) -> Pending<'a, Vec<Row>> {
         Box::pin(async move {
             let found = pg
                 .query(
-                    "SELECT visitor, at, body, id FROM events WHERE site_id = $1 AND day = $2 ORDER BY id",
+                    "SELECT visitor, at, body FROM events WHERE site_id = $1 AND day = $2 ORDER BY id",
                     &[&site, &day32(day)],
                 )
                 .await
                 .map_err(pg_err)?;
-            // The fingerprint of the rows read, not of the table a moment before.
-            let newest = found.last().map_or(0, |r| r.get::<_, i64>(3));
-            Ok((rows_of(&found)?, (found.len() as i64, newest)))
+            rows_of(&found)
         })
     }
 

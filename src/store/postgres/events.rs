@@ -21,8 +21,8 @@
 //! is written, so the queue fills and refuses with 429 instead of dropping what it accepted.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
@@ -52,7 +52,11 @@ pub(crate) struct PgEventWriter {
     queue: EventQueue<Job>,
     /// Set when the writer is being stopped: a held group is then tried a few times only.
     closing: Arc<AtomicBool>,
+    held: Held,
 }
+
+/// Why the writer holds a group it could not write yet, while it does.
+type Held = Arc<Mutex<Option<String>>>;
 
 /// What the writer thread holds.
 struct Writer {
@@ -60,6 +64,7 @@ struct Writer {
     secret: [u8; 32],
     table: Arc<dyn EventTable>,
     closing: Arc<AtomicBool>,
+    held: Held,
 }
 
 impl PgEventWriter {
@@ -69,16 +74,28 @@ impl PgEventWriter {
         table: Arc<dyn EventTable>,
     ) -> Result<PgEventWriter, StoreError> {
         let closing = Arc::new(AtomicBool::new(false));
+        let held = Held::default();
         let writer = Writer {
             conn,
             secret,
             table,
             closing: closing.clone(),
+            held: held.clone(),
         };
         Ok(PgEventWriter {
             queue: EventQueue::start("pg-event-writer", move |taken| writer.run(&taken))?,
             closing,
+            held,
         })
+    }
+
+    /// Why accepted events are held unwritten right now (the last failure of the group being
+    /// tried again), or `None` when the writer keeps up.
+    pub fn held(&self) -> Option<String> {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub fn append(&self, events: Vec<AcceptedEvent>) -> Result<(), StoreError> {
@@ -152,10 +169,13 @@ impl Writer {
             {
                 Ok(()) => break,
                 Err(e) if attempt < ATTEMPTS || self.endless(running, &e) => {
-                    log::warn!(
-                        "an event group write failed (try {attempt}), trying again; {} events held: {e}",
-                        group.len()
+                    let why = format!(
+                        "{} events held, the {} table's write failed (try {attempt}): {e}",
+                        group.len(),
+                        self.table.name()
                     );
+                    log::warn!("{why}; trying again");
+                    self.hold(Some(why));
                     let wait = Duration::from_millis(50 * attempt as u64).min(MAX_BACKOFF);
                     std::thread::sleep(wait);
                 }
@@ -169,7 +189,12 @@ impl Writer {
             }
             attempt += 1;
         }
+        self.hold(None);
         pending.clear();
+    }
+
+    fn hold(&self, why: Option<String>) {
+        *self.held.lock().unwrap_or_else(PoisonError::into_inner) = why;
     }
 }
 

@@ -410,6 +410,10 @@ impl AnalyticsStore for PgStore {
         Box::pin(async move { done.await.map_err(|_| StoreError::Closed) })
     }
 
+    fn events_held(&self) -> Option<String> {
+        self.events.held()
+    }
+
     /// Nothing is sealed in PostgreSQL: written is final.
     fn settle_events(&self) -> StoreFuture<()> {
         self.sync_events()

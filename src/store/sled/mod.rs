@@ -662,6 +662,11 @@ impl AnalyticsStore for SledStore {
         Box::pin(async move { done.await.map_err(|_| StoreError::Closed) })
     }
 
+    /// The data folder's writer never holds a group: a write it cannot make fails the store.
+    fn events_held(&self) -> Option<String> {
+        None
+    }
+
     fn events_of(&self, site: SiteId, id: ConsentId) -> StoreFuture<Vec<StoredEvent>> {
         self.read(move |t| {
             let vkey = events::visitor_key(site.as_str(), &t.subject(&site, &id));
