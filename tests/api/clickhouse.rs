@@ -110,7 +110,11 @@ async fn while_clickhouse_is_unreachable_events_are_held_then_refused_and_none_a
         "nothing reached ClickHouse meanwhile"
     );
     let (status, health) = app.get_json("/healthz", &[]).await;
-    assert_eq!((status, &health["status"]), (200, &json!("degraded")), "{health}");
+    assert_eq!(
+        (status, &health["status"]),
+        (200, &json!("degraded")),
+        "{health}"
+    );
     let reason = health["reasons"][0].as_str().unwrap();
     assert!(
         reason.contains("events held, the clickhouse table's write failed"),

@@ -217,8 +217,7 @@ async fn two_nodes_erasing_one_id_at_once_leave_one_tombstone() {
 
 /// Top pages of 2026-09-21 (the test clock's day, long settled: its built day is kept).
 async fn pages_of_the_day(app: &TestApp, key: &str) -> Vec<(String, i64)> {
-    let question =
-        json!({"metrics": ["pageviews"], "date_range": ["2026-09-21", "2026-09-21"], "dimensions": ["event:page"]});
+    let question = json!({"metrics": ["pageviews"], "date_range": ["2026-09-21", "2026-09-21"], "dimensions": ["event:page"]});
     let (status, answer) = app.query(key, &question).await;
     assert_eq!(status, 200, "{answer}");
     let mut pages: Vec<(String, i64)> = answer["results"]
@@ -256,7 +255,9 @@ async fn a_kept_day_is_read_again_when_a_row_goes_and_a_late_row_comes_under_the
     app.analytics.sync_events().await.unwrap();
     let pg = connect(&url).await;
     // Room between the row ids, as groups reserved by several nodes leave it.
-    pg.execute("UPDATE events SET id = id * 10", &[]).await.unwrap();
+    pg.execute("UPDATE events SET id = id * 10", &[])
+        .await
+        .unwrap();
     let shape = "SELECT count(*), max(id) FROM events";
     let before = pg.query_one(shape, &[]).await.unwrap();
     let before: (i64, i64) = (before.get(0), before.get(1));

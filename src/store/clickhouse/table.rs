@@ -261,12 +261,7 @@ impl EventTable for ChEventTable {
         })
     }
 
-    fn day<'a>(
-        &'a self,
-        _pg: &'a Client,
-        site: &'a str,
-        day: i64,
-    ) -> Pending<'a, Vec<Row>> {
+    fn day<'a>(&'a self, _pg: &'a Client, site: &'a str, day: i64) -> Pending<'a, Vec<Row>> {
         Box::pin(async move { self.rows(&of_day(site, day)).await })
     }
 

@@ -142,7 +142,10 @@ mod tests {
         }
         assert!(kept.get("demo", 0, fp(1, 0)).is_some(), "day 0 used again");
         kept.put("demo", day(fit as i64), fp(1, fit as i64));
-        assert!(kept.get("demo", 0, fp(1, 0)).is_some(), "recently used stays");
+        assert!(
+            kept.get("demo", 0, fp(1, 0)).is_some(),
+            "recently used stays"
+        );
         assert!(kept.get("demo", 1, fp(1, 1)).is_none(), "the oldest went");
     }
 }
