@@ -95,10 +95,7 @@ impl SledLedger {
             entry.extend_from_slice(&d.payload);
             ledger.insert(&seq.to_be_bytes(), entry);
             let site = &d.record.decision.site;
-            let mut state = Vec::with_capacity(40 + d.payload.len());
-            state.extend_from_slice(&seq.to_be_bytes());
-            state.extend_from_slice(&d.header.hash().0);
-            state.extend_from_slice(&d.payload);
+            let state = super::state::encode(seq, &d.header.hash(), &d.payload);
             consents.insert(keys::consent(site, &d.subject), state);
             history.insert(keys::history(site, &d.subject, seq), &[][..]);
         }
@@ -227,7 +224,7 @@ fn read_head(trees: &Trees) -> Result<Head, StoreError> {
 pub(crate) fn reconcile(trees: &Trees, from: u64) -> Result<u64, StoreError> {
     let mut repaired = 0;
     for item in trees.ledger.range(from.to_be_bytes()..) {
-        let (k, entry) = item.map_err(map_err)?;
+        let (_, entry) = item.map_err(map_err)?;
         let (header, payload) = super::split_entry(&entry);
         let (Some(header), Some((site, subject))) = (
             EntryHeader::from_bytes(header),
@@ -237,14 +234,11 @@ pub(crate) fn reconcile(trees: &Trees, from: u64) -> Result<u64, StoreError> {
         };
         let state_key = keys::consent(&site, &subject);
         let behind = match trees.consents.get(&state_key).map_err(map_err)? {
-            Some(v) => keys::seq(v.get(..8).unwrap_or_default()).is_none_or(|s| s < header.seq),
+            Some(v) => super::state::seq(&v).is_none_or(|s| s < header.seq),
             None => true,
         };
         if behind {
-            let mut state = Vec::with_capacity(40 + payload.len());
-            state.extend_from_slice(&k);
-            state.extend_from_slice(&header.hash().0);
-            state.extend_from_slice(payload);
+            let state = super::state::encode(header.seq, &header.hash(), payload);
             trees.consents.insert(state_key, state).map_err(map_err)?;
             repaired += 1;
         }

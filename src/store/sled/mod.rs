@@ -44,6 +44,7 @@ pub(crate) mod registry_test;
 mod retention;
 mod sealed;
 mod sightings;
+mod state;
 mod stats_days;
 pub(crate) mod vault_tree;
 
@@ -389,24 +390,6 @@ pub(crate) fn split_entry(value: &[u8]) -> (&[u8], &[u8]) {
     value.split_at(value.len().min(EntryHeader::LEN))
 }
 
-/// Reads the consent record stored under a `consents` value.
-pub(crate) fn decode_state(value: &[u8], id: &ConsentId) -> Result<ConsentRecord, StoreError> {
-    let corrupt = || StoreError::Corrupt("a consent state value cannot be read".into());
-    if value.len() < 40 {
-        return Err(corrupt());
-    }
-    let mut seq = [0u8; 8];
-    seq.copy_from_slice(&value[..8]);
-    let mut receipt = [0u8; 32];
-    receipt.copy_from_slice(&value[8..40]);
-    let decision = parse_decision_payload(&value[40..], id).ok_or_else(corrupt)?;
-    Ok(ConsentRecord {
-        decision,
-        seq: u64::from_be_bytes(seq),
-        receipt: EntryHash(receipt).hex(),
-    })
-}
-
 fn record_at(trees: &Trees, seq: u64, id: &ConsentId) -> Result<Option<ConsentRecord>, StoreError> {
     let key = seq.to_be_bytes();
     let Some(entry) = trees.ledger.get(key).map_err(map_err)? else {
@@ -531,9 +514,11 @@ impl ConsentStore for SledStore {
                 .map_err(map_err)?
             {
                 Some(v) => {
-                    let record = decode_state(&v, &id)?;
-                    cache.put(&record);
-                    Ok(Some(record))
+                    let record = state::decode(t, &v, &id)?;
+                    if let Some(record) = &record {
+                        cache.put(record);
+                    }
+                    Ok(record)
                 }
                 None => Ok(None),
             }

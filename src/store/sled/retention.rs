@@ -7,7 +7,6 @@ use super::erase::{SledConsents, SledVisitors, log_request};
 use super::events::{buffered_rows, event_key, visitor_day_rows, visitor_key};
 use super::{Trees, map_err};
 use crate::analytics::query::Cancel;
-use crate::domain::ledger::{payload_recorded_at, payload_refused};
 use crate::domain::{SiteId, Subject, Timestamp};
 use crate::store::StoreError;
 use crate::store::retention::{AnalyticsRetention, ConsentRetention, StateSummary};
@@ -52,12 +51,7 @@ impl ConsentRetention for SledConsents<'_> {
             else {
                 continue;
             };
-            let payload = v.get(40..).unwrap_or_default();
-            let summary = StateSummary {
-                decided_at: payload_recorded_at(payload),
-                refused: payload_refused(payload).unwrap_or_default(),
-            };
-            visit(subject, summary)?;
+            visit(subject, super::state::summary(&v))?;
         }
         Ok(())
     }
