@@ -135,7 +135,10 @@ mod tests {
         old.extend_from_slice(&7u64.to_be_bytes());
         old.extend_from_slice(&[3; 32]);
         old.extend_from_slice(PAYLOAD);
-        let (new, old) = (summary(&encode(7, &EntryHash([3; 32]), PAYLOAD)), summary(&old));
+        let (new, old) = (
+            summary(&encode(7, &EntryHash([3; 32]), PAYLOAD)),
+            summary(&old),
+        );
         assert_eq!((new.decided_at, new.refused), (old.decided_at, old.refused));
     }
 
@@ -166,7 +169,10 @@ mod tests {
         let value = t.consents.get(&key).unwrap().unwrap();
         let entry = t.ledger.get(&value[..8]).unwrap().unwrap();
         let payload = split_entry(&entry).1;
-        assert!(value.len() < payload.len() / 4, "the state does not copy the decision");
+        assert!(
+            value.len() < payload.len() / 4,
+            "the state does not copy the decision"
+        );
         // As a folder written before this layout holds it: the payload after the hash.
         let older = [&value[..HEAD], payload].concat();
         t.consents.insert(&key, older).unwrap();
@@ -175,7 +181,10 @@ mod tests {
         let store = open();
         let read = store.current(site, id).await.unwrap().expect("still there");
         assert_eq!(read.seq, seq(&value).unwrap());
-        assert_eq!(read.receipt, EntryHash(value[8..HEAD].try_into().unwrap()).hex());
+        assert_eq!(
+            read.receipt,
+            EntryHash(value[8..HEAD].try_into().unwrap()).hex()
+        );
         assert_eq!(
             read.decision.choices,
             super::super::registry_test::decision(&read.decision.consent_id).choices
