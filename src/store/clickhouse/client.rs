@@ -17,13 +17,17 @@ use crate::store::StoreError;
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// An insert's limit: the writer holds its visitors' consents while it runs.
 const INSERT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The limit of each statement that makes sure a query runs no more (`finish`).
+const FINISH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest answer read: a day of a busy site's events, several times over.
 const MAX_ANSWER: u64 = 1 << 30;
 
-/// Why a call failed: the server could not be reached or did not answer (worth trying
-/// again), or it answered with an error.
+/// Why a call failed: no connection (nothing was sent), sent but not answered in whole (the
+/// statement may have run, or may still run), or answered with an error. The first two are
+/// worth trying again.
 #[derive(Debug)]
 pub enum ChError {
+    NotSent(String),
     Unreachable(String),
     Refused(String),
 }
@@ -31,7 +35,9 @@ pub enum ChError {
 impl From<ChError> for StoreError {
     fn from(e: ChError) -> StoreError {
         match e {
-            ChError::Unreachable(m) => StoreError::Unreachable(format!("ClickHouse: {m}")),
+            ChError::NotSent(m) | ChError::Unreachable(m) => {
+                StoreError::Unreachable(format!("ClickHouse: {m}"))
+            }
             ChError::Refused(m) => StoreError::Io(format!("ClickHouse: {m}")),
         }
     }
@@ -91,14 +97,39 @@ impl ChClient {
             .await
     }
 
-    /// Runs `INSERT … FORMAT …` with `rows` as its data.
-    pub async fn insert(&self, statement: &str, rows: &[u8]) -> Result<(), ChError> {
+    /// Runs `INSERT … FORMAT …` with `rows` as its data, as the query `query_id`.
+    pub async fn insert(
+        &self,
+        statement: &str,
+        rows: &[u8],
+        query_id: &str,
+    ) -> Result<(), ChError> {
         let params = format!(
-            "database={}&query={}",
+            "database={}&query_id={}&query={}",
             encode(&self.database),
+            encode(query_id),
             encode(statement)
         );
         self.post(&params, rows, INSERT_TIMEOUT).await.map(|_| ())
+    }
+
+    /// Returns once the query `query_id` runs no more, killed if it still ran: from then on,
+    /// what it stored (all, some parts, or none) is all it ever stores.
+    pub async fn finish(&self, query_id: &str) -> Result<(), ChError> {
+        let id = quote(query_id);
+        let kill = format!("KILL QUERY WHERE query_id = {id} SYNC");
+        self.post("wait_end_of_query=1", kill.as_bytes(), FINISH_TIMEOUT)
+            .await?;
+        let running = format!("SELECT count() FROM system.processes WHERE query_id = {id}");
+        let left = self
+            .post("wait_end_of_query=1", running.as_bytes(), FINISH_TIMEOUT)
+            .await?;
+        match String::from_utf8_lossy(&left).trim() {
+            "0" => Ok(()),
+            _ => Err(ChError::Unreachable(format!(
+                "the query {query_id} still runs after it was killed"
+            ))),
+        }
     }
 
     async fn post(&self, params: &str, body: &[u8], limit: Duration) -> Result<Vec<u8>, ChError> {
@@ -112,7 +143,7 @@ impl ChClient {
             |e: std::io::Error| ChError::Unreachable(format!("{}: {e}", self.address));
         let mut stream = TcpStream::connect(&self.address)
             .await
-            .map_err(unreachable)?;
+            .map_err(|e| ChError::NotSent(format!("{}: {e}", self.address)))?;
         let head = format!(
             "POST /?{}{params} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             self.credentials,

@@ -3,7 +3,10 @@
 //! - **Inserts** come from each node's event writer, one `INSERT … FORMAT RowBinary` per group,
 //!   a group every second (`WRITE_EVERY`), so ClickHouse makes one part per node per second,
 //!   never one per request. The visitor numbers are PostgreSQL's (`visitor_numbers`), read
-//!   in the writer's transaction.
+//!   in the writer's transaction. An insert sent but not answered (a timeout, a cut
+//!   connection) may still run: before the writer's transaction lets its visitors' consents
+//!   go, the insert is killed by its query id and seen gone from `system.processes`
+//!   (`finish`), so an erasure that follows finds every row it stored.
 //! - **Reads** take a site's day (or a visitor's events) in row-id order and keep one row per
 //!   id: a group whose insert was stored but not acknowledged is sent again under the same
 //!   ids.
@@ -14,11 +17,12 @@
 //!   days by mutation.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio_postgres::Client;
 
-use super::client::{ChClient, quote};
+use super::client::{ChClient, ChError, quote};
 use super::rows;
 use super::schema::{self, READ_COLUMNS, date, of_site};
 use crate::analytics::engine::Row;
@@ -37,8 +41,14 @@ const MUTATION_TIMEOUT: Duration = Duration::from_secs(600);
 /// How many visitors' refusals one purge mutation names.
 const REFUSALS_PER_MUTATION: usize = 500;
 
+/// How many times an insert whose answer was lost is made sure to have ended.
+const FINISH_TRIES: u32 = 4;
+
 pub struct ChEventTable {
     client: ChClient,
+    /// Numbers this node's inserts' query ids, after `node`.
+    inserts: AtomicU64,
+    node: u64,
 }
 
 impl ChEventTable {
@@ -54,7 +64,36 @@ impl ChEventTable {
             "analytics events are in ClickHouse at {}",
             settings.summary()
         );
-        Ok(ChEventTable { client })
+        let node = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id());
+        Ok(ChEventTable {
+            client,
+            inserts: AtomicU64::new(0),
+            node,
+        })
+    }
+
+    /// A query id no other insert of any node takes.
+    fn next_query_id(&self) -> String {
+        let n = self.inserts.fetch_add(1, Ordering::Relaxed);
+        format!("consentry-insert-{:016x}-{n}", self.node)
+    }
+
+    /// Makes sure the insert `query_id` has ended, trying a few times; logs when it cannot.
+    async fn finish(&self, query_id: &str) {
+        for attempt in 1..=FINISH_TRIES {
+            match self.client.finish(query_id).await {
+                Ok(()) => return,
+                Err(e) if attempt == FINISH_TRIES => log::error!(
+                    "an insert whose answer was lost may still be running in ClickHouse \
+                     ({query_id}: {e:?}); an erasure of its visitors that ends before it does \
+                     can miss the rows it stores"
+                ),
+                Err(_) => tokio::time::sleep(Duration::from_millis(250 << attempt)).await,
+            }
+        }
     }
 
     async fn numbers(
@@ -218,10 +257,22 @@ impl EventTable for ChEventTable {
                 let id = u64::try_from(live.id).unwrap_or(0);
                 rows::put_event(&mut data, e, day, visitor, id);
             }
-            self.client
-                .insert("INSERT INTO events FORMAT RowBinary", &data)
-                .await?;
-            Ok(())
+            let query_id = self.next_query_id();
+            match self
+                .client
+                .insert("INSERT INTO events FORMAT RowBinary", &data, &query_id)
+                .await
+            {
+                Ok(()) => Ok(()),
+                Err(e @ ChError::Unreachable(_)) => {
+                    // Sent, not answered: the insert may still run. It is made to end while
+                    // the writer's transaction still holds these visitors' consents, so an
+                    // erasure that follows finds every row it stored.
+                    self.finish(&query_id).await;
+                    Err(e.into())
+                }
+                Err(e) => Err(e.into()),
+            }
         })
     }
 
@@ -407,11 +458,71 @@ impl EventTable for ChEventTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn a_day_gives_its_month_and_the_first_day_of_the_next() {
         // 2026-11-30 is day 20,787; 2026-12-01 is day 20,788.
         assert_eq!(month_of(20_787), Some((202_611, 20_788)));
         assert_eq!(month_of(20_788), Some((202_612, 20_819)));
+    }
+
+    /// Whether the query `id` is running, on the server of `client`.
+    async fn running(client: &ChClient, id: &str) -> bool {
+        let sql = format!(
+            "SELECT count() FROM system.processes WHERE query_id = {}",
+            quote(id)
+        );
+        let answer = client.query(&sql).await.unwrap();
+        String::from_utf8_lossy(&answer).trim() != "0"
+    }
+
+    #[test]
+    fn an_insert_still_running_is_made_to_end_and_one_that_ended_is_left_as_it_is() {
+        let (server, db) = super::super::test_server::database();
+        let settings = ClickHouse::parse(&server, Some(&db)).unwrap();
+        let table = ChEventTable::open(&settings).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let client = Arc::new(ChClient::new(&settings));
+            client
+                .query("CREATE TABLE sink (n UInt64) ENGINE = Null")
+                .await
+                .unwrap();
+            // An insert of ten billion rows: minutes, were it not ended.
+            let id = table.next_query_id();
+            let slow = tokio::spawn({
+                let (client, id) = (client.clone(), id.clone());
+                async move {
+                    let insert =
+                        "INSERT INTO sink SELECT number FROM system.numbers LIMIT 10000000000";
+                    client.insert(insert, b"", &id).await
+                }
+            });
+            let started = Instant::now();
+            while !running(&client, &id).await {
+                assert!(started.elapsed() < Duration::from_secs(10), "it never ran");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            table.finish(&id).await;
+            assert!(!running(&client, &id).await, "it runs no more");
+            let ended = tokio::time::timeout(Duration::from_secs(5), slow)
+                .await
+                .expect("its caller hears at once")
+                .unwrap();
+            assert!(ended.is_err(), "it did not end on its own");
+            client
+                .finish(&id)
+                .await
+                .expect("an ended query is left as it is");
+            assert_ne!(
+                table.next_query_id(),
+                id,
+                "each insert has an id of its own"
+            );
+        });
     }
 }
