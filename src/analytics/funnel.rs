@@ -47,7 +47,7 @@ fn invalid(message: impl Into<String>) -> FunnelError {
 }
 
 /// A page path pattern: a `Glob` over paths, starting with `/` or `*`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PagePattern(Glob);
 
 impl PagePattern {
@@ -82,7 +82,7 @@ impl PagePattern {
 }
 
 /// A funnel step.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Step {
     /// A pageview whose path matches.
     Page(PagePattern),

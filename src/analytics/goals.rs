@@ -27,7 +27,7 @@ pub const MAX_GOALS: usize = 60;
 pub const MAX_NAME_LEN: usize = 100;
 
 /// A currency, as ISO 4217 writes it: three capital letters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Currency(String);
 
 impl Currency {
@@ -42,7 +42,7 @@ impl Currency {
 }
 
 /// One goal.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Goal {
     pub name: String,
     /// What completes it.
@@ -62,7 +62,7 @@ impl Goal {
 pub type GoalSet = u64;
 
 /// A site's goals, in the order they were defined, and the one currency of their revenue.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Goals {
     list: Arc<[Goal]>,
     currency: Option<Currency>,

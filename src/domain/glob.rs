@@ -3,7 +3,7 @@
 
 /// A compiled pattern. Matching is a left-to-right search for each literal piece, with no
 /// backtracking: linear in the text for a fixed pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Glob {
     raw: String,
     /// The literal pieces between stars (`"/blog/*/x"` → `["/blog/", "/x"]`); empty pieces of

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use super::day::Day;
+use super::day_answer::{DayAnswer, DayTally, Visitors};
 use super::format::Need;
 use super::goal_marks::DayGoals;
 use crate::analytics::goals::{GoalSet, Goals, members};
@@ -311,8 +312,36 @@ impl<'q> Evaluation<'q> {
 
     /// Counts one day's events and visits.
     pub fn add(&mut self, d: &Day) {
+        if let Some(answer) = self.answer(d) {
+            self.merge(&answer);
+        }
+    }
+
+    /// What a whole day's answer depends on besides the day, for a question a store may keep
+    /// day answers of (`None` for any other: one with a filter, or for the tests' every-event
+    /// path). Two questions of one shape get the same answer from a day wholly in their spans.
+    pub fn shape(&self) -> Option<Shape> {
+        let query = self.query;
+        (query.filters.is_empty() && !self.every_event).then(|| {
+            let goals = query.reads_goals();
+            Shape {
+                dimensions: query.dimensions.clone(),
+                revenue: goals && query.metrics.contains(&Metric::Revenue),
+                goals: goals.then(|| query.goals.clone()),
+            }
+        })
+    }
+
+    /// Whether every moment of a day is in the span: its answer is then the same for any span
+    /// that holds it.
+    pub fn holds_day(&self, day: i64) -> bool {
+        self.range.start <= day * DAY_MS && (day + 1) * DAY_MS <= self.range.end
+    }
+
+    /// What a day adds to the answer; `None` when no moment of it is in the span.
+    pub fn answer(&self, d: &Day) -> Option<DayAnswer> {
         if (d.day + 1) * DAY_MS <= self.range.start || self.range.end <= d.day * DAY_MS {
-            return;
+            return None;
         }
         let query = self.query;
         let mut filters: Vec<Compiled> = query
@@ -361,7 +390,7 @@ impl<'q> Evaluation<'q> {
                 self.count_visits(d, &matched, &parts, &mut local);
             }
         }
-        self.merge(d, &parts, local);
+        Some(self.keyed(d, &parts, local))
     }
 
     /// Whether a day's answer can be read from its visits table alone (with each visit's goal
@@ -369,9 +398,7 @@ impl<'q> Evaluation<'q> {
     /// filter or group part reads an event, and no period is shorter than a day (a visit never
     /// spans two days).
     fn visits_suffice(&self, d: &Day, event_filters: &[&mut Compiled], parts: &[KeyPart]) -> bool {
-        let whole_day =
-            self.range.start <= d.day * DAY_MS && (d.day + 1) * DAY_MS <= self.range.end;
-        whole_day
+        self.holds_day(d.day)
             && !self.every_event
             && !self.splits_visits
             && event_filters.is_empty()
@@ -451,26 +478,46 @@ impl<'q> Evaluation<'q> {
         }
     }
 
-    /// Moves a day's groups into the evaluation's, keyed by text instead of day-local codes
-    /// (a goal by its name).
-    fn merge(&mut self, d: &Day, parts: &[KeyPart], local: LocalGroups) {
+    /// A day's groups keyed by text instead of day-local codes (a goal by its name), each with
+    /// its distinct visitors.
+    fn keyed(&self, d: &Day, parts: &[KeyPart], local: LocalGroups) -> DayAnswer {
         let goals = &self.query.goals;
-        for (key, tally) in local.tallies {
-            let key: Vec<Part> = parts
-                .iter()
-                .zip(key.0)
-                .map(|((target, grain), k)| match (grain, target) {
-                    (Some(_), _) => Part::Period(k),
-                    (None, Target::Goal) => Part::Text(
-                        usize::try_from(k - 1)
-                            .ok()
-                            .and_then(|i| goals.get(i))
-                            .map_or_else(String::new, |g| g.name.clone()),
-                    ),
-                    (None, _) => Part::Text(d.text(u32::try_from(k).unwrap_or(0)).to_owned()),
-                })
-                .collect();
-            let into = self.groups.entry(key).or_default();
+        let groups = local
+            .tallies
+            .into_iter()
+            .map(|(key, tally)| {
+                let key: Vec<Part> = parts
+                    .iter()
+                    .zip(key.0)
+                    .map(|((target, grain), k)| match (grain, target) {
+                        (Some(_), _) => Part::Period(k),
+                        (None, Target::Goal) => Part::Text(
+                            usize::try_from(k - 1)
+                                .ok()
+                                .and_then(|i| goals.get(i))
+                                .map_or_else(String::new, |g| g.name.clone()),
+                        ),
+                        (None, _) => Part::Text(d.text(u32::try_from(k).unwrap_or(0)).to_owned()),
+                    })
+                    .collect();
+                let tally = DayTally {
+                    counters: tally.counters,
+                    visitors: Visitors::of(tally.visitors),
+                    converters: Visitors::of(tally.converters),
+                };
+                (key, tally)
+            })
+            .collect();
+        DayAnswer { groups }
+    }
+
+    /// Adds a day's answer (from `answer`, now or kept from before) to the evaluation's groups.
+    pub fn merge(&mut self, answer: &DayAnswer) {
+        for (key, tally) in &answer.groups {
+            let into = match self.groups.get_mut(key) {
+                Some(into) => into,
+                None => self.groups.entry(key.clone()).or_default(),
+            };
             let c = &mut into.counters;
             c.pageviews += tally.counters.pageviews;
             c.events += tally.counters.events;
@@ -479,8 +526,8 @@ impl<'q> Evaluation<'q> {
             c.duration_ms += tally.counters.duration_ms;
             c.conversions += tally.counters.conversions;
             c.revenue = c.revenue.saturating_add(tally.counters.revenue);
-            into.visitors.extend(tally.visitors);
-            into.converters.extend(tally.converters);
+            tally.visitors.extend_into(&mut into.visitors);
+            tally.converters.extend_into(&mut into.converters);
         }
     }
 
@@ -495,6 +542,16 @@ impl<'q> Evaluation<'q> {
             })
             .collect()
     }
+}
+
+/// What a whole day's answer to a question with no filter depends on besides the day
+/// (`Evaluation::shape`): its group parts and, when it counts goals, the goals and whether it
+/// sums their revenue.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Shape {
+    dimensions: Vec<Dimension>,
+    goals: Option<Goals>,
+    revenue: bool,
 }
 
 /// A group part: what it reads, or the time grain it buckets by.

@@ -59,7 +59,7 @@ impl VisitField {
 }
 
 /// A dimension of the query API.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Dimension {
     Visit(VisitField),
     /// `event:page`: the path of a pageview.

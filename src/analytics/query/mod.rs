@@ -91,7 +91,7 @@ impl Metric {
 }
 
 /// The period of a time dimension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimeGrain {
     Hour,
     Day,

@@ -37,6 +37,7 @@ mod check;
 mod erase;
 mod evaluator;
 pub mod events;
+mod kept;
 mod keys;
 mod ledger_sink;
 #[cfg(test)]
@@ -364,6 +365,44 @@ fn each_day(
     Ok(())
 }
 
+/// Feeds an evaluation the days of a span: a sealed day wholly in the span, for a question
+/// that has a shape (no filter), by its kept answer; every other day by its columns.
+fn answer_days(
+    t: &Trees,
+    site: &SiteId,
+    span: Span,
+    query: &Query,
+    cancel: &Cancel,
+    evaluation: &mut Evaluation,
+) -> Result<(), StoreError> {
+    let need = Evaluation::need(query, span);
+    let shape = evaluation.shape();
+    for day in Evaluation::days(span) {
+        if cancel.is_cancelled() {
+            return Err(StoreError::Cancelled);
+        }
+        match shape.as_ref().filter(|_| evaluation.holds_day(day)) {
+            Some(shape) => {
+                let answer = t
+                    .sealed
+                    .answer_for_query(site.as_str(), day, need, shape, |d| evaluation.answer(d))?;
+                if let Some(answer) = answer {
+                    evaluation.merge(&answer);
+                }
+            }
+            None => {
+                if let Some(sealed) = t.sealed.read_for_query(site.as_str(), day, need)? {
+                    evaluation.add(&sealed);
+                }
+            }
+        }
+        if let Some(buffered) = t.buffered.day(t, site.as_str(), day)? {
+            evaluation.add(&buffered);
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a ledger that no longer holds the last entry the anchor file knows was durable.
 fn check_anchor(dir: &Path, trees: &Trees) -> Result<Option<anchor::Anchor>, StoreError> {
     let Some(anchor) = anchor::read(dir)? else {
@@ -683,14 +722,7 @@ impl AnalyticsStore for SledStore {
         self.evaluate(move |t| {
             crate::fault::pause_point(&dir, "event_scan");
             let mut evaluation = Evaluation::new(&query, span);
-            each_day(
-                t,
-                &site,
-                span,
-                Evaluation::need(&query, span),
-                &cancel,
-                |d| evaluation.add(d),
-            )?;
+            answer_days(t, &site, span, &query, &cancel, &mut evaluation)?;
             Ok(evaluation.finish())
         })
     }

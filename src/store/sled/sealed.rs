@@ -18,10 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::events::{buffered_rows, event_key};
+use super::kept::Kept;
 use super::vault_tree::Tree;
 use super::{Trees, map_err};
 use crate::analytics::engine::format::{self, Need};
-use crate::analytics::engine::{Day, Row};
+use crate::analytics::engine::{Day, DayAnswer, Row, Shape};
 use crate::store::StoreError;
 use crate::store::vault::Vault;
 
@@ -75,24 +76,13 @@ fn load_map(events: &Tree) -> Result<HashMap<(String, i64), u64>, StoreError> {
     Ok(live)
 }
 
-/// Decoded days kept for queries, by (site, day, generation): a generation's file never
-/// changes, so a kept day can never disagree with the file. Bounded by bytes; the least
-/// recently used goes first.
-#[derive(Default)]
-struct Kept {
-    days: HashMap<(String, i64, u64), KeptDay>,
-    bytes: usize,
-    tick: u64,
-}
-
-/// A kept day: the day, the columns it holds, its bytes, when it was last used.
-type KeptDay = (Arc<Day>, Need, usize, u64);
-
 pub(crate) struct Sealed {
     dir: PathBuf,
-    kept: Mutex<Kept>,
-    /// The most bytes `kept` may hold.
-    keep_bytes: usize,
+    /// Decoded days, with the columns they hold.
+    kept: Mutex<Kept<(), (Arc<Day>, Need)>>,
+    /// Whole days' answers to questions with no filter, by the questions' shape: what the
+    /// dashboard asks on every view, read from these instead of the day's columns.
+    answers: Mutex<Kept<Shape, Arc<DayAnswer>>>,
     /// (site, day) → the live generation.
     live: RwLock<HashMap<(String, i64), u64>>,
     /// Held by whatever changes segments (seal, rewrite, drop): one change at a time.
@@ -117,10 +107,11 @@ impl Sealed {
         let dir = dir.join("events");
         std::fs::create_dir_all(&dir).map_err(|e| io("cannot create the events folder", e))?;
         let live = load_map(events)?;
+        let keep_bytes = usize::try_from(keep_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
         let segments = Sealed {
             dir,
-            kept: Mutex::new(Kept::default()),
-            keep_bytes: usize::try_from(keep_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
+            kept: Mutex::new(Kept::new(keep_bytes)),
+            answers: Mutex::new(Kept::new(keep_bytes / 2)),
             live: RwLock::new(live),
             change: Mutex::new(()),
             vault,
@@ -234,10 +225,20 @@ impl Sealed {
         day: i64,
         need: Need,
     ) -> Result<Option<Arc<Day>>, StoreError> {
+        Ok(self.read_kept(site, day, need)?.map(|(_, d)| d))
+    }
+
+    /// `read_for_query`, with the generation the day is.
+    fn read_kept(
+        &self,
+        site: &str,
+        day: i64,
+        need: Need,
+    ) -> Result<Option<(u64, Arc<Day>)>, StoreError> {
         let Some(generation) = self.generation(site, day) else {
             return Ok(None);
         };
-        let key = (site.to_owned(), day, generation);
+        let key = (site.to_owned(), day, generation, ());
         // Every visit attribute at once: the dashboard's panels each read another one, and a
         // day decoded again per panel costs more than the attributes' memory.
         let need = need.union(Need {
@@ -245,16 +246,11 @@ impl Sealed {
             ..Need::default()
         });
         let mut want = need;
-        if let Ok(mut kept) = self.kept.lock() {
-            kept.tick += 1;
-            let tick = kept.tick;
-            if let Some(entry) = kept.days.get_mut(&key) {
-                if entry.1.covers(need) {
-                    entry.3 = tick;
-                    return Ok(Some(entry.0.clone()));
-                }
-                want = entry.1.union(need);
+        if let Some((day, has)) = self.kept.lock().ok().and_then(|mut k| k.get(&key)) {
+            if has.covers(need) {
+                return Ok(Some((generation, day)));
             }
+            want = has.union(need);
         }
         let Some((generation, bytes)) = self.file_bytes(site, day)? else {
             return Ok(None);
@@ -264,31 +260,49 @@ impl Sealed {
         let decoded = Arc::new(decoded);
         let size = decoded.footprint();
         if let Ok(mut kept) = self.kept.lock() {
-            if size <= self.keep_bytes {
-                let tick = kept.tick;
-                let key = (site.to_owned(), day, generation);
-                if let Some(old) = kept.days.insert(key, (decoded.clone(), want, size, tick)) {
-                    kept.bytes -= old.2;
-                }
-                kept.bytes += size;
-                while kept.bytes > self.keep_bytes {
-                    // The oldest day goes first: recent days are asked for most, and a
-                    // scan of more days than fit must not evict every day it needs next.
-                    let Some(oldest) = kept
-                        .days
-                        .iter()
-                        .min_by_key(|(k, e)| (k.1, e.3))
-                        .map(|(k, _)| k.clone())
-                    else {
-                        break;
-                    };
-                    if let Some(gone) = kept.days.remove(&oldest) {
-                        kept.bytes -= gone.2;
-                    }
-                }
+            // Not once a change has replaced the generation: `commit` has let go of it.
+            if self.generation(site, day) == Some(generation) {
+                let key = (site.to_owned(), day, generation, ());
+                kept.put(key, (decoded.clone(), want), size);
             }
         }
-        Ok(Some(decoded))
+        Ok(Some((generation, decoded)))
+    }
+
+    /// A sealed day's answer to questions of `shape`: kept from before when the day's
+    /// generation is the one it was computed from, else computed by `answer` from the day
+    /// (read as `read_for_query` reads it) and kept. `None` when the day is not sealed or
+    /// `answer` gives none.
+    pub fn answer_for_query(
+        &self,
+        site: &str,
+        day: i64,
+        need: Need,
+        shape: &Shape,
+        answer: impl FnOnce(&Day) -> Option<DayAnswer>,
+    ) -> Result<Option<Arc<DayAnswer>>, StoreError> {
+        let Some(generation) = self.generation(site, day) else {
+            return Ok(None);
+        };
+        let key = (site.to_owned(), day, generation, shape.clone());
+        if let Some(kept) = self.answers.lock().ok().and_then(|mut a| a.get(&key)) {
+            return Ok(Some(kept));
+        }
+        let Some((generation, decoded)) = self.read_kept(site, day, need)? else {
+            return Ok(None);
+        };
+        let Some(computed) = answer(&decoded).map(Arc::new) else {
+            return Ok(None);
+        };
+        if let Ok(mut answers) = self.answers.lock() {
+            // Kept under the generation it was computed from, and only while that one is live:
+            // once a change has replaced it, `commit` has let go of its answers.
+            if self.generation(site, day) == Some(generation) {
+                let key = (site.to_owned(), day, generation, shape.clone());
+                answers.put(key, computed.clone(), computed.footprint());
+            }
+        }
+        Ok(Some(computed))
     }
 
     /// The live generation of a day and its file's bytes.
@@ -371,17 +385,10 @@ impl Sealed {
             }
         };
         if let Ok(mut kept) = self.kept.lock() {
-            let stale: Vec<_> = kept
-                .days
-                .keys()
-                .filter(|(s, d, g)| s == site && *d == day && Some(*g) != generation)
-                .cloned()
-                .collect();
-            for k in stale {
-                if let Some(gone) = kept.days.remove(&k) {
-                    kept.bytes -= gone.2;
-                }
-            }
+            kept.forget(site, day, generation);
+        }
+        if let Ok(mut answers) = self.answers.lock() {
+            answers.forget(site, day, generation);
         }
         if let Some(old) = old.filter(|o| Some(*o) != generation) {
             std::fs::remove_file(self.path(site, day, old))
